@@ -1,0 +1,76 @@
+//! BigQuery's dialect: backtick quoting, BigQuery type names, and the functions of
+//! other warehouses that BigQuery lacks.
+
+use super::{Dialect, GenericType};
+use crate::project::WarehouseKind;
+
+pub struct BigQueryDialect;
+
+impl Dialect for BigQueryDialect {
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::BigQuery
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        format!("`{}`", identifier.replace('`', "\\`"))
+    }
+
+    fn type_name(&self, t: GenericType) -> &'static str {
+        match t {
+            GenericType::String => "string",
+            GenericType::Int | GenericType::BigInt => "int64",
+            GenericType::Float => "float64",
+            GenericType::Numeric => "numeric",
+            GenericType::Boolean => "bool",
+            GenericType::Date => "date",
+            GenericType::Timestamp => "timestamp",
+        }
+    }
+
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::BigQueryDialect {})
+    }
+
+    fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("iff", "if() or a case expression"),
+            ("datediff", "dbt.datediff"),
+            ("dateadd", "dbt.dateadd"),
+            ("to_timestamp_ntz", "dbt.safe_cast"),
+            ("nvl", "coalesce"),
+            ("nvl2", "a case expression"),
+            ("zeroifnull", "coalesce(x, 0)"),
+            ("listagg", "dbt.listagg"),
+            ("div0", "sluice.safe_divide"),
+            ("count_if", "countif"),
+            ("strftime", "format_timestamp"),
+            ("strptime", "parse_timestamp"),
+            ("epoch", "unix_seconds"),
+            ("epoch_ms", "unix_millis"),
+            ("list_value", "an array literal [..]"),
+            ("struct_pack", "struct(..)"),
+            ("regexp_matches", "regexp_contains"),
+            ("generate_series", "sluice.date_spine"),
+            ("make_date", "dbt.date"),
+            ("median", "percentile_cont(x, 0.5) over ()"),
+            ("len", "length"),
+            ("convert_timezone", "datetime(timestamp, zone)"),
+        ]
+    }
+
+    fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("varchar", "dbt.type_string()"),
+            ("text", "dbt.type_string()"),
+            ("double", "dbt.type_float()"),
+            ("real", "dbt.type_float()"),
+            ("float", "dbt.type_float()"),
+            ("timestamp_ntz", "dbt.type_timestamp()"),
+            ("timestamptz", "dbt.type_timestamp()"),
+            ("hugeint", "dbt.type_numeric()"),
+            ("ubigint", "dbt.type_bigint()"),
+            ("number", "dbt.type_numeric()"),
+            ("variant", "json"),
+        ]
+    }
+}

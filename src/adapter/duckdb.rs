@@ -1,0 +1,311 @@
+//! DuckDB: the embedded default warehouse (the `duckdb` crate, bundled).
+//!
+//! One database file per target; each worker thread gets its own connection
+//! (`try_clone`), and every materialization runs in one transaction so a failed
+//! build leaves the previous relation untouched.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use duckdb::Connection;
+
+use super::{
+    Adapter, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError, SeedLoad, Session,
+    WarehouseError,
+};
+use crate::project::WarehouseKind;
+
+pub struct DuckDbDialect;
+
+impl Dialect for DuckDbDialect {
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::DuckDb
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn type_name(&self, t: GenericType) -> &'static str {
+        match t {
+            GenericType::String => "varchar",
+            GenericType::Int => "integer",
+            GenericType::BigInt => "bigint",
+            GenericType::Float => "double",
+            GenericType::Numeric => "numeric(28,6)",
+            GenericType::Boolean => "boolean",
+            GenericType::Date => "date",
+            GenericType::Timestamp => "timestamp",
+        }
+    }
+
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::DuckDbDialect {})
+    }
+
+    fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("iff", "a case expression"),
+            ("to_timestamp_ntz", "dbt.safe_cast"),
+            ("generate_date_array", "sluice.date_spine"),
+            ("timestamp_diff", "dbt.datediff"),
+            ("datetime_diff", "dbt.datediff"),
+            ("safe_divide", "sluice.safe_divide"),
+            ("div0", "sluice.safe_divide"),
+            ("zeroifnull", "coalesce(x, 0)"),
+            ("countif", "count_if"),
+        ]
+    }
+
+    fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("timestamp_ntz", "dbt.type_timestamp()"),
+            ("float64", "dbt.type_float()"),
+            ("variant", "json"),
+        ]
+    }
+}
+
+/// An open DuckDB database.
+pub struct DuckDbAdapter {
+    connection: Mutex<Connection>,
+}
+
+fn warehouse_error(e: duckdb::Error) -> WarehouseError {
+    WarehouseError(e.to_string())
+}
+
+impl DuckDbAdapter {
+    /// Open (or create) the database file; its folder is created when missing.
+    pub fn open(path: &Path) -> Result<DuckDbAdapter, WarehouseError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                WarehouseError(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let connection = Connection::open(path).map_err(warehouse_error)?;
+        Ok(DuckDbAdapter {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    pub fn open_in_memory() -> Result<DuckDbAdapter, WarehouseError> {
+        let connection = Connection::open_in_memory().map_err(warehouse_error)?;
+        Ok(DuckDbAdapter {
+            connection: Mutex::new(connection),
+        })
+    }
+}
+
+impl Adapter for DuckDbAdapter {
+    fn dialect(&self) -> &'static dyn Dialect {
+        &DuckDbDialect
+    }
+
+    fn session(&self) -> Result<Box<dyn Session>, WarehouseError> {
+        // A poisoned lock only means another thread panicked while cloning; the
+        // connection itself is still valid.
+        let guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = guard.try_clone().map_err(warehouse_error)?;
+        Ok(Box::new(DuckDbSession { conn }))
+    }
+}
+
+struct DuckDbSession {
+    conn: Connection,
+}
+
+impl DuckDbSession {
+    fn in_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&Connection) -> Result<T, SeedError>,
+    ) -> Result<T, SeedError> {
+        self.conn
+            .execute_batch("begin transaction")
+            .map_err(warehouse_error)?;
+        match work(&self.conn) {
+            Ok(v) => {
+                self.conn.execute_batch("commit").map_err(warehouse_error)?;
+                Ok(v)
+            }
+            Err(e) => {
+                // Rolling back can only fail if the transaction is already gone.
+                let _ = self.conn.execute_batch("rollback");
+                Err(e)
+            }
+        }
+    }
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Session for DuckDbSession {
+    fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError> {
+        self.in_transaction(|conn| {
+            for s in statements {
+                conn.execute_batch(s).map_err(warehouse_error)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            SeedError::Warehouse(w) => w,
+            SeedError::BadValue { .. } => WarehouseError("unexpected seed error".into()),
+        })
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError> {
+        // Casting every column to text in DuckDB keeps its own formatting of dates,
+        // decimals and nested types.
+        let wrapped = format!("select columns(*)::varchar from (\n{sql}\n) as sluice_q");
+        let mut stmt = self.conn.prepare(&wrapped).map_err(warehouse_error)?;
+        let mut result = stmt.query([]).map_err(warehouse_error)?;
+        let mut rows = Vec::new();
+        while let Some(row) = result.next().map_err(warehouse_error)? {
+            let n = row.as_ref().column_count();
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(row.get::<_, Option<String>>(i).map_err(warehouse_error)?);
+            }
+            rows.push(values);
+        }
+        drop(result);
+        let columns = stmt.column_names();
+        Ok(Rows { columns, rows })
+    }
+
+    fn relation_kind(
+        &mut self,
+        relation: &RelationName,
+    ) -> Result<Option<RelationKind>, WarehouseError> {
+        let catalog = match &relation.database {
+            Some(db) => sql_literal(db),
+            None => "current_database()".to_owned(),
+        };
+        let sql = format!(
+            "select table_type from information_schema.tables \
+             where table_catalog = {catalog} and table_schema = {} and table_name = {}",
+            sql_literal(&relation.schema),
+            sql_literal(&relation.identifier)
+        );
+        let kind: Option<String> = match self.conn.query_row(&sql, [], |r| r.get(0)) {
+            Ok(k) => Some(k),
+            Err(duckdb::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(warehouse_error(e)),
+        };
+        Ok(kind.map(|k| {
+            if k == "VIEW" {
+                RelationKind::View
+            } else {
+                RelationKind::Table
+            }
+        }))
+    }
+
+    fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError> {
+        let d = DuckDbDialect;
+        let existing = self.relation_kind(seed.relation)?;
+        let staging = "__sluice_seed_rows";
+        self.in_transaction(|conn| {
+            let exec = |sql: &str| conn.execute_batch(sql).map_err(warehouse_error);
+            exec(&d.create_schema(&seed.relation.schema))?;
+            let mut cols = vec![format!("{} bigint", d.quote("__line"))];
+            cols.extend(seed.columns.iter().map(|c| format!("{} varchar", d.quote(c))));
+            exec(&format!("drop table if exists temp.{staging}"))?;
+            exec(&format!(
+                "create temp table {staging} ({})",
+                cols.join(", ")
+            ))?;
+            {
+                let mut appender = conn
+                    .appender_to_catalog_and_db(staging, "temp", "main")
+                    .map_err(warehouse_error)?;
+                for (row, line) in seed.rows.iter().zip(seed.lines) {
+                    let mut values: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(row.len() + 1);
+                    values.push(line);
+                    for v in row {
+                        values.push(v);
+                    }
+                    appender.append_row(values.as_slice()).map_err(warehouse_error)?;
+                }
+                appender.flush().map_err(warehouse_error)?;
+            }
+            let mut types = Vec::with_capacity(seed.columns.len());
+            for column in seed.columns {
+                let declared = seed
+                    .declared
+                    .iter()
+                    .find(|(c, _)| c.eq_ignore_ascii_case(column))
+                    .map(|(_, t)| t.clone());
+                let q = d.quote(column);
+                let data_type = match declared {
+                    Some(t) => {
+                        let bad = format!(
+                            "select __line, {q} from temp.{staging} \
+                             where {q} is not null and try_cast({q} as {t}) is null \
+                             order by __line limit 1"
+                        );
+                        let found: Option<(u64, String)> =
+                            match conn.query_row(&bad, [], |r| Ok((r.get(0)?, r.get(1)?))) {
+                                Ok(v) => Some(v),
+                                Err(duckdb::Error::QueryReturnedNoRows) => None,
+                                Err(e) => return Err(warehouse_error(e).into()),
+                            };
+                        if let Some((line, value)) = found {
+                            return Err(SeedError::BadValue {
+                                line,
+                                column: column.clone(),
+                                value,
+                                data_type: t,
+                            });
+                        }
+                        t
+                    }
+                    None => infer_type(conn, staging, &q)?,
+                };
+                types.push(data_type);
+            }
+            let select = seed
+                .columns
+                .iter()
+                .zip(&types)
+                .map(|(c, t)| format!("cast({q} as {t}) as {q}", q = d.quote(c)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("select {select} from temp.{staging} order by __line");
+            for statement in
+                d.replace_statements(seed.relation, existing, RelationKind::Table, &sql)
+            {
+                exec(&statement)?;
+            }
+            exec(&format!("drop table temp.{staging}"))?;
+            Ok(seed.rows.len() as u64)
+        })
+    }
+}
+
+/// The narrowest type every non-null value of a text column casts to.
+fn infer_type(conn: &Connection, staging: &str, column: &str) -> Result<String, SeedError> {
+    const CANDIDATES: [&str; 6] = ["integer", "bigint", "double", "boolean", "date", "timestamp"];
+    let checks = CANDIDATES
+        .iter()
+        .map(|t| format!("count(try_cast({column} as {t})) = count({column})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("select count({column}) = 0, {checks} from temp.{staging}");
+    let flags: Vec<bool> = conn
+        .query_row(&sql, [], |r| {
+            (0..=CANDIDATES.len()).map(|i| r.get::<_, bool>(i)).collect()
+        })
+        .map_err(warehouse_error)?;
+    if flags[0] {
+        return Ok("varchar".to_owned());
+    }
+    Ok(CANDIDATES
+        .iter()
+        .zip(&flags[1..])
+        .find(|(_, ok)| **ok)
+        .map_or("varchar", |(t, _)| t)
+        .to_string())
+}

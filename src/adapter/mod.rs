@@ -1,0 +1,243 @@
+//! Adapters: everything that differs between warehouses.
+//!
+//! A [`Dialect`] owns what compiling needs — identifier quoting, relation names,
+//! type names, DDL, the sqlparser dialect and the functions foreign to the
+//! warehouse — so `sluice compile -t snowflake` works with no connection at all.
+//! An [`Adapter`] adds a live connection: it opens [`Session`]s that run SQL. DuckDB
+//! is embedded ([`duckdb::DuckDbAdapter`]); Snowflake and BigQuery have dialects
+//! now and gain their HTTP transport in a later issue.
+
+pub mod bigquery;
+pub mod duckdb;
+pub mod snowflake;
+
+use std::fmt;
+
+use crate::project::WarehouseKind;
+
+/// A relation's name in the warehouse: `[database.]schema.identifier`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelationName {
+    pub database: Option<String>,
+    pub schema: String,
+    pub identifier: String,
+}
+
+impl RelationName {
+    /// The same relation under another identifier (for build-then-swap).
+    pub fn with_identifier(&self, identifier: String) -> RelationName {
+        RelationName {
+            identifier,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for RelationName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = &self.database {
+            write!(f, "{db}.")?;
+        }
+        write!(f, "{}.{}", self.schema, self.identifier)
+    }
+}
+
+/// The portable type names the cross-database macros and seed loading ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenericType {
+    String,
+    Int,
+    BigInt,
+    Float,
+    Numeric,
+    Boolean,
+    Date,
+    Timestamp,
+}
+
+/// What a warehouse's SQL looks like. One implementation per warehouse.
+pub trait Dialect: Send + Sync {
+    fn kind(&self) -> WarehouseKind;
+
+    /// Quote an identifier for this warehouse.
+    fn quote(&self, identifier: &str) -> String;
+
+    /// The relation as it is written in SQL.
+    fn render_relation(&self, relation: &RelationName) -> String {
+        let mut parts = Vec::with_capacity(3);
+        if let Some(db) = &relation.database {
+            parts.push(self.quote(db));
+        }
+        parts.push(self.quote(&relation.schema));
+        parts.push(self.quote(&relation.identifier));
+        parts.join(".")
+    }
+
+    fn type_name(&self, t: GenericType) -> &'static str;
+
+    /// The sqlparser dialect used to check compiled SQL before it runs.
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    /// Functions that belong to other warehouses and that this one lacks (lowercase
+    /// name, and the portable macro to use instead).
+    fn foreign_functions(&self) -> &'static [(&'static str, &'static str)];
+
+    /// Type names this warehouse does not accept, with the macro to use instead.
+    fn foreign_types(&self) -> &'static [(&'static str, &'static str)];
+
+    fn create_schema(&self, schema: &str) -> String {
+        format!("create schema if not exists {}", self.quote(schema))
+    }
+
+    fn create_view_as(&self, relation: &RelationName, sql: &str) -> String {
+        format!(
+            "create view {} as (\n{sql}\n)",
+            self.render_relation(relation)
+        )
+    }
+
+    fn create_table_as(&self, relation: &RelationName, sql: &str) -> String {
+        format!(
+            "create table {} as (\n{sql}\n)",
+            self.render_relation(relation)
+        )
+    }
+
+    fn drop_relation(&self, relation: &RelationName, kind: RelationKind) -> String {
+        format!(
+            "drop {} if exists {}",
+            kind.as_sql(),
+            self.render_relation(relation)
+        )
+    }
+
+    /// The statements that replace `target` with the result of `sql`, run in one
+    /// transaction: build under a temporary name, drop the old relation, rename.
+    /// Until the transaction commits, readers see the previous version.
+    fn replace_statements(
+        &self,
+        target: &RelationName,
+        existing: Option<RelationKind>,
+        new_kind: RelationKind,
+        sql: &str,
+    ) -> Vec<String> {
+        let temp = target.with_identifier(format!("{}__sluice_tmp", target.identifier));
+        let mut statements = vec![
+            self.drop_relation(&temp, RelationKind::Table),
+            self.drop_relation(&temp, RelationKind::View),
+            match new_kind {
+                RelationKind::Table => self.create_table_as(&temp, sql),
+                RelationKind::View => self.create_view_as(&temp, sql),
+            },
+        ];
+        if let Some(kind) = existing {
+            statements.push(self.drop_relation(target, kind));
+        }
+        statements.push(self.rename_relation(&temp, new_kind, &target.identifier));
+        statements
+    }
+
+    fn rename_relation(&self, from: &RelationName, kind: RelationKind, to: &str) -> String {
+        format!(
+            "alter {} {} rename to {}",
+            kind.as_sql(),
+            self.render_relation(from),
+            self.quote(to)
+        )
+    }
+}
+
+/// Tables and views: what exists in the warehouse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+impl RelationKind {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::View => "view",
+        }
+    }
+}
+
+/// The dialect of a warehouse kind.
+pub fn dialect(kind: WarehouseKind) -> &'static dyn Dialect {
+    match kind {
+        WarehouseKind::DuckDb => &duckdb::DuckDbDialect,
+        WarehouseKind::Snowflake => &snowflake::SnowflakeDialect,
+        WarehouseKind::BigQuery => &bigquery::BigQueryDialect,
+    }
+}
+
+/// A warehouse error: the warehouse's own message, passed on verbatim.
+#[derive(Debug, Clone)]
+pub struct WarehouseError(pub String);
+
+impl fmt::Display for WarehouseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Rows read back from the warehouse, as text (for `show`, tests, and checks).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// A live connection to a warehouse.
+pub trait Adapter: Send + Sync {
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// A session for one worker thread; sessions run statements one at a time.
+    fn session(&self) -> Result<Box<dyn Session>, WarehouseError>;
+}
+
+/// One connection's worth of work.
+pub trait Session: Send {
+    /// Run statements in one transaction: all of them take effect or none does.
+    fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError>;
+
+    /// Run one query and return its rows as text.
+    fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError>;
+
+    /// Which of `relation` exists: a table, a view, or nothing.
+    fn relation_kind(&mut self, relation: &RelationName) -> Result<Option<RelationKind>, WarehouseError>;
+
+    /// Load a CSV seed into `relation`, replacing it atomically.
+    fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError>;
+}
+
+/// A seed to load: its parsed rows and the declared column types.
+pub struct SeedLoad<'a> {
+    pub relation: &'a RelationName,
+    pub columns: &'a [String],
+    pub rows: &'a [Vec<Option<String>>],
+    /// 1-based CSV line of each row, for error messages.
+    pub lines: &'a [u64],
+    /// Declared `column_types` (column name → warehouse type).
+    pub declared: &'a [(String, String)],
+}
+
+/// Why a seed did not load.
+#[derive(Debug)]
+pub enum SeedError {
+    /// A value does not fit its declared type: row line, column, value, type.
+    BadValue {
+        line: u64,
+        column: String,
+        value: String,
+        data_type: String,
+    },
+    Warehouse(WarehouseError),
+}
+
+impl From<WarehouseError> for SeedError {
+    fn from(e: WarehouseError) -> SeedError {
+        SeedError::Warehouse(e)
+    }
+}

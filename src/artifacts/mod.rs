@@ -1,0 +1,332 @@
+//! Artifacts: `manifest.json` (manifest v12) and `run_results.json` (run-results v6)
+//! in dbt's schemas, so tools built for dbt read sluice's output unchanged.
+//! Compiled SQL files are written by the compile step; see [`write_json`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value as Json};
+
+use crate::execute::NodeResult;
+use crate::graph::Dag;
+use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
+
+pub const DBT_VERSION: &str = "1.10.0";
+const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
+const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
+
+/// What every artifact's metadata shares.
+pub struct Invocation {
+    pub invocation_id: String,
+    pub started_at: DateTime<Utc>,
+    pub project_name: String,
+    pub adapter_type: String,
+    pub command: String,
+    pub args: Json,
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn columns_json(node: &ParsedNode) -> Json {
+    Json::Object(
+        node.columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    json!({
+                        "name": c.name,
+                        "description": c.description,
+                        "data_type": c.data_type,
+                        "meta": c.meta,
+                        "tags": c.tags,
+                    }),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn depends_on_ids(dag: &Dag, node: &ParsedNode) -> Vec<String> {
+    let mut ids: Vec<String> = dag
+        .by_id
+        .get(&node.unique_id)
+        .map(|i| dag.parents(*i).map(|p| dag.node(p).unique_id.clone()).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&CompiledInfo>) -> Json {
+    let mut config = node.config.to_json();
+    if let Json::Object(m) = &mut config {
+        m.insert("materialized".into(), Json::from(node.materialization.as_str()));
+        m.insert("enabled".into(), Json::Bool(true));
+        // dbt stores hooks as objects.
+        for hook in ["pre-hook", "post-hook"] {
+            let list: Vec<Json> = node
+                .config
+                .hooks(hook)
+                .into_iter()
+                .enumerate()
+                .map(|(i, sql)| json!({"sql": sql, "transaction": true, "index": i}))
+                .collect();
+            m.insert(hook.into(), Json::Array(list));
+        }
+        if node.resource_type == ResourceType::Test {
+            let sev = node.config.get_str("severity").unwrap_or("ERROR").to_uppercase();
+            m.insert("severity".into(), Json::from(sev));
+        }
+    }
+    let relation = node.relation.as_ref();
+    let schema = match node.resource_type {
+        ResourceType::Test => format!("{}_dbt_test__audit", relation.map_or("main", |r| r.schema.as_str())),
+        _ => relation.map_or(String::new(), |r| r.schema.clone()),
+    };
+    let mut m = Map::new();
+    m.insert("database".into(), json!(relation.and_then(|r| r.database.clone())));
+    m.insert("schema".into(), json!(schema));
+    m.insert("name".into(), json!(node.name));
+    m.insert("resource_type".into(), json!(node.resource_type.as_str()));
+    m.insert("package_name".into(), json!(inv.project_name));
+    m.insert("path".into(), json!(node.path.to_string_lossy()));
+    m.insert("original_file_path".into(), json!(node.original_file_path.to_string_lossy()));
+    m.insert("unique_id".into(), json!(node.unique_id));
+    m.insert("fqn".into(), json!(node.fqn));
+    m.insert(
+        "alias".into(),
+        json!(match &node.generic_test {
+            Some(t) => t.short_name.clone(),
+            None => relation.map_or(node.name.clone(), |r| r.identifier.clone()),
+        }),
+    );
+    let checksum = if node.generic_test.is_some() {
+        json!({"name": "none", "checksum": ""})
+    } else {
+        json!({"name": "sha256", "checksum": node.checksum})
+    };
+    m.insert("checksum".into(), checksum);
+    m.insert("config".into(), config);
+    m.insert("tags".into(), json!(node.tags()));
+    m.insert("description".into(), json!(node.description));
+    m.insert("columns".into(), columns_json(node));
+    m.insert("meta".into(), node.config.get("meta").cloned().unwrap_or(json!({})));
+    m.insert("raw_code".into(), json!(node.raw_code));
+    m.insert(
+        "relation_name".into(),
+        match (node.resource_type, compiled) {
+            (ResourceType::Test, _) => Json::Null,
+            (_, Some(c)) => json!(c.relation_name),
+            _ => Json::Null,
+        },
+    );
+    let macros: Vec<String> = Vec::new();
+    if node.resource_type == ResourceType::Seed {
+        m.insert("depends_on".into(), json!({"macros": macros}));
+        return Json::Object(m);
+    }
+    let refs: Vec<Json> = node
+        .depends_on
+        .iter()
+        .filter_map(|d| match &d.target {
+            DependencyTarget::Ref(n) => Some(json!({"name": n, "package": null, "version": null})),
+            _ => None,
+        })
+        .collect();
+    let sources: Vec<Json> = node
+        .depends_on
+        .iter()
+        .filter_map(|d| match &d.target {
+            DependencyTarget::Source(s, t) => Some(json!([s, t])),
+            _ => None,
+        })
+        .collect();
+    m.insert("language".into(), json!("sql"));
+    m.insert("refs".into(), Json::Array(refs));
+    m.insert("sources".into(), Json::Array(sources));
+    m.insert("metrics".into(), json!([]));
+    m.insert("depends_on".into(), json!({"macros": macros, "nodes": depends_on_ids(dag, node)}));
+    m.insert("compiled".into(), json!(compiled.is_some()));
+    if let Some(c) = compiled {
+        m.insert("compiled_path".into(), json!(c.compiled_path));
+        m.insert("compiled_code".into(), json!(c.sql));
+    }
+    m.insert("extra_ctes_injected".into(), json!(compiled.is_some()));
+    m.insert("extra_ctes".into(), json!([]));
+    if let Some(t) = &node.generic_test {
+        let mut kwargs: Map<String, Json> = t.kwargs.iter().cloned().collect();
+        kwargs.insert("model".into(), json!(format!("{{{{ get_where_subquery({}) }}}}", t.model_expr)));
+        m.insert("test_metadata".into(), json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}));
+        m.insert("column_name".into(), json!(t.column_name));
+        let attached_is_source = t.attached_to.starts_with("source.");
+        m.insert("attached_node".into(), if attached_is_source { Json::Null } else { json!(t.attached_to) });
+        let file_key = if attached_is_source { "sources" } else { "models" };
+        let key_name = dag.get(&t.attached_to).map_or(String::new(), |n| n.source_name.clone().unwrap_or_else(|| n.name.clone()));
+        m.insert("file_key_name".into(), json!(format!("{file_key}.{key_name}")));
+    }
+    Json::Object(m)
+}
+
+fn source_json(node: &ParsedNode, inv: &Invocation) -> Json {
+    let relation = node.relation.as_ref();
+    json!({
+        "database": relation.and_then(|r| r.database.clone()),
+        "schema": relation.map_or(String::new(), |r| r.schema.clone()),
+        "name": node.name,
+        "resource_type": "source",
+        "package_name": inv.project_name,
+        "path": node.path.to_string_lossy(),
+        "original_file_path": node.original_file_path.to_string_lossy(),
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "source_name": node.source_name,
+        "source_description": "",
+        "loader": "",
+        "identifier": relation.map_or(node.name.clone(), |r| r.identifier.clone()),
+        "description": node.description,
+        "columns": columns_json(node),
+        "tags": node.tags(),
+        "config": {"enabled": true},
+    })
+}
+
+/// Per-node compile output the manifest records.
+pub struct CompiledInfo {
+    pub sql: String,
+    pub compiled_path: String,
+    pub relation_name: Option<String>,
+}
+
+/// The manifest of every parsed node.
+pub fn manifest(dag: &Dag, inv: &Invocation, compiled: &BTreeMap<String, CompiledInfo>, macros: &[(String, String, String)]) -> Json {
+    let mut nodes = Map::new();
+    let mut sources = Map::new();
+    let mut parent_map = BTreeMap::new();
+    let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for node in &dag.nodes {
+        let parents = depends_on_ids(dag, node);
+        for p in &parents {
+            child_map.entry(p.clone()).or_default().push(node.unique_id.clone());
+        }
+        child_map.entry(node.unique_id.clone()).or_default();
+        parent_map.insert(node.unique_id.clone(), parents);
+        match node.resource_type {
+            ResourceType::Source => {
+                sources.insert(node.unique_id.clone(), source_json(node, inv));
+            }
+            _ => {
+                nodes.insert(node.unique_id.clone(), node_json(dag, node, inv, compiled.get(&node.unique_id)));
+            }
+        }
+    }
+    for children in child_map.values_mut() {
+        children.sort();
+    }
+    let macros: Map<String, Json> = macros
+        .iter()
+        .map(|(name, path, sql)| {
+            let id = format!("macro.{}.{name}", inv.project_name);
+            (
+                id.clone(),
+                json!({
+                    "name": name,
+                    "resource_type": "macro",
+                    "package_name": inv.project_name,
+                    "path": path,
+                    "original_file_path": path,
+                    "unique_id": id,
+                    "macro_sql": sql,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "metadata": {
+            "dbt_schema_version": MANIFEST_SCHEMA,
+            "dbt_version": DBT_VERSION,
+            "generated_at": iso(Utc::now()),
+            "invocation_id": inv.invocation_id,
+            "invocation_started_at": iso(inv.started_at),
+            "env": {},
+            "project_name": inv.project_name,
+            "adapter_type": inv.adapter_type,
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "macros": macros,
+        "docs": {},
+        "exposures": {},
+        "metrics": {},
+        "groups": {},
+        "selectors": {},
+        "disabled": {},
+        "parent_map": parent_map,
+        "child_map": child_map,
+        "group_map": {},
+        "saved_queries": {},
+        "semantic_models": {},
+        "unit_tests": {},
+    })
+}
+
+/// The results of one run.
+pub fn run_results(results: &[NodeResult], inv: &Invocation, elapsed: f64, compiled: &BTreeMap<String, CompiledInfo>) -> Json {
+    let results: Vec<Json> = results
+        .iter()
+        .map(|r| {
+            let timing: Vec<Json> = match (r.started_at, r.completed_at) {
+                (Some(s), Some(c)) => vec![
+                    json!({"name": "compile", "started_at": iso(s), "completed_at": iso(s)}),
+                    json!({"name": "execute", "started_at": iso(s), "completed_at": iso(c)}),
+                ],
+                _ => Vec::new(),
+            };
+            let adapter_response = match (r.status.as_str(), r.rows_affected) {
+                ("skipped" | "error", _) => json!({}),
+                (_, Some(rows)) => json!({"_message": format!("INSERT {rows}"), "code": "INSERT", "rows_affected": rows}),
+                _ => json!({"_message": "OK"}),
+            };
+            let c = compiled.get(&r.unique_id);
+            json!({
+                "status": r.status.as_str(),
+                "timing": timing,
+                "thread_id": if r.thread_id.is_empty() { "main".to_owned() } else { r.thread_id.clone() },
+                "execution_time": r.execution_time,
+                "adapter_response": adapter_response,
+                "message": if r.message.is_empty() { Json::Null } else { json!(r.message) },
+                "failures": r.failures,
+                "unique_id": r.unique_id,
+                "compiled": c.is_some() && r.status.as_str() != "skipped",
+                "compiled_code": c.map(|c| c.sql.clone()),
+                "relation_name": c.and_then(|c| c.relation_name.clone()),
+            })
+        })
+        .collect();
+    json!({
+        "metadata": {
+            "dbt_schema_version": RUN_RESULTS_SCHEMA,
+            "dbt_version": DBT_VERSION,
+            "generated_at": iso(Utc::now()),
+            "invocation_id": inv.invocation_id,
+            "invocation_started_at": iso(inv.started_at),
+            "env": {},
+        },
+        "results": results,
+        "elapsed_time": elapsed,
+        "args": inv.args,
+    })
+}
+
+/// Write a JSON artifact atomically (temp file, then rename), so a reader never
+/// sees half a file.
+pub fn write_json(path: &Path, value: &Json) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).unwrap_or_default())?;
+    std::fs::rename(&tmp, path)
+}

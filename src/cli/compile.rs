@@ -1,0 +1,38 @@
+//! `sluice parse` and `sluice compile`.
+
+use super::{print_diagnostics, CommonArgs, Outcome, SelectArgs};
+use crate::diagnostics::Diagnostics;
+use crate::invocation;
+use crate::render::parse::ResourceType;
+
+pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
+    let started = std::time::Instant::now();
+    let loaded = invocation::load(&args.options(), "parse")?;
+    print_diagnostics(&loaded.warnings);
+    loaded.write_manifest(&Default::default())?;
+    println!(
+        "Parsed {} nodes in {:.2}s; wrote {}",
+        loaded.dag.nodes.len(),
+        started.elapsed().as_secs_f64(),
+        loaded.target_path().join("manifest.json").display()
+    );
+    Ok(Outcome::Success)
+}
+
+pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
+    let started = std::time::Instant::now();
+    let mut loaded = invocation::load(&args.common.options(), "compile")?;
+    let selected = loaded.select(&args.select, &args.exclude, &[ResourceType::Model, ResourceType::Test])?;
+    let compiled = loaded.compile(&selected);
+    print_diagnostics(&loaded.warnings);
+    let compiled = compiled?;
+    loaded.write_manifest(&compiled)?;
+    println!(
+        "Compiled {} nodes for {} in {:.2}s into {}",
+        compiled.len(),
+        loaded.renderer.target.kind.as_str(),
+        started.elapsed().as_secs_f64(),
+        loaded.target_path().join("compiled").display()
+    );
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,79 @@
+//! `sluice init NAME`: a small working project, so `sluice build` succeeds at once.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::Outcome;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The project's name; also the directory created for it
+    pub name: String,
+}
+
+const SEED: &str = "id,name,country,signed_up_at\n1,Ada,GB,2024-01-03\n2,Grace,US,2024-01-17\n3,Linus,FI,2024-02-02\n4,Margaret,US,2024-02-20\n";
+const ORDERS: &str = "id,customer_id,amount,ordered_at\n10,1,120.50,2024-01-05\n11,1,80.00,2024-02-11\n12,2,35.25,2024-01-20\n13,4,410.00,2024-03-01\n";
+
+fn files(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "project.yml",
+            format!(
+                "name: {name}\nversion: \"1.0\"\nmodel-paths: [models]\nseed-paths: [seeds]\nmacro-paths: [macros]\ntest-paths: [tests]\ntarget-path: target\n\nmodels:\n  {name}:\n    +materialized: view\n    marts:\n      +materialized: table\n\ntarget: dev\ntargets:\n  dev:\n    type: duckdb\n    path: {name}.duckdb\n    schema: main\n    threads: 4\n"
+            ),
+        ),
+        ("seeds/raw_customers.csv", SEED.to_owned()),
+        ("seeds/raw_orders.csv", ORDERS.to_owned()),
+        (
+            "models/staging/stg_customers.sql",
+            "select\n    id as customer_id,\n    name as customer_name,\n    country,\n    signed_up_at\nfrom {{ ref('raw_customers') }}\n".to_owned(),
+        ),
+        (
+            "models/staging/stg_orders.sql",
+            "select\n    id as order_id,\n    customer_id,\n    amount,\n    ordered_at\nfrom {{ ref('raw_orders') }}\n".to_owned(),
+        ),
+        (
+            "models/marts/customers.sql",
+            "with orders as (\n    select customer_id, count(*) as order_count, sum(amount) as lifetime_value\n    from {{ ref('stg_orders') }}\n    group by customer_id\n)\n\nselect\n    c.customer_id,\n    c.customer_name,\n    c.country,\n    coalesce(o.order_count, 0) as order_count,\n    coalesce(o.lifetime_value, 0) as lifetime_value\nfrom {{ ref('stg_customers') }} as c\nleft join orders as o on o.customer_id = c.customer_id\n".to_owned(),
+        ),
+        (
+            "models/_models.yml",
+            "version: 2\n\nmodels:\n  - name: stg_customers\n    description: One row per customer.\n    columns:\n      - name: customer_id\n        data_tests: [unique, not_null]\n  - name: stg_orders\n    columns:\n      - name: order_id\n        data_tests: [unique, not_null]\n      - name: customer_id\n        data_tests:\n          - relationships:\n              to: ref('stg_customers')\n              field: customer_id\n  - name: customers\n    description: Customers with their order totals.\n    columns:\n      - name: customer_id\n        data_tests: [unique, not_null]\n".to_owned(),
+        ),
+        (
+            "tests/assert_lifetime_value_not_negative.sql",
+            "-- Fails for every customer whose lifetime value is negative.\nselect * from {{ ref('customers') }} where lifetime_value < 0\n".to_owned(),
+        ),
+        ("macros/.gitkeep", String::new()),
+    ]
+}
+
+pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
+    let valid = !args.name.is_empty() && args.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Diagnostic::error(format!("invalid project name `{}`", args.name))
+            .with_help("use letters, digits and underscores, e.g. `sluice init my_project`")
+            .into());
+    }
+    let dir = PathBuf::from(&args.name);
+    if dir.exists() {
+        return Err(Diagnostic::error(format!("{} already exists", dir.display()))
+            .with_help("choose another name, or remove the directory")
+            .into());
+    }
+    for (path, text) in files(&args.name) {
+        write(&dir.join(path), &text)?;
+    }
+    println!("Created project `{}` in {}", args.name, dir.display());
+    println!("Next: cd {} && sluice build", args.name);
+    Ok(Outcome::Success)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Diagnostic> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text).map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
+}

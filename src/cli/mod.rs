@@ -1,0 +1,168 @@
+//! The command line (clap derive). Thin by design: each subcommand module parses
+//! its flags, calls the library, and prints. Exit codes: 0 success, 1 a model or
+//! test failed, 2 the project or the command line is invalid.
+
+mod clean;
+mod compile;
+mod debug;
+mod init;
+mod ls;
+mod run;
+mod show;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::execute::report::LogFormat;
+use crate::invocation::Options;
+
+#[derive(Parser, Debug)]
+#[command(name = "sluice", version, about = "A dbt-style SQL transformation compiler")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new project in a new directory
+    Init(init::InitArgs),
+    /// Show the project and target, and check the connection
+    Debug(CommonArgs),
+    /// Parse the project and write manifest.json
+    Parse(CommonArgs),
+    /// Render and check the SQL of the selected nodes, without running it
+    Compile(SelectArgs),
+    /// Build the selected models
+    Run(RunArgs),
+    /// Load the selected seeds
+    Seed(RunArgs),
+    /// Run the selected data tests
+    Test(RunArgs),
+    /// Seeds, models and tests in DAG order
+    Build(RunArgs),
+    /// List the selected nodes
+    Ls(ls::LsArgs),
+    /// Preview the rows of a model
+    Show(show::ShowArgs),
+    /// Remove the project's target-path
+    Clean(CommonArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// The project directory (holding project.yml)
+    #[arg(long, default_value = ".", global = true)]
+    pub project_dir: PathBuf,
+    /// The target to use (from `targets:` in project.yml)
+    #[arg(short = 't', long)]
+    pub target: Option<String>,
+    /// Variables as YAML: --vars '{start_date: 2024-01-01}'
+    #[arg(long)]
+    pub vars: Option<String>,
+    /// How many nodes run at once
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output format for logs
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormatArg,
+}
+
+impl CommonArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            project_dir: self.project_dir.clone(),
+            target: self.target.clone(),
+            vars: self.vars.clone(),
+            threads: self.threads,
+        }
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Nodes to include (dbt selector syntax)
+    #[arg(short = 's', long = "select", num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Stop at the first failure
+    #[arg(short = 'x', long)]
+    pub fail_fast: bool,
+    /// Rebuild incremental models from scratch (no incremental models yet: accepted for dbt compatibility)
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+/// How a command ended.
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+/// Print diagnostics to stderr (colour only on a terminal).
+pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    let color = std::io::stderr().is_terminal();
+    let mut err = std::io::stderr().lock();
+    for d in diagnostics {
+        let _ = writeln!(err, "{}", d.render(color));
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result: Result<Outcome, Diagnostics> = match &cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Debug(args) => debug::run(args),
+        Command::Parse(args) => compile::parse(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Run(args) => run::run(args, run::Kind::Run),
+        Command::Seed(args) => run::run(args, run::Kind::Seed),
+        Command::Test(args) => run::run(args, run::Kind::Test),
+        Command::Build(args) => run::run(args, run::Kind::Build),
+        Command::Ls(args) => ls::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Clean(args) => clean::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics.0);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `sluice run`, `seed`, `test` and `build`: select, compile, execute, summarise.
+
+use super::{print_diagnostics, Outcome, RunArgs};
+use crate::diagnostics::Diagnostics;
+use crate::execute::{Reporter, Status};
+use crate::invocation;
+use crate::render::parse::ResourceType;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Seed,
+    Test,
+    Build,
+}
+
+pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
+    let common = &args.select.common;
+    let (name, types): (&str, &[ResourceType]) = match kind {
+        Kind::Run => ("run", &[ResourceType::Model]),
+        Kind::Seed => ("seed", &[ResourceType::Seed]),
+        Kind::Test => ("test", &[ResourceType::Test]),
+        Kind::Build => ("build", &[ResourceType::Seed, ResourceType::Model, ResourceType::Test]),
+    };
+    let started = std::time::Instant::now();
+    let mut loaded = invocation::load(&common.options(), name)?;
+    let selected = loaded.select(&args.select.select, &args.select.exclude, types)?;
+    let compiled = loaded.compile(&selected);
+    print_diagnostics(&loaded.warnings);
+    loaded.warnings.clear();
+    let compiled = compiled?;
+    let reporter = Reporter::new(common.log_format());
+    if selected.is_empty() {
+        reporter.info("Nothing to do: the selection matched no node.");
+        loaded.write_manifest(&compiled)?;
+        return Ok(Outcome::Success);
+    }
+    reporter.info(&format!(
+        "Running {} nodes on {} target `{}` with {} threads",
+        selected.len(),
+        loaded.renderer.target.kind.as_str(),
+        loaded.renderer.target.name,
+        loaded.renderer.target.threads.min(selected.len())
+    ));
+    let results = loaded.execute(&selected, &compiled, args.fail_fast, kind == Kind::Build, &reporter)?;
+
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let (ok, pass, warn, error, fail, skip) = (
+        count(Status::Success),
+        count(Status::Pass),
+        count(Status::Warn),
+        count(Status::Error),
+        count(Status::Fail),
+        count(Status::Skipped),
+    );
+    let problems: Vec<_> = results.iter().filter_map(|r| r.diagnostic.clone()).collect();
+    print_diagnostics(&problems);
+    for r in results.iter().filter(|r| r.status == Status::Fail) {
+        reporter.info(&format!("Failure in {}: {}", r.unique_id, r.message));
+    }
+    reporter.info(&format!(
+        "Finished in {:.2}s. PASS={} WARN={warn} ERROR={error} FAIL={fail} SKIP={skip} TOTAL={}",
+        started.elapsed().as_secs_f64(),
+        ok + pass,
+        results.len()
+    ));
+    if results.iter().any(|r| r.invalid_input) {
+        return Err(Diagnostics(Vec::new()));
+    }
+    Ok(if error + fail > 0 { Outcome::Failure } else { Outcome::Success })
+}

@@ -1,0 +1,317 @@
+//! User-facing diagnostics: every error and warning sluice prints.
+//!
+//! A [`Diagnostic`] carries a message, the [`Span`]s it is about (a file and a byte
+//! range in it), and an optional fix hint. Rendering goes through
+//! `annotate-snippets`, the renderer rustc and ruff use, so every error shows
+//! `file:line:col`, the offending source lines and a caret under the spot.
+//!
+//! Library code returns [`Diagnostics`] (one or more errors) for invalid input; the
+//! CLI renders them and exits with code 2.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use annotate_snippets::{Level, Renderer, Snippet};
+
+/// A file sluice read, kept whole so diagnostics can quote it.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as shown to the user (relative to the project directory).
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
+            path: path.into(),
+            text: text.into(),
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(&self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+
+    /// Byte offset of a 1-based line and 0-based character column.
+    pub fn offset_of(&self, line: usize, col0: usize) -> usize {
+        let mut offset = 0;
+        for (i, l) in self.text.split_inclusive('\n').enumerate() {
+            if i + 1 == line {
+                let within = l.char_indices().nth(col0).map_or(l.len(), |(b, _)| b);
+                return offset + within;
+            }
+            offset += l.len();
+        }
+        self.text.len()
+    }
+
+    /// The byte range of a whole 1-based line, without its newline.
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let start = self.offset_of(line, 0);
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        start..end
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A byte range in a source file.
+#[derive(Clone)]
+pub struct Span {
+    pub file: Arc<SourceFile>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Span {
+        let len = file.text.len();
+        let start = floor_char_boundary(&file.text, start.min(len));
+        let end = floor_char_boundary(&file.text, end.clamp(start, len));
+        Span {
+            file: Arc::clone(file),
+            start,
+            end,
+        }
+    }
+
+    /// A span covering the first line of a file: for errors about a whole file.
+    pub fn file_start(file: &Arc<SourceFile>) -> Span {
+        let end = file.text.find('\n').unwrap_or(file.text.len());
+        Span::new(file, 0, end)
+    }
+
+    /// The span of a whole 1-based line.
+    pub fn line(file: &Arc<SourceFile>, line: usize) -> Span {
+        let r = file.line_range(line);
+        Span::new(file, r.start, r.end)
+    }
+
+    pub fn line_col(&self) -> (usize, usize) {
+        self.file.line_col(self.start)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    /// `path:line:col`, the way editors and terminals link to a place.
+    pub fn location(&self) -> String {
+        let (line, col) = self.line_col();
+        format!("{}:{line}:{col}", self.file.path.display())
+    }
+
+    pub fn text(&self) -> &str {
+        &self.file.text[self.start..self.end]
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.location())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One error or warning, with the places it is about and how to fix it.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// The first label is the primary location; the rest are context.
+    pub labels: Vec<Label>,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn with_label(mut self, span: &Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span: span.clone(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// The primary location, if the diagnostic has one.
+    pub fn location(&self) -> Option<String> {
+        self.labels.first().map(|l| l.span.location())
+    }
+
+    /// Render as rustc does: header, `--> file:line:col`, snippet, caret, help.
+    pub fn render(&self, color: bool) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warning,
+        };
+        // Group labels by file so each file is quoted once.
+        let mut files: Vec<(&Arc<SourceFile>, Vec<&Label>)> = Vec::new();
+        for label in &self.labels {
+            match files
+                .iter_mut()
+                .find(|(f, _)| Arc::ptr_eq(f, &label.span.file))
+            {
+                Some((_, labels)) => labels.push(label),
+                None => files.push((&label.span.file, vec![label])),
+            }
+        }
+        let paths: Vec<String> = files
+            .iter()
+            .map(|(f, _)| f.path.display().to_string())
+            .collect();
+        let mut message = level.title(&self.message);
+        for (i, (file, labels)) in files.iter().enumerate() {
+            let mut snippet = Snippet::source(&file.text)
+                .origin(&paths[i])
+                .line_start(1)
+                .fold(true);
+            for (j, label) in labels.iter().enumerate() {
+                let annotation_level = if i == 0 && j == 0 {
+                    level
+                } else {
+                    Level::Info
+                };
+                // An empty range renders no caret; widen it to one character.
+                let mut range = label.span.start..label.span.end;
+                if range.is_empty() {
+                    range.end = next_char_end(&file.text, range.start);
+                }
+                snippet = snippet.annotation(annotation_level.span(range).label(&label.message));
+            }
+            message = message.snippet(snippet);
+        }
+        for note in &self.notes {
+            message = message.footer(Level::Note.title(note));
+        }
+        if let Some(help) = &self.help {
+            message = message.footer(Level::Help.title(help));
+        }
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(message).to_string()
+    }
+}
+
+fn next_char_end(text: &str, start: usize) -> usize {
+    if start >= text.len() {
+        return text.len();
+    }
+    text[start..]
+        .chars()
+        .next()
+        .map_or(text.len(), |c| start + c.len_utf8())
+}
+
+/// One or more errors: the `Err` of every fallible stage of the pipeline.
+#[derive(Debug)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn render(&self, color: bool) -> String {
+        self.0
+            .iter()
+            .map(|d| d.render(color))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Diagnostics {
+        Diagnostics(vec![d])
+    }
+}
+
+impl From<Vec<Diagnostic>> for Diagnostics {
+    fn from(d: Vec<Diagnostic>) -> Diagnostics {
+        Diagnostics(d)
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+pub type Result<T, E = Diagnostics> = std::result::Result<T, E>;
+
+/// The closest candidate to `name`, for "did you mean" hints.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// A "did you mean `x`?" help text, or the fallback when nothing is close.
+pub fn suggestion_help<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+    fallback: impl FnOnce() -> String,
+) -> String {
+    match did_you_mean(name, candidates) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => fallback(),
+    }
+}

@@ -1,0 +1,332 @@
+//! Materializations: what running a seed, a model or a test means.
+//!
+//! Views and tables are built under a temporary name and swapped in inside one
+//! transaction ([`Dialect::replace_statements`]); seeds are parsed from CSV before
+//! anything runs and loaded the same way; tests count their failing rows.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use petgraph::graph::NodeIndex;
+
+use super::{NodeResult, NodeRunner, Status};
+use crate::adapter::{Dialect, RelationKind, SeedError, SeedLoad, Session, WarehouseError};
+use crate::diagnostics::{Diagnostic, SourceFile, Span};
+use crate::graph::Dag;
+use crate::project::Materialization;
+use crate::render::parse::{ParsedNode, ResourceType};
+use crate::testing::{self, TestOutcome};
+
+/// A seed's CSV, parsed and checked for shape before anything runs.
+#[derive(Debug)]
+pub struct SeedData {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    pub lines: Vec<u64>,
+    pub declared: Vec<(String, String)>,
+}
+
+/// What the compile step produced for a node.
+#[derive(Debug)]
+pub enum Compiled {
+    Sql {
+        sql: String,
+        /// The compiled file (`target/compiled/...`), for diagnostics.
+        file: Arc<SourceFile>,
+    },
+    Seed(SeedData),
+}
+
+/// Parse a seed's CSV: a header, then rows with the header's width.
+pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
+    let file = &node.file;
+    let delimiter = node
+        .config
+        .get_str("delimiter")
+        .and_then(|d| d.bytes().next())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(file.text.as_bytes());
+    let columns: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
+        Err(e) => return Err(csv_error(file, &e)),
+    };
+    if columns.is_empty() || columns.iter().all(String::is_empty) {
+        return Err(Diagnostic::error(format!("seed {} has no header row", file.path.display()))
+            .with_label(&Span::file_start(file), "expected column names here")
+            .with_help("the first line of a seed names its columns: `id,name,created_at`"));
+    }
+    if let Some(i) = columns.iter().position(String::is_empty) {
+        return Err(Diagnostic::error(format!("column {} of seed {} has no name", i + 1, file.path.display()))
+            .with_label(&Span::file_start(file), "empty column name")
+            .with_help("give every column a name in the header row"));
+    }
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(file, &e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        rows.push(
+            record
+                .iter()
+                .map(|v| if v.is_empty() { None } else { Some(v.to_owned()) })
+                .collect(),
+        );
+        lines.push(line);
+    }
+    let mut declared = Vec::new();
+    if let Some(types) = node.config.get("column_types") {
+        let span = node.config.span("column_types").cloned().unwrap_or_else(|| node.span.clone());
+        let map = types.as_object().ok_or_else(|| {
+            Diagnostic::error("`column_types` must map column names to types")
+                .with_label(&span, "expected a mapping")
+                .with_help("write e.g. `column_types: {signup_date: date}`")
+        })?;
+        for (col, t) in map {
+            let Some(t) = t.as_str() else {
+                return Err(Diagnostic::error(format!("the type of column `{col}` must be a string"))
+                    .with_label(&span, "in this mapping"));
+            };
+            if !columns.iter().any(|c| c.eq_ignore_ascii_case(col)) {
+                return Err(Diagnostic::error(format!("`column_types` names column `{col}`, which seed `{}` does not have", node.name))
+                    .with_label(&span, "unknown column")
+                    .with_help(crate::diagnostics::suggestion_help(col, columns.iter().map(String::as_str), || {
+                        format!("the columns are: {}", columns.join(", "))
+                    })));
+            }
+            declared.push((col.clone(), t.to_owned()));
+        }
+    }
+    Ok(SeedData {
+        columns,
+        rows,
+        lines,
+        declared,
+    })
+}
+
+fn csv_error(file: &Arc<SourceFile>, e: &csv::Error) -> Diagnostic {
+    let line = e.position().map_or(1, |p| p.line() as usize);
+    let span = Span::line(file, line);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("row has {len} values, but the header has {expected_len} columns")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
+        _ => e.to_string(),
+    };
+    Diagnostic::error(format!("invalid CSV in {}: {message}", file.path.display()))
+        .with_label(&span, "this row")
+        .with_help("every row needs one value per header column; quote values that contain the delimiter")
+}
+
+/// Runs seeds, models and tests on a session.
+pub struct DagRunner<'a> {
+    pub dag: &'a Dag,
+    pub compiled: &'a HashMap<NodeIndex, Compiled>,
+    pub dialect: &'static dyn Dialect,
+    /// `target/run/<project>`, where the executed SQL is written.
+    pub run_dir: PathBuf,
+}
+
+fn result(node: &ParsedNode, status: Status, message: String, started: chrono::DateTime<Utc>, clock: Instant) -> NodeResult {
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status,
+        message,
+        started_at: Some(started),
+        completed_at: Some(Utc::now()),
+        execution_time: clock.elapsed().as_secs_f64(),
+        rows_affected: None,
+        failures: None,
+        thread_id: String::new(),
+        diagnostic: None,
+        invalid_input: false,
+    }
+}
+
+/// A warehouse error, located in the compiled file when the warehouse names a line.
+fn warehouse_diagnostic(node: &ParsedNode, file: Option<&Arc<SourceFile>>, e: &WarehouseError) -> Diagnostic {
+    let kind = node.resource_type.as_str();
+    let mut d = Diagnostic::error(format!("{kind} `{}` failed in the warehouse: {}", node.name, first_line(&e.0)));
+    if let Some(file) = file {
+        let line = e
+            .0
+            .split("LINE ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.trim().parse::<usize>().ok());
+        let span = match line {
+            Some(l) => Span::line(file, l),
+            None => Span::file_start(file),
+        };
+        d = d.with_label(&span, "the warehouse rejected this SQL");
+    }
+    if e.0.lines().count() > 1 {
+        d = d.with_note(e.0.clone());
+    }
+    d.with_help(format!("fix {} and run again", node.original_file_path.display()))
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+impl DagRunner<'_> {
+    fn write_run_file(&self, node: &ParsedNode, statements: &[String]) {
+        let path = self.run_dir.join(&node.original_file_path);
+        let path = if node.generic_test.is_some() {
+            path.join(&node.path)
+        } else {
+            path
+        };
+        if let Some(dir) = path.parent() {
+            // Run files are a record for the user; failing to write one must not fail the node.
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&path, statements.join(";\n\n") + ";\n");
+    }
+
+    fn run_seed(&self, session: &mut dyn Session, node: &ParsedNode, data: &SeedData) -> NodeResult {
+        let (started, clock) = (Utc::now(), Instant::now());
+        let Some(relation) = &node.relation else {
+            return result(node, Status::Error, "seed without a relation".into(), started, clock);
+        };
+        let load = SeedLoad {
+            relation,
+            columns: &data.columns,
+            rows: &data.rows,
+            lines: &data.lines,
+            declared: &data.declared,
+        };
+        match session.load_seed(&load) {
+            Ok(rows) => {
+                let mut r = result(node, Status::Success, format!("INSERT {rows}"), started, clock);
+                r.rows_affected = Some(rows);
+                r
+            }
+            Err(SeedError::BadValue { line, column, value, data_type }) => {
+                let mut r = result(node, Status::Error, format!("value `{value}` in column `{column}` is not a valid {data_type}"), started, clock);
+                let span = Span::line(&node.file, line as usize);
+                let decl = node.config.span("column_types").cloned();
+                let mut d = Diagnostic::error(format!(
+                    "seed `{}`: value `{value}` in column `{column}` is not a valid {data_type}",
+                    node.name
+                ))
+                .with_label(&span, format!("row {line}"));
+                if let Some(decl) = decl {
+                    d = d.with_label(&decl, format!("`{column}` is declared as {data_type} here"));
+                }
+                r.diagnostic = Some(d.with_help("fix the value, or change the declared type in `column_types`"));
+                r.invalid_input = true;
+                r
+            }
+            Err(SeedError::Warehouse(e)) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, None, &e));
+                r
+            }
+        }
+    }
+
+    fn run_model(&self, session: &mut dyn Session, node: &ParsedNode, sql: &str, file: &Arc<SourceFile>) -> NodeResult {
+        let (started, clock) = (Utc::now(), Instant::now());
+        let Some(relation) = &node.relation else {
+            return result(node, Status::Error, "model without a relation".into(), started, clock);
+        };
+        let kind = match node.materialization {
+            Materialization::Table => RelationKind::Table,
+            _ => RelationKind::View,
+        };
+        let outcome = (|| -> Result<(), WarehouseError> {
+            let existing = session.relation_kind(relation)?;
+            let mut statements = vec![self.dialect.create_schema(&relation.schema)];
+            statements.extend(node.config.hooks("pre-hook"));
+            statements.extend(self.dialect.replace_statements(relation, existing, kind, sql));
+            statements.extend(node.config.hooks("post-hook"));
+            self.write_run_file(node, &statements);
+            session.execute_atomic(&statements)
+        })();
+        match outcome {
+            Ok(()) => result(
+                node,
+                Status::Success,
+                format!("created sql {} model {relation}", kind.as_sql()),
+                started,
+                clock,
+            ),
+            Err(e) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), &e));
+                r
+            }
+        }
+    }
+
+    fn run_test(&self, session: &mut dyn Session, node: &ParsedNode, sql: &str, file: &Arc<SourceFile>) -> NodeResult {
+        let (started, clock) = (Utc::now(), Instant::now());
+        let wrapped = testing::wrap_test_query(sql, node);
+        self.write_run_file(node, std::slice::from_ref(&wrapped));
+        match session.query(&wrapped) {
+            Ok(rows) => {
+                let row = rows.rows.first();
+                let get = |i: usize| row.and_then(|r| r.get(i)).cloned().flatten().unwrap_or_default();
+                let failures: u64 = get(0).parse().unwrap_or(0);
+                let truthy = |s: String| s == "true" || s == "1";
+                let outcome = testing::outcome(node, failures, truthy(get(1)), truthy(get(2)));
+                let (status, message) = match outcome {
+                    TestOutcome::Pass => (Status::Pass, String::new()),
+                    TestOutcome::Warn(n) => (Status::Warn, format!("Got {n} result{}, configured to warn if {}", plural(n), node.config.get_str("warn_if").unwrap_or("!= 0"))),
+                    TestOutcome::Fail(n) => (Status::Fail, format!("Got {n} result{}, configured to fail if {}", plural(n), node.config.get_str("error_if").unwrap_or("!= 0"))),
+                };
+                let mut r = result(node, status, message, started, clock);
+                r.failures = Some(failures);
+                r
+            }
+            Err(e) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), &e));
+                r
+            }
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+impl NodeRunner for DagRunner<'_> {
+    fn run(&self, session: &mut dyn Session, idx: NodeIndex) -> NodeResult {
+        let node = self.dag.node(idx);
+        match (node.resource_type, self.compiled.get(&idx)) {
+            (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
+            (ResourceType::Model, Some(Compiled::Sql { sql, file })) => self.run_model(session, node, sql, file),
+            (ResourceType::Test, Some(Compiled::Sql { sql, file })) => self.run_test(session, node, sql, file),
+            _ => NodeResult {
+                status: Status::Error,
+                message: format!("{} was not compiled", node.unique_id),
+                ..NodeResult::skipped(&node.unique_id, String::new())
+            },
+        }
+    }
+}
+
+/// The compiled file's path for a node: `target/compiled/<project>/<file>`.
+pub fn compiled_path(target: &Path, project: &str, node: &ParsedNode) -> PathBuf {
+    let base = target.join("compiled").join(project).join(&node.original_file_path);
+    if node.generic_test.is_some() {
+        base.join(&node.path)
+    } else {
+        base
+    }
+}

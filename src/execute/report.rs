@@ -1,0 +1,127 @@
+//! Progress output as work proceeds: dbt's `3 of 42 OK created ... [OK in 0.12s]`
+//! lines, colour only on a terminal (anstream strips it when piped), or one JSON
+//! object per event with `--log-format json`.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use owo_colors::OwoColorize;
+
+use super::{NodeResult, Status};
+use crate::graph::Dag;
+use crate::render::parse::ResourceType;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Prints progress; shared by the worker threads.
+pub struct Reporter {
+    pub format: LogFormat,
+    lock: Mutex<()>,
+}
+
+const LINE_WIDTH: usize = 80;
+
+impl Reporter {
+    pub fn new(format: LogFormat) -> Reporter {
+        Reporter {
+            format,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// A free-form line (headers, summaries).
+    pub fn info(&self, message: &str) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match self.format {
+            LogFormat::Text => {
+                let _ = writeln!(anstream::stdout(), "{message}");
+            }
+            LogFormat::Json => {
+                let line = serde_json::json!({"level": "info", "msg": message});
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+        }
+    }
+
+    pub fn node_finished(&self, dag: &Dag, idx: petgraph::graph::NodeIndex, number: usize, total: usize, result: &NodeResult) {
+        let node = dag.node(idx);
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.format == LogFormat::Json {
+            let line = serde_json::json!({
+                "level": if matches!(result.status, Status::Error | Status::Fail) { "error" } else { "info" },
+                "event": "node_finished",
+                "index": number,
+                "total": total,
+                "unique_id": result.unique_id,
+                "resource_type": node.resource_type.as_str(),
+                "status": result.status.as_str(),
+                "message": result.message,
+                "execution_time": result.execution_time,
+                "failures": result.failures,
+            });
+            let _ = writeln!(std::io::stdout(), "{line}");
+            return;
+        }
+        let what = match (node.resource_type, result.status) {
+            (ResourceType::Test, _) => format!("test {}", node.name),
+            (ResourceType::Seed, Status::Success) => format!("loaded seed file {}", relation(node)),
+            (ResourceType::Seed, _) => format!("seed file {}", relation(node)),
+            (_, Status::Success) => format!("created sql {} model {}", node.materialization.as_str(), relation(node)),
+            (_, _) => format!("sql {} model {}", node.materialization.as_str(), relation(node)),
+        };
+        let (word, tag) = match result.status {
+            Status::Success => ("OK", format!("{}", result.rows_affected.map_or("OK".to_owned(), |r| format!("INSERT {r}")))),
+            Status::Pass => ("PASS", "PASS".to_owned()),
+            Status::Warn => ("WARN", format!("WARN {}", result.failures.unwrap_or(0))),
+            Status::Fail => ("FAIL", format!("FAIL {}", result.failures.unwrap_or(0))),
+            Status::Error => ("ERROR", "ERROR".to_owned()),
+            Status::Skipped => ("SKIP", "SKIP".to_owned()),
+        };
+        let head = format!("{number} of {total} {word} {what} ");
+        let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
+        let timing = if result.status == Status::Skipped {
+            format!("[{tag}]")
+        } else {
+            format!("[{tag} in {:.2}s]", result.execution_time)
+        };
+        let coloured = match result.status {
+            Status::Success | Status::Pass => timing.green().to_string(),
+            Status::Warn | Status::Skipped => timing.yellow().to_string(),
+            Status::Error | Status::Fail => timing.red().to_string(),
+        };
+        let _ = writeln!(anstream::stdout(), "{head}{dots} {coloured}");
+    }
+}
+
+fn relation(node: &crate::render::parse::ParsedNode) -> String {
+    node.relation.as_ref().map_or_else(|| node.name.clone(), ToString::to_string)
+}
+
+/// Rows as an aligned text table (for `show`).
+pub fn format_table(rows: &crate::adapter::Rows) -> String {
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".to_owned());
+    let mut widths: Vec<usize> = rows.columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rows.rows {
+        for (i, v) in r.iter().enumerate() {
+            widths[i] = widths[i].max(cell(v).chars().count());
+        }
+    }
+    let line = |values: Vec<String>| -> String {
+        let cells: Vec<String> = values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}", w = *w))
+            .collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    let mut out = line(rows.columns.clone());
+    out.push_str(&format!("|{}|\n", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|")));
+    for r in &rows.rows {
+        out.push_str(&line(r.iter().map(cell).collect()));
+    }
+    out
+}

@@ -1,0 +1,225 @@
+//! Graph stage: parsed nodes → a petgraph DAG, and node selection on it.
+//!
+//! Edges run from a dependency to its dependent. Building the graph is where an
+//! unknown `ref`/`source` is reported (at its call, with the nearest name) and where
+//! a cycle is reported (every node of it, in order).
+
+pub mod select;
+
+use std::collections::{HashMap, HashSet};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics};
+use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
+
+pub struct Dag {
+    pub nodes: Vec<ParsedNode>,
+    pub graph: DiGraph<usize, ()>,
+    pub by_id: HashMap<String, NodeIndex>,
+    /// Model and seed names → unique_id (what `ref` resolves).
+    pub by_name: HashMap<String, String>,
+}
+
+impl Dag {
+    pub fn build(nodes: Vec<ParsedNode>) -> Result<Dag, Diagnostics> {
+        let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
+        let mut by_id = HashMap::with_capacity(nodes.len());
+        let mut by_name = HashMap::new();
+        let mut sources = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let idx = graph.add_node(i);
+            by_id.insert(n.unique_id.clone(), idx);
+            match n.resource_type {
+                ResourceType::Model | ResourceType::Seed => {
+                    by_name.insert(n.name.clone(), n.unique_id.clone());
+                }
+                ResourceType::Source => {
+                    if let Some(s) = &n.source_name {
+                        sources.insert((s.clone(), n.name.clone()), n.unique_id.clone());
+                    }
+                }
+                ResourceType::Test => {}
+            }
+        }
+        let mut errors = Vec::new();
+        let mut edges = HashSet::new();
+        for (i, n) in nodes.iter().enumerate() {
+            for dep in &n.depends_on {
+                let found = match &dep.target {
+                    DependencyTarget::Ref(name) => by_name.get(name).ok_or_else(|| {
+                        let help = suggestion_help(name, by_name.keys().map(String::as_str), || {
+                            "create the model, or fix the name in ref()".to_owned()
+                        });
+                        Diagnostic::error(format!(
+                            "`{}` refers to `{name}`, which is not a model or seed",
+                            n.name
+                        ))
+                        .with_label(&dep.span, "unknown ref")
+                        .with_help(help)
+                    }),
+                    DependencyTarget::Source(s, t) => sources.get(&(s.clone(), t.clone())).ok_or_else(|| {
+                        let names: Vec<String> = sources.keys().map(|(a, b)| format!("{a}.{b}")).collect();
+                        let wanted = format!("{s}.{t}");
+                        let help = suggestion_help(&wanted, names.iter().map(String::as_str), || {
+                            "declare it under `sources:` in a YAML properties file".to_owned()
+                        });
+                        Diagnostic::error(format!(
+                            "`{}` uses source `{s}.{t}`, which is not defined",
+                            n.name
+                        ))
+                        .with_label(&dep.span, "unknown source")
+                        .with_help(help)
+                    }),
+                };
+                match found {
+                    Ok(id) => {
+                        let from = by_id[id];
+                        let to = NodeIndex::new(i);
+                        if edges.insert((from, to)) {
+                            graph.add_edge(from, to, ());
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let dag = Dag {
+            nodes,
+            graph,
+            by_id,
+            by_name,
+        };
+        dag.check_cycles()?;
+        Ok(dag)
+    }
+
+    fn check_cycles(&self) -> Result<(), Diagnostics> {
+        let mut errors = Vec::new();
+        for scc in tarjan_scc(&self.graph) {
+            let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
+            if scc.len() < 2 && !self_loop {
+                continue;
+            }
+            let cycle = self.cycle_path(&scc);
+            let names: Vec<&str> = cycle.iter().map(|i| self.node(*i).name.as_str()).collect();
+            let mut listing = names.join(" → ");
+            listing.push_str(" → ");
+            listing.push_str(names[0]);
+            let mut d = Diagnostic::error(format!("dependency cycle: {listing}"));
+            for (k, idx) in cycle.iter().enumerate() {
+                let next = cycle[(k + 1) % cycle.len()];
+                let node = self.node(next);
+                let dep_name = &self.node(*idx).name;
+                let span = node
+                    .depends_on
+                    .iter()
+                    .find(|d| matches!(&d.target, DependencyTarget::Ref(r) if r == dep_name))
+                    .map_or(node.span.clone(), |d| d.span.clone());
+                d = d.with_label(&span, format!("`{}` depends on `{dep_name}`", node.name));
+            }
+            errors.push(d.with_help("remove one of these refs to break the cycle"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.into())
+        }
+    }
+
+    /// One cycle through the strongly connected component, in dependency order.
+    fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<NodeIndex> {
+        let members: HashSet<NodeIndex> = scc.iter().copied().collect();
+        let start = *scc.iter().min_by_key(|i| &self.node(**i).name).unwrap_or(&scc[0]);
+        // Depth-first search for a path back to `start` within the component.
+        let mut path = vec![start];
+        let mut visited = HashSet::from([start]);
+        fn dfs(
+            dag: &Dag,
+            members: &HashSet<NodeIndex>,
+            start: NodeIndex,
+            path: &mut Vec<NodeIndex>,
+            visited: &mut HashSet<NodeIndex>,
+        ) -> bool {
+            let Some(&current) = path.last() else { return false };
+            let mut next: Vec<NodeIndex> = dag
+                .graph
+                .edges_directed(current, Direction::Outgoing)
+                .map(|e| e.target())
+                .filter(|t| members.contains(t))
+                .collect();
+            next.sort_by_key(|i| &dag.node(*i).name);
+            for t in next {
+                if t == start {
+                    return true;
+                }
+                if visited.insert(t) {
+                    path.push(t);
+                    if dfs(dag, members, start, path, visited) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+            false
+        }
+        dfs(self, &members, start, &mut path, &mut visited);
+        path
+    }
+
+    pub fn node(&self, idx: NodeIndex) -> &ParsedNode {
+        &self.nodes[self.graph[idx]]
+    }
+
+    pub fn get(&self, unique_id: &str) -> Option<&ParsedNode> {
+        self.by_id.get(unique_id).map(|i| self.node(*i))
+    }
+
+    pub fn parents(&self, idx: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.neighbors_directed(idx, Direction::Incoming)
+    }
+
+    pub fn children(&self, idx: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.neighbors_directed(idx, Direction::Outgoing)
+    }
+
+    /// Nodes in an order where every node follows its dependencies.
+    pub fn topological(&self) -> Vec<NodeIndex> {
+        // The graph was checked acyclic in `build`, so toposort cannot fail.
+        petgraph::algo::toposort(&self.graph, None).unwrap_or_default()
+    }
+
+    /// Ancestors up to `depth` generations (`None` = all).
+    pub fn ancestors(&self, idx: NodeIndex, depth: Option<usize>) -> HashSet<NodeIndex> {
+        self.walk(idx, depth, Direction::Incoming)
+    }
+
+    pub fn descendants(&self, idx: NodeIndex, depth: Option<usize>) -> HashSet<NodeIndex> {
+        self.walk(idx, depth, Direction::Outgoing)
+    }
+
+    fn walk(&self, idx: NodeIndex, depth: Option<usize>, dir: Direction) -> HashSet<NodeIndex> {
+        let mut seen = HashSet::new();
+        let mut frontier = vec![idx];
+        let mut level = 0;
+        while !frontier.is_empty() && depth.is_none_or(|d| level < d) {
+            let mut next = Vec::new();
+            for n in frontier {
+                for m in self.graph.neighbors_directed(n, dir) {
+                    if seen.insert(m) {
+                        next.push(m);
+                    }
+                }
+            }
+            frontier = next;
+            level += 1;
+        }
+        seen
+    }
+}

@@ -1,0 +1,305 @@
+//! Node selection with dbt's syntax: `name`, `+name`, `name+`, `2+name`, `name+1`,
+//! `@name`, `tag:x`, `path:models/marts`, `config.materialized:table`,
+//! `resource_type:seed`, `source:s`, `test_type:generic`, globs (`stg_*`); spaces
+//! make a union, commas an intersection; `--exclude` uses the same grammar.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use serde_json::Value as Json;
+
+use super::Dag;
+use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
+use crate::render::parse::ResourceType;
+
+const METHODS: &[&str] = &[
+    "fqn",
+    "tag",
+    "path",
+    "file",
+    "resource_type",
+    "source",
+    "test_type",
+    "test_name",
+    "package",
+    "config",
+];
+
+#[derive(Debug)]
+struct Atom {
+    span: (usize, usize),
+    at: bool,
+    parents: Option<Option<usize>>,
+    children: Option<Option<usize>>,
+    method: String,
+    value: String,
+}
+
+/// A parsed `--select`/`--exclude` expression.
+pub struct Selector {
+    file: Arc<SourceFile>,
+    /// A union of intersections.
+    terms: Vec<Vec<Atom>>,
+}
+
+fn parse_depth(s: &str, span: &Span) -> Result<Option<usize>, Diagnostic> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<usize>().map(Some).map_err(|_| {
+        Diagnostic::error(format!("invalid graph depth `{s}`"))
+            .with_label(span, "expected a number of generations")
+            .with_help("write e.g. `2+model` or `model+1`")
+    })
+}
+
+impl Selector {
+    /// Parse the words of `--select` (or `--exclude`); `flag` names it in errors.
+    pub fn parse(flag: &str, words: &[String]) -> Result<Selector, Diagnostic> {
+        let text = words.join(" ");
+        let file = SourceFile::new(flag, text.clone());
+        let mut terms = Vec::new();
+        let mut offset = 0;
+        for word in text.split(' ') {
+            let word_start = offset;
+            offset += word.len() + 1;
+            if word.is_empty() {
+                continue;
+            }
+            let mut atoms = Vec::new();
+            let mut atom_offset = word_start;
+            for part in word.split(',') {
+                let start = atom_offset;
+                atom_offset += part.len() + 1;
+                let span = Span::new(&file, start, start + part.len());
+                if part.is_empty() {
+                    return Err(Diagnostic::error("empty selector")
+                        .with_label(&span, "nothing between the commas")
+                        .with_help("commas intersect two selectors: `tag:nightly,path:models/marts`"));
+                }
+                atoms.push(parse_atom(part, start, &span)?);
+            }
+            terms.push(atoms);
+        }
+        Ok(Selector { file, terms })
+    }
+
+    /// The nodes the expression selects, and warnings for atoms that matched nothing.
+    pub fn evaluate(&self, dag: &Dag, warnings: &mut Vec<Diagnostic>) -> Result<HashSet<NodeIndex>, Diagnostic> {
+        let mut union = HashSet::new();
+        for term in &self.terms {
+            let mut intersection: Option<HashSet<NodeIndex>> = None;
+            for atom in term {
+                let matched = self.evaluate_atom(dag, atom, warnings)?;
+                intersection = Some(match intersection {
+                    None => matched,
+                    Some(acc) => acc.intersection(&matched).copied().collect(),
+                });
+            }
+            union.extend(intersection.unwrap_or_default());
+        }
+        Ok(union)
+    }
+
+    fn evaluate_atom(&self, dag: &Dag, atom: &Atom, warnings: &mut Vec<Diagnostic>) -> Result<HashSet<NodeIndex>, Diagnostic> {
+        let span = Span::new(&self.file, atom.span.0, atom.span.1);
+        let mut base = HashSet::new();
+        for idx in dag.graph.node_indices() {
+            if matches(dag, idx, &atom.method, &atom.value, &span)? {
+                base.insert(idx);
+            }
+        }
+        if base.is_empty() {
+            let names: Vec<&str> = dag.nodes.iter().map(|n| n.name.as_str()).collect();
+            let help = suggestion_help(&atom.value, names.iter().copied(), || {
+                "`sluice ls` lists every node".to_owned()
+            });
+            warnings.push(
+                Diagnostic::warning(format!("the selector `{}` matches no node", span.text()))
+                    .with_label(&span, "matches nothing")
+                    .with_help(help),
+            );
+        }
+        let mut out = base.clone();
+        for &idx in &base {
+            if let Some(depth) = atom.parents {
+                out.extend(dag.ancestors(idx, depth));
+            }
+            if let Some(depth) = atom.children {
+                out.extend(dag.descendants(idx, depth));
+            }
+            if atom.at {
+                for d in dag.descendants(idx, None) {
+                    out.insert(d);
+                    out.extend(dag.ancestors(d, None));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_atom(part: &str, start: usize, span: &Span) -> Result<Atom, Diagnostic> {
+    let mut s = part;
+    let mut at = false;
+    if let Some(rest) = s.strip_prefix('@') {
+        at = true;
+        s = rest;
+    }
+    let mut parents = None;
+    if let Some(plus) = s.find('+') {
+        let prefix = &s[..plus];
+        if prefix.chars().all(|c| c.is_ascii_digit()) {
+            parents = Some(parse_depth(prefix, span)?);
+            s = &s[plus + 1..];
+        }
+    }
+    let mut children = None;
+    if let Some(plus) = s.rfind('+') {
+        let suffix = &s[plus + 1..];
+        if suffix.chars().all(|c| c.is_ascii_digit()) {
+            children = Some(parse_depth(suffix, span)?);
+            s = &s[..plus];
+        }
+    }
+    if at && (parents.is_some() || children.is_some()) {
+        return Err(Diagnostic::error("`@` cannot be combined with `+`")
+            .with_label(span, "here")
+            .with_help("`@model` already includes the model's descendants and their parents"));
+    }
+    let (method, value) = match s.split_once(':') {
+        Some((m, v)) => {
+            let known = METHODS.contains(&m) || m.starts_with("config.");
+            if !known {
+                let help = suggestion_help(m, METHODS.iter().copied(), || {
+                    format!("selector methods are: {}", METHODS.join(", "))
+                });
+                let m_span = Span::new(&span.file, start + part.find(m).unwrap_or(0), start + part.find(m).unwrap_or(0) + m.len());
+                return Err(Diagnostic::error(format!("unknown selector method `{m}`"))
+                    .with_label(&m_span, "unknown method")
+                    .with_help(help));
+            }
+            (m.to_owned(), v.to_owned())
+        }
+        None if s.contains('/') || s.ends_with(".sql") || s.ends_with(".csv") => ("path".to_owned(), s.to_owned()),
+        None => ("fqn".to_owned(), s.to_owned()),
+    };
+    if value.is_empty() {
+        return Err(Diagnostic::error("selector has no value")
+            .with_label(span, "nothing to match")
+            .with_help("write e.g. `tag:nightly` or a model name"));
+    }
+    Ok(Atom {
+        span: (start, start + part.len()),
+        at,
+        parents,
+        children,
+        method,
+        value,
+    })
+}
+
+/// Shell-style glob match (`*` and `?`).
+fn glob(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == text;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) -> Result<bool, Diagnostic> {
+    let node = dag.node(idx);
+    Ok(match method {
+        "fqn" => {
+            let dotted = node.fqn.join(".");
+            glob(value, &node.name)
+                || value == node.fqn[0]
+                || (value.contains('.') && (glob(value, &dotted) || dotted.ends_with(&format!(".{value}"))))
+        }
+        "package" => value == node.fqn[0],
+        "tag" => node.tags().iter().any(|t| glob(value, t)),
+        "path" | "file" => {
+            let path = node.original_file_path.to_string_lossy().replace('\\', "/");
+            let v = value.trim_end_matches('/');
+            if method == "file" {
+                glob(v, node.original_file_path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default().as_ref())
+            } else {
+                path == v || path.starts_with(&format!("{v}/")) || glob(v, &path)
+            }
+        }
+        "resource_type" => {
+            let known = ["model", "seed", "test", "source"];
+            if !known.contains(&value) {
+                return Err(Diagnostic::error(format!("unknown resource type `{value}`"))
+                    .with_label(span, "here")
+                    .with_help(suggestion_help(value, known, || "use model, seed, test or source".to_owned())));
+            }
+            node.resource_type.as_str() == value
+        }
+        "source" => {
+            node.resource_type == ResourceType::Source
+                && match value.split_once('.') {
+                    Some((s, t)) => node.source_name.as_deref() == Some(s) && glob(t, &node.name),
+                    None => node.source_name.as_deref().is_some_and(|s| glob(value, s)),
+                }
+        }
+        "test_type" => match value {
+            "generic" | "schema" => node.generic_test.is_some(),
+            "singular" | "data" => node.resource_type == ResourceType::Test && node.generic_test.is_none(),
+            other => {
+                return Err(Diagnostic::error(format!("unknown test type `{other}`"))
+                    .with_label(span, "here")
+                    .with_help("use test_type:generic or test_type:singular"))
+            }
+        },
+        "test_name" => node.generic_test.as_ref().is_some_and(|t| glob(value, &t.test_name)),
+        m => {
+            let key = m.strip_prefix("config.").unwrap_or(m);
+            let found = if key == "materialized" {
+                Some(Json::from(node.materialization.as_str()))
+            } else {
+                node.config.get(key).cloned()
+            };
+            match found {
+                Some(Json::String(s)) => glob(value, &s),
+                Some(Json::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(|s| glob(value, s))),
+                Some(other) => other.to_string() == value,
+                None => false,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_matches_like_fnmatch() {
+        assert!(glob("stg_*", "stg_accounts"));
+        assert!(!glob("stg_*", "fct_mrr"));
+        assert!(glob("*_mrr", "fct_mrr"));
+        assert!(glob("f?t_*", "fct_mrr"));
+        assert!(glob("exact", "exact"));
+    }
+}

@@ -1,0 +1,545 @@
+//! One invocation of sluice: the pipeline stages wired together, so each CLI
+//! subcommand is a few calls — load and parse, select, compile and check, execute,
+//! write artifacts.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
+use serde_json::Value as Json;
+
+use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter, RelationName};
+use crate::artifacts::{self, CompiledInfo, Invocation};
+use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics, Result, SourceFile, Span};
+use crate::execute::materialize::{self, Compiled};
+use crate::execute::{self, NodeResult, Reporter};
+use crate::graph::select::Selector;
+use crate::graph::Dag;
+use crate::project::yaml;
+use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
+use crate::render::parse::{self, ResourceType};
+use crate::render::{Phase, Relation, Renderer, Resolved, TargetInfo};
+use crate::sql;
+
+/// Options every command shares.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub project_dir: PathBuf,
+    pub target: Option<String>,
+    pub vars: Option<String>,
+    pub threads: Option<usize>,
+}
+
+/// A loaded, parsed project with its graph.
+pub struct Loaded {
+    pub project: Project,
+    pub target_def: TargetDef,
+    pub renderer: Renderer,
+    pub dag: Dag,
+    pub warnings: Vec<Diagnostic>,
+    pub invocation: Invocation,
+}
+
+/// Parse `--vars` (YAML or JSON mapping).
+pub fn parse_cli_vars(text: &str) -> Result<BTreeMap<String, Json>, Diagnostic> {
+    let file = SourceFile::new("--vars", text);
+    let node = yaml::parse(&file)?;
+    let map = node.expect_map("--vars").map_err(|d| d.with_help("pass a mapping: --vars '{start_date: 2024-01-01}'"))?;
+    Ok(map.entries().map(|(k, _, v)| (k.to_owned(), v.to_json())).collect())
+}
+
+fn render_field(node: &yaml::Node, what: &str) -> Result<String, Diagnostic> {
+    let text = node.expect_scalar_text(what)?;
+    if !text.contains("{{") {
+        return Ok(text);
+    }
+    let mut env = minijinja::Environment::new();
+    env.add_function("env_var", |name: String, default: Option<String>| {
+        std::env::var(&name).ok().or(default).ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("environment variable `{name}` is not set: export it, or give env_var() a default"),
+            )
+        })
+    });
+    env.render_str(&text, ()).map_err(|e| {
+        Diagnostic::error(e.detail().unwrap_or("cannot render this value").to_owned())
+            .with_label(&node.span, format!("in {what}"))
+            .with_help("set the environment variable before running sluice")
+    })
+}
+
+fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, Diagnostic> {
+    let pf = &project.file;
+    let (name, span) = match (wanted, &pf.default_target) {
+        (Some(n), _) => (n.to_owned(), None),
+        (None, Some((n, s))) => (n.clone(), Some(s.clone())),
+        (None, None) => match pf.targets.first() {
+            Some(t) => return Ok(t.clone()),
+            None => {
+                return Err(Diagnostic::error("project.yml defines no target")
+                    .with_label(&Span::file_start(&pf.file), "in this file")
+                    .with_help("add `targets: {dev: {type: duckdb, path: dev.duckdb, schema: main}}`"))
+            }
+        },
+    };
+    if let Some(t) = pf.targets.iter().find(|t| t.name == name) {
+        return Ok(t.clone());
+    }
+    let help = suggestion_help(&name, pf.targets.iter().map(|t| t.name.as_str()), || {
+        format!(
+            "the targets in project.yml are: {}",
+            pf.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    });
+    let mut d = Diagnostic::error(format!("unknown target `{name}`")).with_help(help);
+    match span {
+        Some(s) => d = d.with_label(&s, "named here"),
+        None => {
+            let arg = SourceFile::new("--target", name.clone());
+            d = d.with_label(&Span::file_start(&arg), "not defined under `targets:` in project.yml");
+        }
+    }
+    Err(d)
+}
+
+fn target_info(def: &TargetDef, threads: Option<usize>) -> Result<TargetInfo, Diagnostic> {
+    let schema_key = if def.kind == WarehouseKind::BigQuery { "dataset" } else { "schema" };
+    let schema = match def.field(schema_key).or_else(|| def.field("schema")) {
+        Some(n) => render_field(n, &format!("`{schema_key}`"))?,
+        None if def.kind == WarehouseKind::DuckDb => "main".to_owned(),
+        None => {
+            return Err(Diagnostic::error(format!("target `{}` has no `{schema_key}`", def.name))
+                .with_label(&def.span, "this target")
+                .with_help(format!("add `{schema_key}: analytics` to the target")))
+        }
+    };
+    let database = match def.kind {
+        // Relations are written without a database on DuckDB; on the others the
+        // database is the connection's default unless a model sets one.
+        WarehouseKind::DuckDb => None,
+        _ => def
+            .field("database")
+            .filter(|n| n.as_str().is_some_and(|s| !s.contains("{{")))
+            .and_then(|n| n.as_str().map(str::to_owned)),
+    };
+    let threads = match (threads, def.field("threads")) {
+        (Some(t), _) => t,
+        (None, Some(n)) => n.expect_int("`threads`")?.max(1) as usize,
+        (None, None) => 4,
+    };
+    Ok(TargetInfo {
+        name: def.name.clone(),
+        kind: def.kind,
+        schema,
+        database,
+        threads,
+    })
+}
+
+/// Load, render (parse) and build the graph.
+pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
+    let started_at = Utc::now();
+    let project = project::load(&opts.project_dir)?;
+    let target_def = choose_target(&project, opts.target.as_deref())?;
+    let target = target_info(&target_def, opts.threads)?;
+    let cli_vars = match &opts.vars {
+        Some(v) => parse_cli_vars(v)?,
+        None => BTreeMap::new(),
+    };
+    let templates: Vec<(String, Arc<SourceFile>)> = project
+        .models
+        .iter()
+        .chain(&project.singular_tests)
+        .map(|e| (e.rel_path.display().to_string(), Arc::clone(&e.file)))
+        .collect();
+    let adapter_type = target.kind.as_str().to_owned();
+    let renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
+    let (nodes, mut warnings) = parse::parse_project(&project, &renderer)?;
+    let dag = Dag::build(nodes)?;
+    let mut all_warnings = project.warnings.clone();
+    all_warnings.append(&mut warnings);
+    let invocation = Invocation {
+        invocation_id: invocation_id(),
+        started_at,
+        project_name: project.name().to_owned(),
+        adapter_type,
+        command: command.to_owned(),
+        args: serde_json::json!({"which": command, "target": opts.target, "vars": opts.vars}),
+    };
+    Ok(Loaded {
+        project,
+        target_def,
+        renderer,
+        dag,
+        warnings: all_warnings,
+        invocation,
+    })
+}
+
+fn invocation_id() -> String {
+    use sha2::{Digest, Sha256};
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    let h = Sha256::digest(seed.as_bytes());
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+impl Loaded {
+    /// Nodes selected by `--select`/`--exclude`, restricted to `types`; tests of a
+    /// selected node are included when tests are wanted (dbt's eager selection).
+    pub fn select(&mut self, select: &[String], exclude: &[String], types: &[ResourceType]) -> Result<HashSet<NodeIndex>> {
+        let dag = &self.dag;
+        let mut selected: HashSet<NodeIndex> = if select.is_empty() {
+            dag.graph.node_indices().collect()
+        } else {
+            Selector::parse("--select", select)?.evaluate(dag, &mut self.warnings)?
+        };
+        if types.contains(&ResourceType::Test) && !select.is_empty() {
+            let tests: Vec<NodeIndex> = dag
+                .graph
+                .node_indices()
+                .filter(|i| dag.node(*i).resource_type == ResourceType::Test)
+                .filter(|i| dag.parents(*i).any(|p| selected.contains(&p)))
+                .collect();
+            selected.extend(tests);
+        }
+        if !exclude.is_empty() {
+            let excluded = Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
+            selected.retain(|i| !excluded.contains(i));
+        }
+        selected.retain(|i| {
+            let n = dag.node(*i);
+            types.contains(&n.resource_type) && n.materialization != Materialization::Ephemeral
+        });
+        Ok(selected)
+    }
+
+    pub fn target_path(&self) -> &Path {
+        self.project.target_path()
+    }
+
+    fn relations(&self) -> (HashMap<String, Resolved>, HashMap<(String, String), RelationName>) {
+        let mut relations = HashMap::new();
+        let mut sources = HashMap::new();
+        for n in &self.dag.nodes {
+            match (n.resource_type, &n.relation) {
+                (ResourceType::Model, Some(_)) if n.materialization == Materialization::Ephemeral => {
+                    relations.insert(n.name.clone(), Resolved::Ephemeral(format!("__dbt__cte__{}", n.name)));
+                }
+                (ResourceType::Model | ResourceType::Seed, Some(r)) => {
+                    relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
+                }
+                (ResourceType::Source, Some(r)) => {
+                    if let Some(s) = &n.source_name {
+                        sources.insert((s.clone(), n.name.clone()), r.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        (relations, sources)
+    }
+
+    /// Compile the selected nodes (plus the ephemeral models they inline), write
+    /// `target/compiled/**`, and check the SQL. Seeds are parsed from CSV here, so a
+    /// malformed seed stops the command before anything runs.
+    pub fn compile(&mut self, selected: &HashSet<NodeIndex>) -> Result<HashMap<NodeIndex, Compiled>> {
+        let (relations, sources) = self.relations();
+        let shared = self.renderer.shared(relations, sources);
+        let dag = &self.dag;
+        let renderer = &self.renderer;
+        let mut wanted: Vec<NodeIndex> = selected.iter().copied().collect();
+        let ephemerals: Vec<NodeIndex> = dag
+            .graph
+            .node_indices()
+            .filter(|i| dag.node(*i).materialization == Materialization::Ephemeral)
+            .collect();
+        wanted.extend(ephemerals.iter().copied());
+        wanted.sort();
+        wanted.dedup();
+
+        type RawCompiled = (NodeIndex, std::result::Result<(String, Vec<String>), Diagnostic>);
+        let raw: Vec<RawCompiled> = wanted
+            .par_iter()
+            .map(|&idx| {
+                let node = dag.node(idx);
+                let out = match (node.resource_type, &node.template, &node.generic_test) {
+                    (ResourceType::Seed, _, _) => Ok((String::new(), Vec::new())),
+                    (_, Some(template), _) => {
+                        let this = match &node.relation {
+                            Some(r) => Relation::value(r.clone(), renderer.dialect),
+                            None => minijinja::Value::UNDEFINED,
+                        };
+                        let ctx = crate::render::NodeContext {
+                            this,
+                            model: minijinja::Value::from_serialize(serde_json::json!({
+                                "name": node.name, "unique_id": node.unique_id,
+                                "resource_type": node.resource_type.as_str(),
+                                "config": node.config.to_json(),
+                            })),
+                            config: node.config.to_json(),
+                        };
+                        renderer
+                            .render(template, Phase::Compile, &shared, ctx)
+                            .map(|r| (r.sql, r.recorded.ephemerals))
+                    }
+                    (_, None, Some(test)) => match dag.get(&test.attached_to) {
+                        Some(attached) => crate::testing::compile_generic(renderer, &shared, node, attached).map(|s| (s, Vec::new())),
+                        None => Err(Diagnostic::error("test attached to an unknown node").with_label(&node.span, "here")),
+                    },
+                    _ => Ok((String::new(), Vec::new())),
+                };
+                (idx, out)
+            })
+            .collect();
+
+        let mut errors = Vec::new();
+        let mut sql_by_name: HashMap<String, (String, Vec<String>)> = HashMap::new();
+        let mut plain: HashMap<NodeIndex, (String, Vec<String>)> = HashMap::new();
+        for (idx, r) in raw {
+            match r {
+                Ok(v) => {
+                    let node = dag.node(idx);
+                    if node.materialization == Materialization::Ephemeral {
+                        sql_by_name.insert(node.name.clone(), v.clone());
+                    }
+                    plain.insert(idx, v);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+
+        let compiled_root = self.project.target_path().to_path_buf();
+        let project_name = self.project.name().to_owned();
+        let mut out = HashMap::new();
+        let mut warnings = Vec::new();
+        for &idx in selected {
+            let node = dag.node(idx);
+            if node.resource_type == ResourceType::Seed {
+                match materialize::read_seed(node) {
+                    Ok(data) => {
+                        out.insert(idx, Compiled::Seed(data));
+                    }
+                    Err(e) => errors.push(e),
+                }
+                continue;
+            }
+            let Some((sql, ephemerals)) = plain.get(&idx) else { continue };
+            let sql = inject_ctes(sql, ephemerals, &sql_by_name);
+            let path = materialize::compiled_path(&compiled_root, &project_name, node);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = std::fs::write(&path, &sql) {
+                errors.push(Diagnostic::error(format!("cannot write {}: {e}", path.display())));
+                continue;
+            }
+            let display = path.strip_prefix(&self.project.root).unwrap_or(&path).to_path_buf();
+            let file = SourceFile::new(display, sql.clone());
+            if node.sql_check != SqlCheck::Off {
+                let warn = node.sql_check == SqlCheck::Warn;
+                for p in sql::check(&sql, renderer.dialect) {
+                    let d = sql::diagnostic(&p, &node.name, &file, warn)
+                        .with_note(format!("compiled from {}", node.original_file_path.display()));
+                    if warn {
+                        warnings.push(d);
+                    } else {
+                        errors.push(d);
+                    }
+                }
+            }
+            out.insert(idx, Compiled::Sql { sql, file });
+        }
+        self.warnings.extend(warnings);
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        Ok(out)
+    }
+
+    /// The warehouse connection for the target.
+    pub fn adapter(&self) -> Result<Box<dyn Adapter>> {
+        match self.target_def.kind {
+            WarehouseKind::DuckDb => {
+                let path = match self.target_def.field("path") {
+                    Some(n) => render_field(n, "`path`")?,
+                    None => format!("{}.duckdb", self.project.name()),
+                };
+                let adapter = if path == ":memory:" {
+                    DuckDbAdapter::open_in_memory()
+                } else {
+                    DuckDbAdapter::open(&self.project.root.join(&path))
+                };
+                adapter.map(|a| Box::new(a) as Box<dyn Adapter>).map_err(|e| {
+                    Diagnostic::error(format!("cannot open the DuckDB database {path}: {e}"))
+                        .with_label(&self.target_def.span, "in this target")
+                        .with_help("check the `path` of the target, and that no other process holds the file")
+                        .into()
+                })
+            }
+            kind => Err(Diagnostic::error(format!(
+                "target `{}` is {}: sluice compiles for it, but cannot run on it yet",
+                self.target_def.name,
+                kind.as_str()
+            ))
+            .with_label(&self.target_def.span, "this target")
+            .with_help(format!("use `sluice compile -t {}` to check the SQL; run on a duckdb target", self.target_def.name))
+            .into()),
+        }
+    }
+
+    /// Run the selected nodes and write run_results.json and manifest.json.
+    pub fn execute(
+        &mut self,
+        selected: &HashSet<NodeIndex>,
+        compiled: &HashMap<NodeIndex, Compiled>,
+        fail_fast: bool,
+        tests_gate_children: bool,
+        reporter: &Reporter,
+    ) -> Result<Vec<NodeResult>> {
+        let adapter = self.adapter()?;
+        let started = std::time::Instant::now();
+        let deps = execute::dependencies(&self.dag, selected, tests_gate_children);
+        let runner = materialize::DagRunner {
+            dag: &self.dag,
+            compiled,
+            dialect: adapter.dialect(),
+            run_dir: self.target_path().join("run").join(self.project.name()),
+        };
+        let threads = self.renderer.target.threads;
+        let results = execute::run(&self.dag, selected, &deps, adapter.as_ref(), &runner, threads, fail_fast, reporter);
+        let elapsed = started.elapsed().as_secs_f64();
+        let info = self.compiled_info(compiled);
+        self.write_artifact("run_results.json", &artifacts::run_results(&results, &self.invocation, elapsed, &info))?;
+        self.write_manifest(compiled)?;
+        Ok(results)
+    }
+
+    fn compiled_info(&self, compiled: &HashMap<NodeIndex, Compiled>) -> BTreeMap<String, CompiledInfo> {
+        let dialect = adapter::dialect(self.target_def.kind);
+        compiled
+            .iter()
+            .filter_map(|(idx, c)| {
+                let node = self.dag.node(*idx);
+                let relation_name = node.relation.as_ref().map(|r| dialect.render_relation(r));
+                match c {
+                    Compiled::Sql { sql, .. } => Some((
+                        node.unique_id.clone(),
+                        CompiledInfo {
+                            sql: sql.clone(),
+                            compiled_path: materialize::compiled_path(Path::new("target"), self.project.name(), node)
+                                .to_string_lossy()
+                                .into_owned(),
+                            relation_name,
+                        },
+                    )),
+                    Compiled::Seed(_) => Some((
+                        node.unique_id.clone(),
+                        CompiledInfo {
+                            sql: String::new(),
+                            compiled_path: String::new(),
+                            relation_name,
+                        },
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    fn write_artifact(&self, name: &str, value: &Json) -> Result<()> {
+        let path = self.target_path().join(name);
+        artifacts::write_json(&path, value).map_err(|e| {
+            Diagnostic::error(format!("cannot write {}: {e}", path.display()))
+                .with_help("check that target-path is writable")
+                .into()
+        })
+    }
+
+    /// Write manifest.json (with compiled SQL for the nodes compiled this run).
+    pub fn write_manifest(&self, compiled: &HashMap<NodeIndex, Compiled>) -> Result<()> {
+        let mut info = self.compiled_info(compiled);
+        info.retain(|_, c| !c.compiled_path.is_empty());
+        let macros: Vec<(String, String, String)> = self
+            .project
+            .macros
+            .iter()
+            .flat_map(|m| {
+                crate::render::macros::preprocess(&m.file.text)
+                    .macros
+                    .into_iter()
+                    .map(|(name, _)| (name, m.rel_path.display().to_string(), m.file.text.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.write_artifact("manifest.json", &artifacts::manifest(&self.dag, &self.invocation, &info, &macros))
+    }
+}
+
+/// Inline ephemeral models as CTEs at the front of `sql`, dependencies first.
+fn inject_ctes(sql: &str, direct: &[String], ephemerals: &HashMap<String, (String, Vec<String>)>) -> String {
+    if direct.is_empty() {
+        return sql.to_owned();
+    }
+    let mut order: Vec<String> = Vec::new();
+    fn visit(name: &str, ephemerals: &HashMap<String, (String, Vec<String>)>, order: &mut Vec<String>, stack: &mut Vec<String>) {
+        if order.iter().any(|n| n == name) || stack.iter().any(|n| n == name) {
+            return;
+        }
+        stack.push(name.to_owned());
+        if let Some((_, deps)) = ephemerals.get(name) {
+            for d in deps {
+                visit(d, ephemerals, order, stack);
+            }
+        }
+        stack.pop();
+        order.push(name.to_owned());
+    }
+    let mut stack = Vec::new();
+    for d in direct {
+        visit(d, ephemerals, &mut order, &mut stack);
+    }
+    let ctes: Vec<String> = order
+        .iter()
+        .filter_map(|n| ephemerals.get(n).map(|(s, _)| format!("__dbt__cte__{n} as (\n{}\n)", s.trim())))
+        .collect();
+    let trimmed = sql.trim_start();
+    let lower = trimmed.to_ascii_lowercase();
+    let starts_with_with = lower.starts_with("with") && lower[4..].starts_with(|c: char| c.is_whitespace());
+    if starts_with_with {
+        let rest = trimmed[4..].trim_start();
+        let rest = if rest.to_ascii_lowercase().starts_with("recursive ") {
+            return format!("with recursive {},\n{}", ctes.join(",\n"), &rest[10..]);
+        } else {
+            rest
+        };
+        format!("with {},\n{}", ctes.join(",\n"), rest)
+    } else {
+        format!("with {}\n{}", ctes.join(",\n"), trimmed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_merge_into_an_existing_with() {
+        let mut eph = HashMap::new();
+        eph.insert("a".to_owned(), ("select 1 as x".to_owned(), vec![]));
+        eph.insert("b".to_owned(), ("select x from __dbt__cte__a".to_owned(), vec!["a".to_owned()]));
+        let out = inject_ctes("with y as (select 2) select * from __dbt__cte__b, y", &["b".to_owned()], &eph);
+        assert_eq!(
+            out,
+            "with __dbt__cte__a as (\nselect 1 as x\n),\n__dbt__cte__b as (\nselect x from __dbt__cte__a\n),\ny as (select 2) select * from __dbt__cte__b, y"
+        );
+        let plain = inject_ctes("select * from __dbt__cte__a", &["a".to_owned()], &eph);
+        assert!(plain.starts_with("with __dbt__cte__a as ("));
+    }
+}

@@ -1,0 +1,18 @@
+//! sluice: a dbt-style SQL transformation compiler.
+//!
+//! The pipeline runs one way, one module per stage:
+//! [`project`] (load) → [`render`] (Jinja) → [`graph`] (DAG, selection) →
+//! [`sql`] (check) → [`execute`] on an [`adapter`] → [`testing`] → [`artifacts`].
+//! [`invocation`] wires the stages together for the [`cli`].
+
+pub mod adapter;
+pub mod artifacts;
+pub mod cli;
+pub mod diagnostics;
+pub mod execute;
+pub mod graph;
+pub mod invocation;
+pub mod project;
+pub mod render;
+pub mod sql;
+pub mod testing;

@@ -1,0 +1,312 @@
+//! Node configuration: the `+key` settings of `project.yml`, `config:` blocks in YAML
+//! properties, and `{{ config(...) }}` calls, merged with dbt's precedence.
+//!
+//! A [`Config`] is an ordered map of key → JSON value, each remembering where it was
+//! set so a bad value is reported at its source. Merging follows dbt: `tags` are a
+//! union, `meta` is merged key by key, hooks accumulate, everything else overrides.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::diagnostics::{suggestion_help, Diagnostic, Span};
+
+/// Config keys sluice implements, for models, seeds and tests.
+pub const IMPLEMENTED_KEYS: &[&str] = &[
+    "materialized",
+    "schema",
+    "alias",
+    "database",
+    "tags",
+    "enabled",
+    "meta",
+    "docs",
+    "pre-hook",
+    "post-hook",
+    "sql_check",
+    "column_types",
+    "delimiter",
+    "severity",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "description",
+];
+
+/// Config keys dbt knows that sluice accepts and ignores (with a warning).
+pub const IGNORED_KEYS: &[&str] = &[
+    "persist_docs",
+    "contract",
+    "grants",
+    "access",
+    "group",
+    "unique_key",
+    "incremental_strategy",
+    "on_schema_change",
+    "full_refresh",
+    "on_configuration_change",
+    "event_time",
+    "batch_size",
+    "lookback",
+    "begin",
+    "concurrent_batches",
+    "quote_columns",
+    "quoting",
+    "store_failures",
+    "store_failures_as",
+    "fail_calc",
+    "packages",
+    "docs_blocks",
+    "labels",
+    "cluster_by",
+    "partition_by",
+    "transient",
+    "copy_grants",
+    "snowflake_warehouse",
+    "query_tag",
+    "deprecation_date",
+    "freshness",
+    "loaded_at_field",
+    "strategy",
+    "unique_id",
+    "updated_at",
+    "check_cols",
+    "target_schema",
+    "target_database",
+    "invalidate_hard_deletes",
+    "hard_deletes",
+    "snapshot_meta_column_names",
+    "dbt_valid_to_current",
+    "indexes",
+    "file_format",
+    "location_root",
+    "incremental_predicates",
+    "merge_update_columns",
+    "merge_exclude_columns",
+];
+
+/// dbt spells hooks `pre-hook` in YAML and `pre_hook` in `config()`: one name inside.
+pub fn canonical_key(key: &str) -> &str {
+    match key {
+        "pre_hook" => "pre-hook",
+        "post_hook" => "post-hook",
+        "data_tests" => "tests",
+        other => other,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConfigEntry {
+    pub value: Json,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    entries: BTreeMap<String, ConfigEntry>,
+}
+
+impl Config {
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.entries.get(key).map(|e| &e.value)
+    }
+
+    pub fn span(&self, key: &str) -> Option<&Span> {
+        self.entries.get(key).and_then(|e| e.span.as_ref())
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Json::as_str)
+    }
+
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(Json::as_bool)
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        string_list(self.get("tags"))
+    }
+
+    pub fn hooks(&self, key: &str) -> Vec<String> {
+        string_list(self.get(key))
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.get_bool("enabled").unwrap_or(true)
+    }
+
+    /// Set one key, merging with dbt's rules for the additive keys.
+    pub fn set(&mut self, key: &str, value: Json, span: Option<Span>) {
+        let key = canonical_key(key).to_owned();
+        let merged = match (key.as_str(), self.entries.get(&key)) {
+            ("tags", Some(old)) => {
+                let mut all = string_list(Some(&old.value));
+                for t in string_list(Some(&value)) {
+                    if !all.contains(&t) {
+                        all.push(t);
+                    }
+                }
+                Json::from(all)
+            }
+            ("pre-hook" | "post-hook", Some(old)) => {
+                let mut all = string_list(Some(&old.value));
+                all.extend(string_list(Some(&value)));
+                Json::from(all)
+            }
+            ("meta", Some(old)) => match (&old.value, &value) {
+                (Json::Object(a), Json::Object(b)) => {
+                    let mut m = a.clone();
+                    m.extend(b.clone());
+                    Json::Object(m)
+                }
+                _ => value,
+            },
+            _ => value,
+        };
+        self.entries.insert(
+            key,
+            ConfigEntry {
+                value: merged,
+                span,
+            },
+        );
+    }
+
+    /// Apply every entry of `other` on top of this config.
+    pub fn merge(&mut self, other: &Config) {
+        for (k, e) in &other.entries {
+            self.set(k, e.value.clone(), e.span.clone());
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        Json::Object(
+            self.entries
+                .iter()
+                .map(|(k, e)| (k.clone(), e.value.clone()))
+                .collect(),
+        )
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+}
+
+fn string_list(v: Option<&Json>) -> Vec<String> {
+    match v {
+        Some(Json::String(s)) => vec![s.clone()],
+        Some(Json::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Validate one config key (from any source) and warn about ignored dbt keys.
+pub fn check_key(
+    key: &str,
+    span: &Span,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let key = canonical_key(key);
+    if IMPLEMENTED_KEYS.contains(&key) {
+        return Ok(());
+    }
+    if IGNORED_KEYS.contains(&key) {
+        warnings.push(
+            Diagnostic::warning(format!(
+                "config `{key}` is a dbt setting sluice does not support yet; it is ignored"
+            ))
+            .with_label(span, "ignored"),
+        );
+        return Ok(());
+    }
+    let candidates = IMPLEMENTED_KEYS.iter().chain(IGNORED_KEYS).copied();
+    let help = suggestion_help(key, candidates, || {
+        "custom settings belong under `meta:`; see the config keys dbt documents".to_owned()
+    });
+    Err(Diagnostic::error(format!("unknown config `{key}`"))
+        .with_label(span, "unknown config key")
+        .with_help(help))
+}
+
+/// How a model is built in the warehouse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Materialization {
+    View,
+    Table,
+    Ephemeral,
+    Seed,
+    Test,
+}
+
+impl Materialization {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Materialization::View => "view",
+            Materialization::Table => "table",
+            Materialization::Ephemeral => "ephemeral",
+            Materialization::Seed => "seed",
+            Materialization::Test => "test",
+        }
+    }
+
+    /// Read `materialized` from a model's merged config.
+    pub fn of_model(config: &Config, fallback: &Span) -> Result<Materialization, Diagnostic> {
+        let span = config.span("materialized").unwrap_or(fallback);
+        match config.get("materialized") {
+            None => Ok(Materialization::View),
+            Some(Json::String(s)) => match s.as_str() {
+                "view" => Ok(Materialization::View),
+                "table" => Ok(Materialization::Table),
+                "ephemeral" => Ok(Materialization::Ephemeral),
+                "incremental" | "snapshot" | "materialized_view" | "dynamic_table" => {
+                    Err(Diagnostic::error(format!(
+                        "materialization `{s}` is not available in this version of sluice"
+                    ))
+                    .with_label(span, format!("`{s}` set here"))
+                    .with_help("use `table` for now; incremental models and snapshots are planned"))
+                }
+                other => {
+                    let help = suggestion_help(other, ["view", "table", "ephemeral"], || {
+                        "materialized must be one of: view, table, ephemeral".to_owned()
+                    });
+                    Err(
+                        Diagnostic::error(format!("unknown materialization `{other}`"))
+                            .with_label(span, "unknown materialization")
+                            .with_help(help),
+                    )
+                }
+            },
+            Some(other) => Err(Diagnostic::error(format!(
+                "`materialized` must be a string, found `{other}`"
+            ))
+            .with_label(span, "expected view, table or ephemeral")),
+        }
+    }
+}
+
+/// What to do when sqlparser cannot parse a model (`sql_check` config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlCheck {
+    Error,
+    Warn,
+    Off,
+}
+
+impl SqlCheck {
+    pub fn of(config: &Config, fallback: &Span) -> Result<SqlCheck, Diagnostic> {
+        match config.get_str("sql_check") {
+            None | Some("error") => Ok(SqlCheck::Error),
+            Some("warn") => Ok(SqlCheck::Warn),
+            Some("off") => Ok(SqlCheck::Off),
+            Some(other) => Err(Diagnostic::error(format!(
+                "`sql_check` must be error, warn or off, found `{other}`"
+            ))
+            .with_label(config.span("sql_check").unwrap_or(fallback), "invalid value")),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Load stage: files on disk → [`Project`].
+//!
+//! Reads `project.yml`, then walks the model, seed, macro and test paths it names
+//! (walkdir, sorted, so every run sees the same order). Each file is read once and
+//! kept as a [`SourceFile`] so any later stage can quote it in a diagnostic. Nothing
+//! here renders Jinja or touches a warehouse.
+
+pub mod config;
+pub mod project_yml;
+pub mod properties;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use walkdir::WalkDir;
+
+pub use config::{Config, Materialization, SqlCheck};
+pub use project_yml::{ProjectFile, TargetDef, WarehouseKind};
+pub use properties::{ColumnProps, NodeProps, Properties, SourceDef, TestDef};
+
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
+
+pub const PROJECT_FILE: &str = "project.yml";
+
+/// A SQL or CSV file of the project: a model, seed, macro file or singular test.
+#[derive(Clone, Debug)]
+pub struct ProjectFileEntry {
+    /// The node name: the file stem.
+    pub name: String,
+    pub file: Arc<SourceFile>,
+    /// The path relative to the project directory (`models/staging/stg_x.sql`).
+    pub rel_path: PathBuf,
+    /// The path relative to the resource folder (`staging/stg_x.sql`).
+    pub path_in_folder: PathBuf,
+    /// dbt's fully qualified name: project, folders, name.
+    pub fqn: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Project {
+    /// Absolute project directory.
+    pub root: PathBuf,
+    pub file: ProjectFile,
+    pub models: Vec<ProjectFileEntry>,
+    pub seeds: Vec<ProjectFileEntry>,
+    pub macros: Vec<ProjectFileEntry>,
+    pub singular_tests: Vec<ProjectFileEntry>,
+    pub properties: Properties,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Project {
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    pub fn target_path(&self) -> &Path {
+        &self.file.target_path
+    }
+}
+
+/// Read a file as UTF-8, or explain where it is not.
+pub fn read_source(root: &Path, path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+    let display = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read {}: {e}", display.display()))
+            .with_help("check that the file exists and is readable")
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(display, text)),
+        Err(e) => {
+            let valid_up_to = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The lossy text has the same bytes up to the first invalid one.
+            let file = SourceFile::new(display.clone(), lossy);
+            let span = Span::new(&file, valid_up_to, valid_up_to + 1);
+            Err(
+                Diagnostic::error(format!("{} is not valid UTF-8", display.display()))
+                    .with_label(&span, "invalid byte here")
+                    .with_help("save the file as UTF-8"),
+            )
+        }
+    }
+}
+
+fn walk(
+    root: &Path,
+    folders: &[String],
+    extension: &str,
+) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for folder in folders {
+        let base = root.join(folder);
+        if !base.is_dir() {
+            continue;
+        }
+        let entries = WalkDir::new(&base)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file());
+        for entry in entries {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some(extension) {
+                let in_folder = path.strip_prefix(&base).unwrap_or(path).to_path_buf();
+                out.push((path.to_path_buf(), in_folder));
+            }
+        }
+    }
+    out
+}
+
+fn entries(
+    root: &Path,
+    project: &str,
+    folders: &[String],
+    extension: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<ProjectFileEntry> {
+    let mut out = Vec::new();
+    for (path, in_folder) in walk(root, folders, extension) {
+        let file = match read_source(root, &path) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut fqn = vec![project.to_owned()];
+        if let Some(parent) = in_folder.parent() {
+            fqn.extend(
+                parent
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+            );
+        }
+        fqn.push(name.clone());
+        out.push(ProjectFileEntry {
+            name,
+            rel_path: file.path.clone(),
+            path_in_folder: in_folder,
+            fqn,
+            file,
+        });
+    }
+    out
+}
+
+/// Reject two files that define the same node name, naming both.
+fn check_unique(kind: &str, files: &[ProjectFileEntry], errors: &mut Vec<Diagnostic>) {
+    let mut seen: std::collections::HashMap<&str, &ProjectFileEntry> = Default::default();
+    for f in files {
+        if let Some(prev) = seen.insert(&f.name, f) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "two {kind}s are named `{}`: {} and {}",
+                    f.name,
+                    prev.rel_path.display(),
+                    f.rel_path.display()
+                ))
+                .with_label(&Span::file_start(&f.file), "second definition")
+                .with_label(&Span::file_start(&prev.file), "first definition")
+                .with_help(format!("rename one of the files: {kind} names must be unique")),
+            );
+        }
+    }
+}
+
+/// Load the project in `root` (the `--project-dir`).
+pub fn load(root: &Path) -> Result<Project, Diagnostics> {
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let project_path = root.join(PROJECT_FILE);
+    if !project_path.is_file() {
+        let mut d = Diagnostic::error(format!(
+            "no {PROJECT_FILE} in {}",
+            root.display()
+        ))
+        .with_help("run sluice from a project directory, pass --project-dir, or create one with `sluice init NAME`");
+        if root.join("dbt_project.yml").is_file() {
+            d = d.with_note("this is a dbt project: sluice reads dbt's settings from project.yml (dbt_project.yml and profiles.yml in one file)");
+        }
+        return Err(d.into());
+    }
+    let mut warnings = Vec::new();
+    let file = read_source(&root, &project_path)?;
+    let pf = project_yml::parse(&root, file, &mut warnings)?;
+    for tree in [&pf.models_tree, &pf.seeds_tree, &pf.tests_tree].into_iter().flatten() {
+        project_yml::validate_tree(tree, &mut warnings)?;
+    }
+
+    let mut errors = Vec::new();
+    let models = entries(&root, &pf.name, &pf.model_paths, "sql", &mut errors);
+    let seeds = entries(&root, &pf.name, &pf.seed_paths, "csv", &mut errors);
+    let macros = entries(&root, &pf.name, &pf.macro_paths, "sql", &mut errors);
+    let singular_tests = entries(&root, &pf.name, &pf.test_paths, "sql", &mut errors);
+    check_unique("model", &models, &mut errors);
+    check_unique("seed", &seeds, &mut errors);
+    for m in &models {
+        if let Some(s) = seeds.iter().find(|s| s.name == m.name) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "a model and a seed are both named `{}`",
+                    m.name
+                ))
+                .with_label(&Span::file_start(&m.file), "the model")
+                .with_help(format!(
+                    "rename the model or the seed {}: `ref('{}')` must name one node",
+                    s.rel_path.display(),
+                    m.name
+                )),
+            );
+        }
+    }
+
+    let mut properties = Properties::default();
+    let mut yaml_folders: Vec<String> = pf.model_paths.clone();
+    yaml_folders.extend(pf.seed_paths.iter().cloned());
+    yaml_folders.extend(pf.macro_paths.iter().cloned());
+    for ext in ["yml", "yaml"] {
+        for (path, _) in walk(&root, &yaml_folders, ext) {
+            match read_source(&root, &path)
+                .and_then(|f| properties.add_file(&f, &mut warnings))
+            {
+                Ok(()) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(Project {
+        root,
+        file: pf,
+        models,
+        seeds,
+        macros,
+        singular_tests,
+        properties,
+        warnings,
+    })
+}

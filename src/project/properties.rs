@@ -1,0 +1,457 @@
+//! YAML property files (`version: 2`): descriptions, columns, data tests and configs
+//! of models and seeds, and source definitions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::config::{check_key, Config};
+use super::yaml::{self, KeySet, Node};
+use crate::diagnostics::{Diagnostic, SourceFile, Span};
+
+const FILE_KEYS: KeySet = KeySet {
+    what: "a properties file",
+    known: &["version", "models", "seeds", "sources"],
+    ignored: &[
+        "macros",
+        "exposures",
+        "metrics",
+        "semantic_models",
+        "saved_queries",
+        "unit_tests",
+        "snapshots",
+        "analyses",
+        "groups",
+        "data_tests",
+    ],
+};
+
+const NODE_KEYS: KeySet = KeySet {
+    what: "a model or seed entry",
+    known: &[
+        "name",
+        "description",
+        "columns",
+        "data_tests",
+        "tests",
+        "config",
+        "docs",
+        "meta",
+        "tags",
+    ],
+    ignored: &[
+        "latest_version",
+        "versions",
+        "constraints",
+        "access",
+        "group",
+        "deprecation_date",
+        "time_spine",
+    ],
+};
+
+const COLUMN_KEYS: KeySet = KeySet {
+    what: "a column entry",
+    known: &[
+        "name",
+        "description",
+        "data_type",
+        "data_tests",
+        "tests",
+        "meta",
+        "tags",
+        "quote",
+        "config",
+    ],
+    ignored: &["constraints", "policy_tags", "granularity", "tests_config"],
+};
+
+const SOURCE_KEYS: KeySet = KeySet {
+    what: "a source entry",
+    known: &[
+        "name",
+        "description",
+        "database",
+        "schema",
+        "tables",
+        "meta",
+        "tags",
+        "config",
+        "loader",
+    ],
+    ignored: &[
+        "loaded_at_field",
+        "freshness",
+        "overrides",
+        "quoting",
+        "project",
+        "dataset",
+    ],
+};
+
+const SOURCE_TABLE_KEYS: KeySet = KeySet {
+    what: "a source table entry",
+    known: &[
+        "name",
+        "description",
+        "identifier",
+        "columns",
+        "data_tests",
+        "tests",
+        "meta",
+        "tags",
+        "config",
+    ],
+    ignored: &["loaded_at_field", "freshness", "external", "quoting", "loader"],
+};
+
+/// A column's documented properties.
+#[derive(Clone, Debug)]
+pub struct ColumnProps {
+    pub name: String,
+    pub span: Span,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub tests: Vec<TestDef>,
+    pub meta: Json,
+    pub tags: Vec<String>,
+}
+
+/// One entry of a `data_tests:` list: `- unique`, `- accepted_values: {values: [..]}`.
+#[derive(Clone, Debug)]
+pub struct TestDef {
+    /// The test's macro name, maybe namespaced (`dbt_utils.expression_is_true`).
+    pub test_name: String,
+    pub span: Span,
+    /// An explicit `name:` for the test node.
+    pub custom_name: Option<String>,
+    pub args: BTreeMap<String, (Json, Span)>,
+    pub config: Config,
+}
+
+/// Properties of a model or seed.
+#[derive(Clone, Debug)]
+pub struct NodeProps {
+    pub name: String,
+    pub span: Span,
+    pub file: Arc<SourceFile>,
+    pub description: String,
+    pub columns: Vec<ColumnProps>,
+    pub tests: Vec<TestDef>,
+    pub config: Config,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceTable {
+    pub name: String,
+    pub span: Span,
+    pub identifier: String,
+    pub description: String,
+    pub columns: Vec<ColumnProps>,
+    pub tests: Vec<TestDef>,
+    pub meta: Json,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceDef {
+    pub name: String,
+    pub span: Span,
+    pub file: Arc<SourceFile>,
+    pub description: String,
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub loader: String,
+    pub tables: Vec<SourceTable>,
+    pub meta: Json,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Properties {
+    pub models: BTreeMap<String, NodeProps>,
+    pub seeds: BTreeMap<String, NodeProps>,
+    pub sources: Vec<SourceDef>,
+}
+
+fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
+    map.get(key)
+        .filter(|n| !n.is_null())
+        .map(|n| n.expect_scalar_text(&format!("`{key}`")))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a Span), Diagnostic> {
+    let node = entry.get("name").ok_or_else(|| {
+        Diagnostic::error(format!("{what} has no `name`"))
+            .with_label(&entry.span, format!("this {what}"))
+            .with_help("add `name: <name>` to the entry")
+    })?;
+    Ok((node.expect_str("`name`")?, &node.span))
+}
+
+fn config_block(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Config, Diagnostic> {
+    let mut config = Config::default();
+    if let Some(c) = map.get("config").filter(|n| !n.is_null()) {
+        for (k, key_node, v) in c.expect_map("`config`")?.entries() {
+            check_key(k, &key_node.span, warnings)?;
+            config.set(k, v.to_json(), Some(v.span.clone()));
+        }
+    }
+    // dbt also accepts `tags` and `meta` beside `config`.
+    for key in ["tags", "meta", "docs"] {
+        if let Some(v) = map.get(key) {
+            config.set(key, v.to_json(), Some(v.span.clone()));
+        }
+    }
+    Ok(config)
+}
+
+fn tests_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<TestDef>, Diagnostic> {
+    let list = match (map.get("data_tests"), map.get("tests")) {
+        (Some(a), Some(_)) => {
+            return Err(Diagnostic::error("both `data_tests` and `tests` are set")
+                .with_label(&a.span, "`data_tests` here")
+                .with_help("`tests` is the old name of `data_tests`: keep one"))
+        }
+        (Some(n), None) | (None, Some(n)) => n,
+        (None, None) => return Ok(Vec::new()),
+    };
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
+    list.expect_seq("`data_tests`")?
+        .iter()
+        .map(|t| test_def(t, warnings))
+        .collect()
+}
+
+fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diagnostic> {
+    if let Some(name) = node.as_str() {
+        return Ok(TestDef {
+            test_name: name.to_owned(),
+            span: node.span.clone(),
+            custom_name: None,
+            args: BTreeMap::new(),
+            config: Config::default(),
+        });
+    }
+    let map = node.expect_map("a data test")?;
+    let mut entries = map.entries();
+    let (test_name, key, body) = match (entries.next(), entries.next()) {
+        (Some(one), None) => one,
+        _ => {
+            return Err(Diagnostic::error(
+                "a data test must be a name or a mapping with one key (the test's name)",
+            )
+            .with_label(&node.span, "this test")
+            .with_help("write e.g. `- accepted_values: {values: [a, b]}`"))
+        }
+    };
+    let mut def = TestDef {
+        test_name: test_name.to_owned(),
+        span: key.span.clone(),
+        custom_name: None,
+        args: BTreeMap::new(),
+        config: Config::default(),
+    };
+    if body.is_null() {
+        return Ok(def);
+    }
+    for (k, key_node, v) in body.expect_map(&format!("test `{test_name}`"))?.entries() {
+        match k {
+            "config" => {
+                for (ck, ck_node, cv) in v.expect_map("`config`")?.entries() {
+                    check_key(ck, &ck_node.span, warnings)?;
+                    def.config.set(ck, cv.to_json(), Some(cv.span.clone()));
+                }
+            }
+            "arguments" => {
+                for (ak, _, av) in v.expect_map("`arguments`")?.entries() {
+                    def.args.insert(ak.to_owned(), (av.to_json(), av.span.clone()));
+                }
+            }
+            "name" => def.custom_name = Some(v.expect_str("`name`")?.to_owned()),
+            "description" => {}
+            // Before dbt 1.10, config keys sat beside the arguments.
+            "severity" | "where" | "limit" | "warn_if" | "error_if" | "tags" | "meta"
+            | "enabled" | "store_failures" | "alias" => {
+                check_key(k, &key_node.span, warnings)?;
+                def.config.set(k, v.to_json(), Some(v.span.clone()));
+            }
+            _ => {
+                def.args.insert(k.to_owned(), (v.to_json(), v.span.clone()));
+            }
+        }
+    }
+    Ok(def)
+}
+
+fn columns_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<ColumnProps>, Diagnostic> {
+    let Some(cols) = map.get("columns").filter(|n| !n.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for c in cols.expect_seq("`columns`")? {
+        let c = c.expect_map("a column")?;
+        COLUMN_KEYS.check(c, warnings)?;
+        let (name, span) = name_of(c, "column")?;
+        let data_type = c
+            .get("data_type")
+            .filter(|n| !n.is_null())
+            .map(|n| n.expect_str("`data_type`").map(str::to_owned))
+            .transpose()?;
+        out.push(ColumnProps {
+            name: name.to_owned(),
+            span: span.clone(),
+            description: string_field(c, "description")?,
+            data_type,
+            tests: tests_of(c, warnings)?,
+            meta: c.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+            tags: c
+                .get("tags")
+                .map(|t| t.expect_str_list("`tags`"))
+                .transpose()?
+                .unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+fn node_props(
+    entry: &Node,
+    file: &Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<NodeProps, Diagnostic> {
+    let entry = entry.expect_map("an entry")?;
+    NODE_KEYS.check(entry, warnings)?;
+    let (name, span) = name_of(entry, "entry")?;
+    Ok(NodeProps {
+        name: name.to_owned(),
+        span: span.clone(),
+        file: Arc::clone(file),
+        description: string_field(entry, "description")?,
+        columns: columns_of(entry, warnings)?,
+        tests: tests_of(entry, warnings)?,
+        config: config_block(entry, warnings)?,
+    })
+}
+
+fn source_def(
+    entry: &Node,
+    file: &Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<SourceDef, Diagnostic> {
+    let entry = entry.expect_map("a source")?;
+    SOURCE_KEYS.check(entry, warnings)?;
+    let (name, span) = name_of(entry, "source")?;
+    let mut tables = Vec::new();
+    if let Some(ts) = entry.get("tables").filter(|n| !n.is_null()) {
+        for t in ts.expect_seq("`tables`")? {
+            let t = t.expect_map("a source table")?;
+            SOURCE_TABLE_KEYS.check(t, warnings)?;
+            let (tname, tspan) = name_of(t, "source table")?;
+            let identifier = match t.get("identifier") {
+                Some(i) => i.expect_str("`identifier`")?.to_owned(),
+                None => tname.to_owned(),
+            };
+            tables.push(SourceTable {
+                name: tname.to_owned(),
+                span: tspan.clone(),
+                identifier,
+                description: string_field(t, "description")?,
+                columns: columns_of(t, warnings)?,
+                tests: tests_of(t, warnings)?,
+                meta: t.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+                tags: t
+                    .get("tags")
+                    .map(|x| x.expect_str_list("`tags`"))
+                    .transpose()?
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let opt = |key: &str| -> Result<Option<String>, Diagnostic> {
+        entry
+            .get(key)
+            .filter(|n| !n.is_null())
+            .map(|n| n.expect_str(&format!("`{key}`")).map(str::to_owned))
+            .transpose()
+    };
+    Ok(SourceDef {
+        name: name.to_owned(),
+        span: span.clone(),
+        file: Arc::clone(file),
+        description: string_field(entry, "description")?,
+        database: opt("database")?,
+        schema: opt("schema")?,
+        loader: string_field(entry, "loader")?,
+        tables,
+        meta: entry.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+        tags: entry
+            .get("tags")
+            .map(|x| x.expect_str_list("`tags`"))
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
+fn insert_unique(
+    map: &mut BTreeMap<String, NodeProps>,
+    props: NodeProps,
+    what: &str,
+) -> Result<(), Diagnostic> {
+    if let Some(prev) = map.get(&props.name) {
+        return Err(Diagnostic::error(format!(
+            "{what} `{}` is described twice",
+            props.name
+        ))
+        .with_label(&props.span, "described again here")
+        .with_label(&prev.span, "first described here")
+        .with_help("merge the two entries into one"));
+    }
+    map.insert(props.name.clone(), props);
+    Ok(())
+}
+
+impl Properties {
+    /// Read one properties file into the collection.
+    pub fn add_file(
+        &mut self,
+        file: &Arc<SourceFile>,
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<(), Diagnostic> {
+        let doc = yaml::parse(file)?;
+        let doc = doc.expect_map("a properties file")?;
+        FILE_KEYS.check(doc, warnings)?;
+        for (key, entries) in [("models", doc.get("models")), ("seeds", doc.get("seeds"))] {
+            let Some(entries) = entries.filter(|n| !n.is_null()) else {
+                continue;
+            };
+            for entry in entries.expect_seq(&format!("`{key}`"))? {
+                let props = node_props(entry, file, warnings)?;
+                match key {
+                    "models" => insert_unique(&mut self.models, props, "model")?,
+                    _ => insert_unique(&mut self.seeds, props, "seed")?,
+                }
+            }
+        }
+        if let Some(sources) = doc.get("sources").filter(|n| !n.is_null()) {
+            for entry in sources.expect_seq("`sources`")? {
+                let def = source_def(entry, file, warnings)?;
+                if let Some(prev) = self.sources.iter().find(|s| s.name == def.name) {
+                    return Err(Diagnostic::error(format!(
+                        "source `{}` is defined twice",
+                        def.name
+                    ))
+                    .with_label(&def.span, "defined again here")
+                    .with_label(&prev.span, "first defined here"));
+                }
+                self.sources.push(def);
+            }
+        }
+        Ok(())
+    }
+}

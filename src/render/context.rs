@@ -1,0 +1,470 @@
+//! The Jinja context dbt projects expect: `ref`, `source`, `config`, `var`,
+//! `env_var`, `this`, `target`, `adapter`, `exceptions`, `log`, `return` and friends.
+//!
+//! Global functions find the render in progress through the `__sluice` context
+//! value (a [`RenderSession`]), which records what a parse render sees (refs,
+//! sources, config calls) and resolves relations in a compile render.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value};
+use minijinja::{Environment, Error, ErrorKind, State};
+use serde_json::Value as Json;
+
+use super::macros::{self, MacroFn, MacroRegistry, Namespace};
+use crate::adapter::{Dialect, RelationName};
+
+/// Parse renders discover dependencies and config; compile renders produce SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Parse,
+    Compile,
+}
+
+/// How `ref('x')` resolves in a compile render.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    Relation(RelationName),
+    /// An ephemeral model: inlined as the CTE `__dbt__cte__<name>`.
+    Ephemeral(String),
+}
+
+/// What every render of one invocation shares.
+pub struct RenderShared {
+    pub project_name: String,
+    pub vars: BTreeMap<String, Json>,
+    pub registry: Arc<MacroRegistry>,
+    pub dialect: &'static dyn Dialect,
+    pub target: Value,
+    pub target_schema: String,
+    /// Model and seed relations, filled in once the graph is known.
+    pub relations: HashMap<String, Resolved>,
+    /// `(source, table)` → relation.
+    pub sources: HashMap<(String, String), RelationName>,
+}
+
+/// What a parse render recorded.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    pub refs: Vec<String>,
+    pub sources: Vec<(String, String)>,
+    pub config: Vec<(String, Json)>,
+    pub vars: BTreeSet<String>,
+    pub env_vars: BTreeSet<String>,
+    pub ephemerals: Vec<String>,
+}
+
+/// The render in progress, reachable from every function through `__sluice`.
+pub struct RenderSession {
+    pub phase: Phase,
+    pub shared: Arc<RenderShared>,
+    /// The node's merged config (compile phase), for `config.get`.
+    pub config: Json,
+    pub recorded: Mutex<Recorded>,
+}
+
+impl std::fmt::Debug for RenderSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RenderSession")
+    }
+}
+
+impl Object for RenderSession {}
+
+impl RenderSession {
+    fn record(&self, f: impl FnOnce(&mut Recorded)) {
+        // The lock is only held for a push; poisoning would mean a panic mid-push.
+        let mut r = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut r);
+    }
+
+    pub fn take_recorded(&self) -> Recorded {
+        std::mem::take(&mut *self.recorded.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+fn session(state: &State) -> Result<Arc<RenderSession>, Error> {
+    state
+        .lookup("__sluice")
+        .and_then(|v| v.downcast_object::<RenderSession>())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "this function is only available while rendering a node",
+            )
+        })
+}
+
+/// A relation as templates see it: prints as its quoted name, and has `.schema`,
+/// `.identifier`, `.database`, `.name`.
+#[derive(Debug)]
+pub struct Relation {
+    pub name: RelationName,
+    pub rendered: String,
+}
+
+impl Relation {
+    pub fn value(name: RelationName, dialect: &dyn Dialect) -> Value {
+        let rendered = dialect.render_relation(&name);
+        Value::from_object(Relation { name, rendered })
+    }
+
+    pub fn cte(cte: String) -> Value {
+        Value::from_object(Relation {
+            name: RelationName {
+                database: None,
+                schema: String::new(),
+                identifier: cte.clone(),
+            },
+            rendered: cte,
+        })
+    }
+}
+
+impl Object for Relation {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "database" => Some(Value::from(self.name.database.clone())),
+            "schema" => Some(Value::from(self.name.schema.clone())),
+            "identifier" | "name" | "table" => Some(Value::from(self.name.identifier.clone())),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "render" => Ok(Value::from(self.rendered.clone())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    let s = session(state)?;
+    let (name, kwargs_ok) = match args.as_slice() {
+        [name] => (name.as_str(), true),
+        // ref('package', 'model'): sluice has one package, the project.
+        [package, name] if package.as_str() == Some(&s.shared.project_name) => (name.as_str(), true),
+        [package, _] => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "ref() names package `{}`, but sluice projects have one package: `{}`",
+                    package, s.shared.project_name
+                ),
+            ))
+        }
+        _ => (None, false),
+    };
+    let name = match (name, kwargs_ok) {
+        (Some(n), true) => n.to_owned(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "ref() takes a model name: ref('my_model')",
+            ))
+        }
+    };
+    match s.phase {
+        Phase::Parse => {
+            s.record(|r| r.refs.push(name.clone()));
+            let placeholder = RelationName {
+                database: None,
+                schema: s.shared.target_schema.clone(),
+                identifier: name,
+            };
+            Ok(Relation::value(placeholder, s.shared.dialect))
+        }
+        Phase::Compile => match s.shared.relations.get(&name) {
+            Some(Resolved::Relation(r)) => Ok(Relation::value(r.clone(), s.shared.dialect)),
+            Some(Resolved::Ephemeral(cte)) => {
+                s.record(|r| {
+                    if !r.ephemerals.contains(&name) {
+                        r.ephemerals.push(name.clone())
+                    }
+                });
+                Ok(Relation::cte(cte.clone()))
+            }
+            None => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("ref('{name}') names no model or seed"),
+            )),
+        },
+    }
+}
+
+fn source_fn(state: &State, source_name: String, table: String) -> Result<Value, Error> {
+    let s = session(state)?;
+    match s.phase {
+        Phase::Parse => {
+            s.record(|r| r.sources.push((source_name.clone(), table.clone())));
+            let placeholder = RelationName {
+                database: None,
+                schema: source_name,
+                identifier: table,
+            };
+            Ok(Relation::value(placeholder, s.shared.dialect))
+        }
+        Phase::Compile => match s.shared.sources.get(&(source_name.clone(), table.clone())) {
+            Some(r) => Ok(Relation::value(r.clone(), s.shared.dialect)),
+            None => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("source('{source_name}', '{table}') is not defined"),
+            )),
+        },
+    }
+}
+
+/// `config(...)` records settings while parsing; `config.get(k, default)` reads them.
+#[derive(Debug)]
+struct ConfigFn;
+
+impl Object for ConfigFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let s = session(state)?;
+        let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(args)?;
+        if !positional.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "config() takes keyword arguments only: config(materialized='table')",
+            ));
+        }
+        if s.phase == Phase::Parse {
+            for key in kwargs.args() {
+                let value: Value = kwargs.get(key)?;
+                let json = serde_json::to_value(&value).unwrap_or(Json::Null);
+                s.record(|r| r.config.push((key.to_owned(), json)));
+            }
+        } else {
+            // Every keyword was read while parsing; nothing is left to check.
+            for key in kwargs.args().collect::<Vec<_>>() {
+                let _: Value = kwargs.get(key)?;
+            }
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let s = session(state)?;
+        let (key, default): (String, Option<Value>) = minijinja::value::from_args(args)?;
+        let found = match s.phase {
+            Phase::Compile => s.config.get(&key).cloned(),
+            Phase::Parse => {
+                let r = s.recorded.lock().unwrap_or_else(|p| p.into_inner());
+                r.config.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+            }
+        };
+        match (method, found) {
+            ("get", Some(v)) | ("require", Some(v)) => Ok(Value::from_serialize(&v)),
+            ("get", None) => Ok(default.unwrap_or_default()),
+            ("require", None) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("config `{key}` is required but not set"),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let s = session(state)?;
+    s.record(|r| {
+        r.vars.insert(name.clone());
+    });
+    match (s.shared.vars.get(&name), default) {
+        (Some(v), _) => Ok(Value::from_serialize(v)),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!(
+                "required var `{name}` is not set: define it under `vars:` in project.yml, \
+                 pass --vars '{{{name}: ...}}', or give var() a default"
+            ),
+        )),
+    }
+}
+
+fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    if let Ok(s) = session(state) {
+        s.record(|r| {
+            r.env_vars.insert(name.clone());
+        });
+    }
+    match (std::env::var(&name), default) {
+        (Ok(v), _) => Ok(Value::from(v)),
+        (Err(_), Some(d)) => Ok(d),
+        (Err(_), None) => Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!(
+                "environment variable `{name}` is not set: export it, or give env_var() a default"
+            ),
+        )),
+    }
+}
+
+fn log_fn(state: &State, msg: Value, info: Option<bool>) -> Result<Value, Error> {
+    let compiling = session(state).map(|s| s.phase == Phase::Compile).unwrap_or(false);
+    if compiling && info.unwrap_or(false) {
+        eprintln!("{msg}");
+    }
+    Ok(Value::from(""))
+}
+
+fn is_incremental_fn() -> bool {
+    false
+}
+
+fn fromjson_fn(s: String, default: Option<Value>) -> Result<Value, Error> {
+    match serde_json::from_str::<Json>(&s) {
+        Ok(v) => Ok(Value::from_serialize(&v)),
+        Err(e) => default.ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))
+        }),
+    }
+}
+
+fn tojson_fn(value: Value) -> Result<Value, Error> {
+    serde_json::to_string(&value)
+        .map(Value::from)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))
+}
+
+/// `adapter`: `dispatch(name, macro_namespace)` and `quote(identifier)`.
+#[derive(Debug)]
+struct AdapterObject {
+    registry: Arc<MacroRegistry>,
+    dialect: &'static dyn Dialect,
+}
+
+impl std::fmt::Debug for dyn Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind().as_str())
+    }
+}
+
+impl Object for AdapterObject {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "dispatch" => {
+                let (name, namespace, kwargs): (String, Option<String>, Kwargs) =
+                    minijinja::value::from_args(args)?;
+                let namespace = match namespace {
+                    Some(ns) => Some(ns),
+                    None => kwargs.get::<Option<String>>("macro_namespace")?,
+                };
+                kwargs.assert_all_used()?;
+                let adapter = self.dialect.kind().as_str();
+                match self.registry.dispatch(&name, namespace.as_deref(), adapter) {
+                    Some(def) => Ok(MacroFn::value(def)),
+                    None => Err(Error::new(
+                        ErrorKind::UnknownFunction,
+                        format!(
+                            "adapter.dispatch found no macro `{adapter}__{name}` or `default__{name}`{}",
+                            namespace.map(|n| format!(" in namespace `{n}`")).unwrap_or_default()
+                        ),
+                    )),
+                }
+            }
+            "quote" => {
+                let (identifier,): (String,) = minijinja::value::from_args(args)?;
+                Ok(Value::from(self.dialect.quote(&identifier)))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `exceptions`: `raise_compiler_error(msg)` and `warn(msg)`.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (msg,): (String,) = minijinja::value::from_args(args)?;
+        match method {
+            "raise_compiler_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "warn" => {
+                eprintln!("warning: {msg}");
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A bare macro name: the global function that finds and runs the macro.
+fn register_macro_globals(env: &mut Environment<'static>, registry: &Arc<MacroRegistry>) {
+    let mut names: Vec<&str> = registry.names().collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        if let Some(def) = registry.resolve_bare(name) {
+            env.add_global(name.to_owned(), MacroFn::value(def));
+        }
+    }
+}
+
+/// Install every dbt context function into `env`.
+pub fn install(env: &mut Environment<'static>, registry: &Arc<MacroRegistry>, dialect: &'static dyn Dialect) {
+    register_macro_globals(env, registry);
+    env.add_function("ref", ref_fn);
+    env.add_function("source", source_fn);
+    env.add_function("var", var_fn);
+    env.add_function("env_var", env_var_fn);
+    env.add_function("log", log_fn);
+    env.add_function("return", macros::return_fn);
+    env.add_function("is_incremental", is_incremental_fn);
+    env.add_function("fromjson", fromjson_fn);
+    env.add_function("tojson", tojson_fn);
+    env.add_global("config", Value::from_object(ConfigFn));
+    env.add_global(
+        "adapter",
+        Value::from_object(AdapterObject {
+            registry: Arc::clone(registry),
+            dialect,
+        }),
+    );
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    for ns in ["dbt", "sluice", registry.project_name.as_str()] {
+        env.add_global(
+            ns.to_owned(),
+            Value::from_object(Namespace {
+                name: ns.to_owned(),
+                registry: Arc::clone(registry),
+            }),
+        );
+    }
+}

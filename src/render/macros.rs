@@ -1,0 +1,297 @@
+//! Macros: the project's `{% macro %}`s and sluice's builtin macro library, callable
+//! by bare name, by namespace (`dbt.datediff`, `sluice.safe_divide`,
+//! `<project>.my_macro`) and through `adapter.dispatch`.
+//!
+//! Each macro file is one minijinja template. Before it is added, each
+//! `{% macro name(` is renamed to an internal name and `{% test x(` becomes a macro
+//! `test_x`: a call to `name` inside the same file then goes through the global
+//! wrapper too, so dbt's `{{ return(...) }}` (an early exit caught by the wrapper)
+//! always ends the macro that issued it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+use regex::Regex;
+
+/// Where a macro comes from: the project itself, or a builtin namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Project,
+    Builtin(&'static str),
+}
+
+#[derive(Clone, Debug)]
+pub struct MacroDef {
+    pub name: String,
+    pub origin: Origin,
+    /// The template (file) that defines it.
+    pub template: String,
+    /// The name it has inside its template after renaming.
+    pub internal: String,
+}
+
+/// The builtin macro library shipped inside the binary.
+pub const BUILTIN_FILES: &[(&str, &str, &str)] = &[
+    ("dbt", "<sluice>/dbt.sql", include_str!("builtins/dbt.sql")),
+    ("dbt", "<sluice>/tests.sql", include_str!("builtins/tests.sql")),
+    ("sluice", "<sluice>/sluice.sql", include_str!("builtins/sluice.sql")),
+];
+
+static MACRO_DEF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%(-|\+)?\s*(macro|test)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+        .expect("static regex is valid")
+});
+static END_TEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%(-|\+)?\s*endtest\s*((-|\+)?%\})").expect("static regex is valid")
+});
+
+const INTERNAL_PREFIX: &str = "__sluice_macro__";
+
+/// Maps byte offsets in a rewritten macro file back to the original file.
+#[derive(Debug, Default, Clone)]
+pub struct OffsetMap {
+    /// (offset in the rewritten text where a shift starts, total shift so far).
+    shifts: Vec<(usize, isize)>,
+}
+
+impl OffsetMap {
+    pub fn to_original(&self, offset: usize) -> usize {
+        let shift = self
+            .shifts
+            .iter()
+            .take_while(|(at, _)| *at <= offset)
+            .last()
+            .map_or(0, |(_, s)| *s);
+        offset.saturating_add_signed(-shift)
+    }
+}
+
+/// A macro file made ready for minijinja.
+pub struct Preprocessed {
+    pub source: String,
+    /// (dbt name, internal name) of each macro the file defines.
+    pub macros: Vec<(String, String)>,
+    pub offsets: OffsetMap,
+}
+
+/// Rename the macros of one file and list them.
+pub fn preprocess(source: &str) -> Preprocessed {
+    let mut found = Vec::new();
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for caps in MACRO_DEF.captures_iter(source) {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let ws = caps.get(1).map_or("", |m| m.as_str());
+        let name = if &caps[2] == "test" {
+            format!("test_{}", &caps[3])
+        } else {
+            caps[3].to_owned()
+        };
+        let internal = format!("{INTERNAL_PREFIX}{name}");
+        found.push((name, internal.clone()));
+        edits.push((whole.start(), whole.end(), format!("{{%{ws} macro {internal}(")));
+    }
+    for caps in END_TEST.captures_iter(source) {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let ws = caps.get(1).map_or("", |m| m.as_str());
+        edits.push((whole.start(), whole.end(), format!("{{%{ws} endmacro {}", &caps[2])));
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut out = String::with_capacity(source.len() + edits.len() * 24);
+    let mut offsets = OffsetMap::default();
+    let mut last = 0;
+    let mut shift: isize = 0;
+    for (start, end, replacement) in edits {
+        out.push_str(&source[last..start]);
+        out.push_str(&replacement);
+        shift += replacement.len() as isize - (end - start) as isize;
+        offsets.shifts.push((out.len(), shift));
+        last = end;
+    }
+    out.push_str(&source[last..]);
+    Preprocessed {
+        source: out,
+        macros: found,
+        offsets,
+    }
+}
+
+/// Every macro sluice knows, by origin and name.
+#[derive(Debug, Default)]
+pub struct MacroRegistry {
+    pub project_name: String,
+    pub by_key: HashMap<(Origin, String), MacroDef>,
+}
+
+impl MacroRegistry {
+    pub fn add(&mut self, def: MacroDef) -> Option<MacroDef> {
+        self.by_key
+            .insert((def.origin.clone(), def.name.clone()), def)
+    }
+
+    pub fn project(&self, name: &str) -> Option<&MacroDef> {
+        self.by_key.get(&(Origin::Project, name.to_owned()))
+    }
+
+    pub fn builtin(&self, namespace: &str, name: &str) -> Option<&MacroDef> {
+        let origin = match namespace {
+            "dbt" => Origin::Builtin("dbt"),
+            "sluice" => Origin::Builtin("sluice"),
+            _ => return None,
+        };
+        self.by_key.get(&(origin, name.to_owned()))
+    }
+
+    /// A bare name: the project's macro, else dbt's, else sluice's.
+    pub fn resolve_bare(&self, name: &str) -> Option<&MacroDef> {
+        self.project(name)
+            .or_else(|| self.builtin("dbt", name))
+            .or_else(|| self.builtin("sluice", name))
+    }
+
+    /// `namespace.name`: a builtin namespace or the project's own name.
+    pub fn resolve_in(&self, namespace: &str, name: &str) -> Option<&MacroDef> {
+        if namespace == self.project_name {
+            self.project(name)
+        } else {
+            self.builtin(namespace, name)
+        }
+    }
+
+    /// dbt's dispatch order: the project's `<adapter>__name` and `default__name`,
+    /// then the namespace's.
+    pub fn dispatch(&self, name: &str, namespace: Option<&str>, adapter: &str) -> Option<&MacroDef> {
+        let candidates = [format!("{adapter}__{name}"), format!("default__{name}")];
+        for c in &candidates {
+            if let Some(m) = self.project(c) {
+                return Some(m);
+            }
+        }
+        let namespaces: &[&str] = match namespace {
+            Some(ns) => &[ns][..],
+            None => &["dbt", "sluice"],
+        };
+        for ns in namespaces {
+            for c in &candidates {
+                if let Some(m) = self.resolve_in(ns, c) {
+                    return Some(m);
+                }
+            }
+        }
+        None
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_key.keys().map(|(_, n)| n.as_str())
+    }
+}
+
+thread_local! {
+    /// Values passed to `return()`, one slot per macro call in progress.
+    static RETURN_SLOTS: RefCell<Vec<Option<Value>>> = const { RefCell::new(Vec::new()) };
+}
+
+const RETURN_MARKER: &str = "\u{1}sluice-return";
+
+/// dbt's `return(value)`: end the current macro with `value` as its result.
+pub fn return_fn(value: Value) -> Result<Value, Error> {
+    let inside_macro = RETURN_SLOTS.with(|slots| {
+        let mut slots = slots.borrow_mut();
+        match slots.last_mut() {
+            Some(slot) => {
+                *slot = Some(value);
+                true
+            }
+            None => false,
+        }
+    });
+    if !inside_macro {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "return() can only be used inside a macro",
+        ));
+    }
+    Err(Error::new(ErrorKind::InvalidOperation, RETURN_MARKER))
+}
+
+/// The names from the calling template's context that a macro also sees.
+pub const SHARED_CONTEXT: &[&str] = &[
+    "__sluice",
+    "this",
+    "model",
+    "target",
+    "execute",
+    "project_name",
+    "run_started_at",
+    "invocation_id",
+    "flags",
+];
+
+/// A callable macro value: resolves its template and runs it with the caller's context.
+#[derive(Debug)]
+pub struct MacroFn {
+    pub def: MacroDef,
+}
+
+impl MacroFn {
+    pub fn value(def: &MacroDef) -> Value {
+        Value::from_object(MacroFn { def: def.clone() })
+    }
+}
+
+impl Object for MacroFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let template = state.env().get_template(&self.def.template)?;
+        let ctx: HashMap<&str, Value> = SHARED_CONTEXT
+            .iter()
+            .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+            .collect();
+        let macro_state = template.eval_to_state(ctx)?;
+        let callable = macro_state.lookup(&self.def.internal).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedError,
+                format!("macro `{}` vanished from its template", self.def.name),
+            )
+        })?;
+        RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
+        let result = callable.call(&macro_state, args);
+        let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
+        match (returned, result) {
+            (Some(value), _) => Ok(value),
+            (None, Ok(output)) => Ok(output),
+            (None, Err(e)) => Err(e),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<macro {}>", self.def.name)
+    }
+}
+
+/// `dbt`, `sluice` or `<project>`: attribute access yields that namespace's macros.
+#[derive(Debug)]
+pub struct Namespace {
+    pub name: String,
+    pub registry: Arc<MacroRegistry>,
+}
+
+impl Object for Namespace {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        self.registry
+            .resolve_in(&self.name, name)
+            .map(MacroFn::value)
+    }
+}
+
+/// Turn a macro-call error that carried a `return()` into nothing: used to tell a
+/// real error from the early-exit signal when it escapes a template.
+pub fn is_return_signal(e: &Error) -> bool {
+    e.detail() == Some(RETURN_MARKER)
+}

@@ -1,0 +1,400 @@
+//! Render stage: Jinja templates → SQL, with minijinja.
+//!
+//! One [`Renderer`] (one minijinja `Environment`) is built per invocation with every
+//! model, singular test and macro file compiled once. A *parse* render of a model
+//! records its `ref`/`source`/`config`/`var` calls; after the graph is known, a
+//! *compile* render produces the final SQL with relations resolved. Renders are
+//! independent, so callers run them in parallel (rayon).
+
+pub mod context;
+pub mod parse;
+pub mod macros;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, UndefinedBehavior};
+use regex::Regex;
+use serde_json::Value as Json;
+
+pub use context::{Phase, Recorded, Relation, RenderSession, RenderShared, Resolved};
+use macros::{MacroDef, MacroFn, MacroRegistry, OffsetMap, Origin};
+
+use crate::adapter::{Dialect, RelationName};
+use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics, SourceFile, Span};
+use crate::project::{Project, WarehouseKind};
+
+/// What templates see as `target`.
+#[derive(Clone, Debug)]
+pub struct TargetInfo {
+    pub name: String,
+    pub kind: WarehouseKind,
+    pub schema: String,
+    pub database: Option<String>,
+    pub threads: usize,
+}
+
+/// The output of one render.
+#[derive(Debug)]
+pub struct Rendered {
+    pub sql: String,
+    pub recorded: Recorded,
+}
+
+/// Per-node values a render needs.
+pub struct NodeContext {
+    pub this: Value,
+    pub model: Value,
+    pub config: Json,
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+    pub registry: Arc<MacroRegistry>,
+    /// Template name → the original file and, for macro files, the offset map.
+    files: HashMap<String, (Arc<SourceFile>, Option<OffsetMap>)>,
+    pub dialect: &'static dyn Dialect,
+    pub target: TargetInfo,
+    pub project_name: String,
+    pub vars: BTreeMap<String, Json>,
+}
+
+static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b(ref|source)\s*\(\s*(['"])([^'"]*)['"](\s*,\s*['"]([^'"]*)['"])?"#)
+        .expect("static regex is valid")
+});
+
+/// The span of the first `ref('name')` (or `source('s', 't')`) call in a file, so an
+/// unknown reference is reported where it is written.
+pub fn find_call_span(file: &Arc<SourceFile>, func: &str, first: &str, second: Option<&str>) -> Span {
+    for caps in REF_CALL.captures_iter(&file.text) {
+        if &caps[1] != func || &caps[3] != first {
+            continue;
+        }
+        match (second, caps.get(5)) {
+            (None, _) => {
+                let m = caps.get(3).expect("group 3 always matches");
+                return Span::new(file, m.start(), m.end());
+            }
+            (Some(t), Some(m)) if m.as_str() == t => return Span::new(file, m.start(), m.end()),
+            (Some(t), None) if &caps[3] == t => {}
+            _ => {}
+        }
+    }
+    Span::file_start(file)
+}
+
+impl Renderer {
+    /// Build the environment: builtin macros, project macros, and the given node
+    /// templates (name → file). Template syntax errors are reported here, all at once.
+    pub fn new(
+        project: &Project,
+        target: TargetInfo,
+        cli_vars: &BTreeMap<String, Json>,
+        templates: &[(String, Arc<SourceFile>)],
+    ) -> Result<Renderer, Diagnostics> {
+        let dialect = crate::adapter::dialect(target.kind);
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_keep_trailing_newline(true);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        minijinja_contrib::add_to_environment(&mut env);
+
+        let mut registry = MacroRegistry {
+            project_name: project.name().to_owned(),
+            ..Default::default()
+        };
+        let mut files = HashMap::new();
+        let mut errors = Vec::new();
+        for (namespace, name, text) in macros::BUILTIN_FILES {
+            let file = SourceFile::new(*name, *text);
+            let pre = macros::preprocess(text);
+            for (macro_name, internal) in pre.macros {
+                registry.add(MacroDef {
+                    name: macro_name,
+                    origin: Origin::Builtin(namespace),
+                    template: (*name).to_owned(),
+                    internal,
+                });
+            }
+            if let Err(e) = env.add_template_owned(*name, pre.source) {
+                errors.push(jinja_diagnostic(&file, Some(&pre.offsets), &e));
+            }
+            files.insert((*name).to_owned(), (file, Some(pre.offsets)));
+        }
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for m in &project.macros {
+            let pre = macros::preprocess(&m.file.text);
+            let template = m.rel_path.display().to_string();
+            for (macro_name, internal) in pre.macros {
+                let span = find_macro_span(&m.file, &macro_name);
+                if let Some(prev) = seen.get(&macro_name) {
+                    errors.push(
+                        Diagnostic::error(format!("macro `{macro_name}` is defined twice"))
+                            .with_label(&span, "defined again here")
+                            .with_label(prev, "first defined here")
+                            .with_help("rename or remove one of the two macros"),
+                    );
+                    continue;
+                }
+                seen.insert(macro_name.clone(), span);
+                registry.add(MacroDef {
+                    name: macro_name,
+                    origin: Origin::Project,
+                    template: template.clone(),
+                    internal,
+                });
+            }
+            if let Err(e) = env.add_template_owned(template.clone(), pre.source) {
+                errors.push(jinja_diagnostic(&m.file, Some(&pre.offsets), &e));
+            }
+            files.insert(template, (Arc::clone(&m.file), Some(pre.offsets)));
+        }
+        for (name, file) in templates {
+            if let Err(e) = env.add_template_owned(name.clone(), file.text.clone()) {
+                errors.push(jinja_diagnostic(file, None, &e));
+            }
+            files.insert(name.clone(), (Arc::clone(file), None));
+        }
+        let registry = Arc::new(registry);
+        context::install(&mut env, &registry, dialect);
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let mut vars = project.file.vars.clone();
+        // dbt allows vars scoped to a project: `vars: {my_project: {x: 1}}`.
+        if let Some(Json::Object(scoped)) = vars.remove(project.name()) {
+            vars.extend(scoped);
+        }
+        vars.extend(cli_vars.clone());
+        Ok(Renderer {
+            env,
+            registry,
+            files,
+            dialect,
+            target,
+            project_name: project.name().to_owned(),
+            vars,
+        })
+    }
+
+    pub fn target_value(&self) -> Value {
+        let t = &self.target;
+        Value::from_serialize(serde_json::json!({
+            "name": t.name,
+            "target_name": t.name,
+            "type": t.kind.as_str(),
+            "schema": t.schema,
+            "dataset": t.schema,
+            "database": t.database,
+            "project": t.database,
+            "threads": t.threads,
+            "profile_name": self.project_name,
+        }))
+    }
+
+    /// The shared state for a set of renders.
+    pub fn shared(
+        &self,
+        relations: HashMap<String, Resolved>,
+        sources: HashMap<(String, String), RelationName>,
+    ) -> Arc<RenderShared> {
+        Arc::new(RenderShared {
+            project_name: self.project_name.clone(),
+            vars: self.vars.clone(),
+            registry: Arc::clone(&self.registry),
+            dialect: self.dialect,
+            target: self.target_value(),
+            target_schema: self.target.schema.clone(),
+            relations,
+            sources,
+        })
+    }
+
+    fn context(&self, session: RenderSession, node: NodeContext) -> BTreeMap<&'static str, Value> {
+        let phase = session.phase;
+        let target = session.shared.target.clone();
+        BTreeMap::from([
+            ("__sluice", Value::from_object(session)),
+            ("this", node.this),
+            ("model", node.model),
+            ("target", target),
+            ("execute", Value::from(phase == Phase::Compile)),
+            ("project_name", Value::from(self.project_name.clone())),
+            ("flags", Value::from_serialize(serde_json::json!({"FULL_REFRESH": false}))),
+        ])
+    }
+
+    /// Render one template.
+    pub fn render(
+        &self,
+        template: &str,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+    ) -> Result<Rendered, Diagnostic> {
+        let (file, offsets) = self.file(template);
+        let tmpl = self
+            .env
+            .get_template(template)
+            .map_err(|e| jinja_diagnostic(&file, offsets.as_ref(), &e))?;
+        let session = RenderSession {
+            phase,
+            shared: Arc::clone(shared),
+            config: node.config.clone(),
+            recorded: Default::default(),
+        };
+        let ctx = self.context(session, node);
+        let session_value = ctx["__sluice"].clone();
+        let sql = tmpl.render(&ctx).map_err(|e| self.error(&e))?;
+        let recorded = session_value
+            .downcast_object_ref::<RenderSession>()
+            .map(RenderSession::take_recorded)
+            .unwrap_or_default();
+        Ok(Rendered { sql, recorded })
+    }
+
+    /// Call a macro by its resolved definition with keyword arguments (generic tests,
+    /// `generate_schema_name`), in a node's context. String arguments that are
+    /// `ref(...)`/`source(...)` expressions are evaluated first, as dbt does.
+    pub fn call_macro(
+        &self,
+        def: &MacroDef,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        args: Vec<(String, Value)>,
+    ) -> Result<Rendered, minijinja::Error> {
+        let session = RenderSession {
+            phase,
+            shared: Arc::clone(shared),
+            config: node.config.clone(),
+            recorded: Default::default(),
+        };
+        let ctx = self.context(session, node);
+        let session_value = ctx["__sluice"].clone();
+        let tmpl = self.env.template_from_str("")?;
+        let state = tmpl.eval_to_state(&ctx)?;
+        let mut kwargs = Vec::with_capacity(args.len());
+        for (k, v) in args {
+            let v = match v.as_str() {
+                Some(s) if is_relation_expression(s) => {
+                    self.env.compile_expression(s)?.eval(&ctx)?
+                }
+                _ => v,
+            };
+            kwargs.push((k, v));
+        }
+        let value = MacroFn::value(def).call(&state, &[Value::from(Kwargs::from_iter(kwargs))])?;
+        let recorded = session_value
+            .downcast_object_ref::<RenderSession>()
+            .map(RenderSession::take_recorded)
+            .unwrap_or_default();
+        Ok(Rendered {
+            sql: value.to_string(),
+            recorded,
+        })
+    }
+
+    fn file(&self, template: &str) -> (Arc<SourceFile>, Option<OffsetMap>) {
+        match self.files.get(template) {
+            Some((f, o)) => (Arc::clone(f), o.clone()),
+            None => (SourceFile::new(template, ""), None),
+        }
+    }
+
+    /// A minijinja error as a located diagnostic.
+    pub fn error(&self, e: &minijinja::Error) -> Diagnostic {
+        let (file, offsets) = match e.name() {
+            Some(name) => self.file(name),
+            None => (SourceFile::new("<template>", ""), None),
+        };
+        jinja_diagnostic(&file, offsets.as_ref(), e)
+    }
+
+    /// The macro a generic test `name` (maybe `namespace.name`) runs.
+    pub fn test_macro(&self, test_name: &str) -> Option<&MacroDef> {
+        match test_name.split_once('.') {
+            Some((ns, name)) => self.registry.resolve_in(ns, &format!("test_{name}")),
+            None => self.registry.resolve_bare(&format!("test_{test_name}")),
+        }
+    }
+
+    pub fn macro_names(&self) -> Vec<&str> {
+        self.registry.names().collect()
+    }
+}
+
+fn is_relation_expression(s: &str) -> bool {
+    let t = s.trim_start();
+    (t.starts_with("ref(") || t.starts_with("source(")) && t.trim_end().ends_with(')')
+}
+
+fn find_macro_span(file: &Arc<SourceFile>, name: &str) -> Span {
+    let needle = Regex::new(&format!(r"(macro|test)\s+{}\s*\(", regex::escape(name.trim_start_matches("test_"))))
+        .ok()
+        .and_then(|re| re.find(&file.text).map(|m| (m.start(), m.end())));
+    match needle {
+        Some((s, e)) => Span::new(file, s, e),
+        None => Span::file_start(file),
+    }
+}
+
+/// Turn a minijinja error into a diagnostic pointing at the template line.
+pub fn jinja_diagnostic(
+    file: &Arc<SourceFile>,
+    offsets: Option<&OffsetMap>,
+    e: &minijinja::Error,
+) -> Diagnostic {
+    use minijinja::ErrorKind as K;
+    let detail = e.detail().map(str::to_owned);
+    let (message, help) = match e.kind() {
+        K::SyntaxError => (
+            format!("Jinja syntax error: {}", detail.clone().unwrap_or_default()),
+            Some("check that every `{{`, `{%` and `{#` is closed and every block has its `end` tag".to_owned()),
+        ),
+        K::UnknownFunction => {
+            let d = detail.clone().unwrap_or_default();
+            (
+                format!("unknown function or macro: {d}"),
+                Some("define the macro under macro-paths, or check its spelling".to_owned()),
+            )
+        }
+        K::UndefinedError => (
+            detail
+                .clone()
+                .unwrap_or_else(|| "undefined value".to_owned()),
+            Some("check the variable's spelling, or guard it with `{% if x is defined %}`".to_owned()),
+        ),
+        _ => (
+            detail.clone().unwrap_or_else(|| e.kind().to_string()),
+            None,
+        ),
+    };
+    let mut d = Diagnostic::error(message);
+    let span = match (e.range(), e.line()) {
+        (Some(r), _) if !file.text.is_empty() => {
+            let start = offsets.map_or(r.start, |o| o.to_original(r.start));
+            let end = offsets.map_or(r.end, |o| o.to_original(r.end));
+            Some(Span::new(file, start, end.max(start)))
+        }
+        (_, Some(line)) if !file.text.is_empty() => Some(Span::line(file, line)),
+        _ => None,
+    };
+    if let Some(span) = span {
+        d = d.with_label(&span, "here");
+    }
+    if let Some(h) = help {
+        d = d.with_help(h);
+    }
+    d
+}
+
+/// "did you mean" for a name among macros, for undefined-function errors.
+pub fn macro_suggestion(renderer: &Renderer, name: &str) -> String {
+    let names = renderer.macro_names();
+    suggestion_help(name, names.iter().copied(), || {
+        "define it in a file under macro-paths".to_owned()
+    })
+}

@@ -1,0 +1,527 @@
+//! Parse renders: a [`Project`] → [`ParsedNode`]s.
+//!
+//! Models and singular tests are rendered once with `execute = false`, which records
+//! their `ref`/`source`/`config` calls (in parallel, with rayon). Seeds, sources and
+//! the generic tests declared in YAML become nodes too, so the graph stage sees one
+//! uniform list. Configs are merged with dbt's precedence: project.yml tree < YAML
+//! properties < `{{ config() }}`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use rayon::prelude::*;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
+use crate::adapter::RelationName;
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
+use crate::project::config::check_key;
+use crate::project::project_yml::tree_config;
+use crate::project::{
+    ColumnProps, Config, Materialization, Project, ProjectFileEntry, SqlCheck, TestDef,
+};
+use crate::testing::generic;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    Seed,
+    Model,
+    Test,
+    Source,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Seed => "seed",
+            ResourceType::Model => "model",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+        }
+    }
+}
+
+/// A call to `ref`/`source` found while parsing, with where it is written.
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    pub target: DependencyTarget,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DependencyTarget {
+    Ref(String),
+    Source(String, String),
+}
+
+/// A generic test declared in YAML.
+#[derive(Clone, Debug)]
+pub struct GenericTest {
+    pub test_name: String,
+    pub namespace: Option<String>,
+    pub kwargs: Vec<(String, Json)>,
+    pub column_name: Option<String>,
+    /// The model, seed or source the test is attached to (its unique_id).
+    pub attached_to: String,
+    /// The relation under test, as a template expression (`ref('x')`).
+    pub model_expr: String,
+    /// The name used for files and aliases (shortened when long, as dbt does).
+    pub short_name: String,
+}
+
+/// One node of the project, as the graph stage receives it.
+#[derive(Clone, Debug)]
+pub struct ParsedNode {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub fqn: Vec<String>,
+    /// The file that defines the node (SQL, CSV, or the YAML for tests and sources).
+    pub file: Arc<SourceFile>,
+    /// Where errors about the node point.
+    pub span: Span,
+    pub original_file_path: PathBuf,
+    pub path: PathBuf,
+    /// The minijinja template of a model or singular test.
+    pub template: Option<String>,
+    pub config: Config,
+    pub materialization: Materialization,
+    pub sql_check: SqlCheck,
+    pub relation: Option<RelationName>,
+    pub depends_on: Vec<Dependency>,
+    pub description: String,
+    pub columns: Vec<ColumnProps>,
+    pub generic_test: Option<GenericTest>,
+    pub checksum: String,
+    pub raw_code: String,
+    /// For sources: the source's name.
+    pub source_name: Option<String>,
+}
+
+impl ParsedNode {
+    pub fn tags(&self) -> Vec<String> {
+        self.config.tags()
+    }
+}
+
+pub fn checksum(text: &str) -> String {
+    let digest = Sha256::digest(text.trim().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn placeholder_relation(renderer: &Renderer, name: &str) -> Value {
+    Relation::value(
+        RelationName {
+            database: None,
+            schema: renderer.target.schema.clone(),
+            identifier: name.to_owned(),
+        },
+        renderer.dialect,
+    )
+}
+
+/// dbt's default `generate_schema_name`: the target schema, suffixed by a custom one.
+fn schema_name(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    custom: Option<&str>,
+    node: &Value,
+) -> Result<String, Diagnostic> {
+    if let Some(def) = renderer.registry.project("generate_schema_name") {
+        let args = vec![
+            ("custom_schema_name".to_owned(), Value::from(custom.map(str::to_owned))),
+            ("node".to_owned(), node.clone()),
+        ];
+        let ctx = NodeContext {
+            this: Value::UNDEFINED,
+            model: node.clone(),
+            config: Json::Null,
+        };
+        let out = renderer
+            .call_macro(def, Phase::Compile, shared, ctx, args)
+            .map_err(|e| renderer.error(&e))?;
+        return Ok(out.sql.trim().to_owned());
+    }
+    Ok(match custom {
+        Some(c) => format!("{}_{}", renderer.target.schema, c.trim()),
+        None => renderer.target.schema.clone(),
+    })
+}
+
+fn relation_for(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    name: &str,
+    config: &Config,
+    node: &Value,
+) -> Result<RelationName, Diagnostic> {
+    let schema = schema_name(renderer, shared, config.get_str("schema"), node)?;
+    Ok(RelationName {
+        database: config.get_str("database").map(str::to_owned),
+        schema,
+        identifier: config.get_str("alias").unwrap_or(name).to_owned(),
+    })
+}
+
+struct ModelParse {
+    entry: ProjectFileEntry,
+    config: Config,
+    deps: Vec<Dependency>,
+}
+
+fn parse_sql_file(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    entry: &ProjectFileEntry,
+    base_config: Config,
+) -> Result<ModelParse, Diagnostic> {
+    if entry.file.text.trim().is_empty() {
+        return Err(Diagnostic::error(format!(
+            "{} is empty",
+            entry.rel_path.display()
+        ))
+        .with_label(&Span::file_start(&entry.file), "no SQL here")
+        .with_help("write a SELECT statement, or delete the file"));
+    }
+    let ctx = NodeContext {
+        this: placeholder_relation(renderer, &entry.name),
+        model: Value::from_serialize(serde_json::json!({"name": entry.name})),
+        config: Json::Null,
+    };
+    let template = entry.rel_path.display().to_string();
+    let rendered = renderer.render(&template, Phase::Parse, shared, ctx)?;
+    let mut config = base_config;
+    let mut warnings = Vec::new();
+    for (key, value) in &rendered.recorded.config {
+        let span = find_config_span(&entry.file, key);
+        check_key(key, &span, &mut warnings)?;
+        config.set(key, value.clone(), Some(span));
+    }
+    let mut deps = Vec::new();
+    for r in &rendered.recorded.refs {
+        deps.push(Dependency {
+            target: DependencyTarget::Ref(r.clone()),
+            span: super::find_call_span(&entry.file, "ref", r, None),
+        });
+    }
+    for (s, t) in &rendered.recorded.sources {
+        deps.push(Dependency {
+            target: DependencyTarget::Source(s.clone(), t.clone()),
+            span: super::find_call_span(&entry.file, "source", s, Some(t)),
+        });
+    }
+    Ok(ModelParse {
+        entry: entry.clone(),
+        config,
+        deps,
+    })
+}
+
+/// The span of `key=` inside a `config(...)` call, or the file's first line.
+fn find_config_span(file: &Arc<SourceFile>, key: &str) -> Span {
+    let text = &file.text;
+    let mut search = 0;
+    while let Some(pos) = text[search..].find("config(") {
+        let start = search + pos;
+        let end = text[start..].find(')').map_or(text.len(), |e| start + e);
+        if let Some(k) = text[start..end].find(key) {
+            let s = start + k;
+            return Span::new(file, s, s + key.len());
+        }
+        search = start + 7;
+    }
+    Span::file_start(file)
+}
+
+/// Parse every node of the project.
+pub fn parse_project(
+    project: &Project,
+    renderer: &Renderer,
+) -> Result<(Vec<ParsedNode>, Vec<Diagnostic>), Diagnostics> {
+    let shared = renderer.shared(HashMap::new(), HashMap::new());
+    let pf = &project.file;
+    let mut warnings = Vec::new();
+
+    let model_inputs: Vec<(ProjectFileEntry, Config)> = project
+        .models
+        .iter()
+        .map(|m| {
+            let mut config = tree_config(pf.models_tree.as_ref(), &m.fqn);
+            if let Some(props) = project.properties.models.get(&m.name) {
+                config.merge(&props.config);
+            }
+            (m.clone(), config)
+        })
+        .collect();
+    let parsed: Vec<Result<ModelParse, Diagnostic>> = model_inputs
+        .par_iter()
+        .map(|(entry, config)| parse_sql_file(renderer, &shared, entry, config.clone()))
+        .collect();
+    let test_inputs: Vec<Result<ModelParse, Diagnostic>> = project
+        .singular_tests
+        .par_iter()
+        .map(|t| {
+            let config = tree_config(pf.tests_tree.as_ref(), &t.fqn);
+            parse_sql_file(renderer, &shared, t, config)
+        })
+        .collect();
+
+    let mut errors = Vec::new();
+    let mut nodes = Vec::new();
+    for result in parsed {
+        let p = match result {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if !p.config.enabled() {
+            continue;
+        }
+        let span = Span::file_start(&p.entry.file);
+        let (materialization, sql_check) = match (
+            Materialization::of_model(&p.config, &span),
+            SqlCheck::of(&p.config, &span),
+        ) {
+            (Ok(m), Ok(s)) => (m, s),
+            (Err(e), _) | (_, Err(e)) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let node_value = Value::from_serialize(serde_json::json!({
+            "name": p.entry.name, "resource_type": "model", "config": p.config.to_json(),
+        }));
+        let relation = match relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let props = project.properties.models.get(&p.entry.name);
+        nodes.push(ParsedNode {
+            unique_id: format!("model.{}.{}", pf.name, p.entry.name),
+            resource_type: ResourceType::Model,
+            name: p.entry.name.clone(),
+            fqn: p.entry.fqn.clone(),
+            span,
+            original_file_path: p.entry.rel_path.clone(),
+            path: p.entry.path_in_folder.clone(),
+            template: Some(p.entry.rel_path.display().to_string()),
+            config: p.config,
+            materialization,
+            sql_check,
+            relation: Some(relation),
+            depends_on: p.deps,
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+            generic_test: None,
+            checksum: checksum(&p.entry.file.text),
+            raw_code: p.entry.file.text.clone(),
+            file: Arc::clone(&p.entry.file),
+            source_name: None,
+        });
+    }
+
+    for seed in &project.seeds {
+        let mut config = tree_config(pf.seeds_tree.as_ref(), &seed.fqn);
+        let props = project.properties.seeds.get(&seed.name);
+        if let Some(props) = props {
+            config.merge(&props.config);
+        }
+        if !config.enabled() {
+            continue;
+        }
+        let node_value = Value::from_serialize(serde_json::json!({
+            "name": seed.name, "resource_type": "seed", "config": config.to_json(),
+        }));
+        let relation = match relation_for(renderer, &shared, &seed.name, &config, &node_value) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let span = Span::file_start(&seed.file);
+        nodes.push(ParsedNode {
+            unique_id: format!("seed.{}.{}", pf.name, seed.name),
+            resource_type: ResourceType::Seed,
+            name: seed.name.clone(),
+            fqn: seed.fqn.clone(),
+            span,
+            original_file_path: seed.rel_path.clone(),
+            path: seed.path_in_folder.clone(),
+            template: None,
+            config,
+            materialization: Materialization::Seed,
+            sql_check: SqlCheck::Off,
+            relation: Some(relation),
+            depends_on: Vec::new(),
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+            generic_test: None,
+            checksum: checksum(&seed.file.text),
+            raw_code: String::new(),
+            file: Arc::clone(&seed.file),
+            source_name: None,
+        });
+    }
+
+    for source in &project.properties.sources {
+        for table in &source.tables {
+            let yml_folder = source
+                .file
+                .path
+                .parent()
+                .map(|p| p.components().skip(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let mut fqn = vec![pf.name.clone()];
+            fqn.extend(yml_folder);
+            fqn.push(source.name.clone());
+            fqn.push(table.name.clone());
+            let mut config = Config::default();
+            config.set("tags", Json::from(source.tags.iter().chain(&table.tags).cloned().collect::<Vec<_>>()), None);
+            nodes.push(ParsedNode {
+                unique_id: format!("source.{}.{}.{}", pf.name, source.name, table.name),
+                resource_type: ResourceType::Source,
+                name: table.name.clone(),
+                fqn,
+                span: table.span.clone(),
+                original_file_path: source.file.path.clone(),
+                path: source.file.path.clone(),
+                template: None,
+                config,
+                materialization: Materialization::View,
+                sql_check: SqlCheck::Off,
+                relation: Some(RelationName {
+                    database: source.database.clone(),
+                    schema: source.schema.clone().unwrap_or_else(|| source.name.clone()),
+                    identifier: table.identifier.clone(),
+                }),
+                depends_on: Vec::new(),
+                description: table.description.clone(),
+                columns: table.columns.clone(),
+                generic_test: None,
+                checksum: String::new(),
+                raw_code: String::new(),
+                file: Arc::clone(&source.file),
+                source_name: Some(source.name.clone()),
+            });
+        }
+    }
+
+    for result in test_inputs {
+        let p = match result {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if !p.config.enabled() {
+            continue;
+        }
+        let span = Span::file_start(&p.entry.file);
+        nodes.push(ParsedNode {
+            unique_id: format!("test.{}.{}", pf.name, p.entry.name),
+            resource_type: ResourceType::Test,
+            name: p.entry.name.clone(),
+            fqn: p.entry.fqn.clone(),
+            span,
+            original_file_path: p.entry.rel_path.clone(),
+            path: p.entry.path_in_folder.clone(),
+            template: Some(p.entry.rel_path.display().to_string()),
+            config: p.config,
+            materialization: Materialization::Test,
+            sql_check: SqlCheck::Error,
+            relation: None,
+            depends_on: p.deps,
+            description: String::new(),
+            columns: Vec::new(),
+            generic_test: None,
+            checksum: checksum(&p.entry.file.text),
+            raw_code: p.entry.file.text.clone(),
+            file: Arc::clone(&p.entry.file),
+            source_name: None,
+        });
+    }
+
+    // Generic tests from YAML, attached to the nodes parsed above.
+    let mut generic_nodes = Vec::new();
+    for node in &nodes {
+        let (yaml_file, tests): (Option<Arc<SourceFile>>, Vec<(Option<&ColumnProps>, &TestDef)>) =
+            match node.resource_type {
+                ResourceType::Model | ResourceType::Seed => {
+                    let props = match node.resource_type {
+                        ResourceType::Model => project.properties.models.get(&node.name),
+                        _ => project.properties.seeds.get(&node.name),
+                    };
+                    match props {
+                        Some(p) => (
+                            Some(Arc::clone(&p.file)),
+                            p.tests
+                                .iter()
+                                .map(|t| (None, t))
+                                .chain(p.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c), t))))
+                                .collect(),
+                        ),
+                        None => (None, Vec::new()),
+                    }
+                }
+                ResourceType::Source => {
+                    let src = project
+                        .properties
+                        .sources
+                        .iter()
+                        .find(|s| Some(&s.name) == node.source_name.as_ref());
+                    let table = src.and_then(|s| s.tables.iter().find(|t| t.name == node.name));
+                    match (src, table) {
+                        (Some(s), Some(t)) => (
+                            Some(Arc::clone(&s.file)),
+                            t.tests
+                                .iter()
+                                .map(|x| (None, x))
+                                .chain(t.columns.iter().flat_map(|c| c.tests.iter().map(move |x| (Some(c), x))))
+                                .collect(),
+                        ),
+                        _ => (None, Vec::new()),
+                    }
+                }
+                ResourceType::Test => (None, Vec::new()),
+            };
+        let Some(yaml_file) = yaml_file else { continue };
+        for (column, def) in tests {
+            match generic::build_test_node(project, renderer, &shared, node, &yaml_file, column, def, &mut warnings) {
+                Ok(Some(n)) => generic_nodes.push(n),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    nodes.extend(generic_nodes);
+
+    // Properties that describe nothing are usually typos: say so.
+    for (name, props) in &project.properties.models {
+        if !project.models.iter().any(|m| &m.name == name) {
+            warnings.push(
+                Diagnostic::warning(format!("properties describe model `{name}`, but no model file has that name"))
+                    .with_label(&props.span, "no such model")
+                    .with_help(crate::diagnostics::suggestion_help(
+                        name,
+                        project.models.iter().map(|m| m.name.as_str()),
+                        || "create the model, or remove the entry".to_owned(),
+                    )),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    Ok((nodes, warnings))
+}

@@ -1,0 +1,110 @@
+//! Verify stage: data tests.
+//!
+//! Generic tests ([`generic`]) are compiled by calling their `test_<name>` macro with
+//! the relation under test; singular tests are plain SQL files. Either way the test
+//! query selects failing rows, and [`wrap_test_query`] counts them the way dbt does,
+//! honouring `severity`, `warn_if`, `error_if`, `where` and `limit`.
+
+pub mod generic;
+
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use serde_json::Value as Json;
+
+use crate::diagnostics::Diagnostic;
+use crate::render::parse::ParsedNode;
+use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer, Resolved};
+
+/// Compile a generic test node to the SQL that selects its failing rows.
+pub fn compile_generic(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    node: &ParsedNode,
+    attached: &ParsedNode,
+) -> Result<String, Diagnostic> {
+    let test = node
+        .generic_test
+        .as_ref()
+        .ok_or_else(|| Diagnostic::error(format!("{} is not a generic test", node.unique_id)))?;
+    let full_name = match &test.namespace {
+        Some(ns) => format!("{ns}.{}", test.test_name),
+        None => test.test_name.clone(),
+    };
+    let def = renderer.test_macro(&full_name).ok_or_else(|| {
+        Diagnostic::error(format!("unknown data test `{full_name}`")).with_label(&node.span, "here")
+    })?;
+    let relation = attached
+        .relation
+        .clone()
+        .map(|r| match shared.relations.get(&attached.name) {
+            Some(Resolved::Relation(resolved)) if attached.source_name.is_none() => resolved.clone(),
+            _ => r,
+        })
+        .ok_or_else(|| Diagnostic::error("test attached to a node without a relation"))?;
+    let mut model = Relation::value(relation, renderer.dialect);
+    if let Some(filter) = node.config.get_str("where") {
+        model = Value::from_safe_string(format!("(select * from {model} where {filter}) dbt_subquery"));
+    }
+    let mut args = vec![("model".to_owned(), model)];
+    for (k, v) in &test.kwargs {
+        args.push((k.clone(), Value::from_serialize(v)));
+    }
+    let ctx = NodeContext {
+        this: Value::UNDEFINED,
+        model: Value::from_serialize(serde_json::json!({"name": node.name, "resource_type": "test"})),
+        config: node.config.to_json(),
+    };
+    renderer
+        .call_macro(def, Phase::Compile, shared, ctx, args)
+        .map(|r| r.sql)
+        .map_err(|e| {
+            let mut d = renderer.error(&e);
+            d = d.with_note(format!("while compiling test `{}` declared at {}", node.name, node.span.location()));
+            d
+        })
+}
+
+/// A condition on the failure count, from `warn_if`/`error_if` (`!= 0`, `>10`, ...).
+fn condition(config: Option<&Json>) -> String {
+    match config.and_then(Json::as_str) {
+        Some(c) if !c.trim().is_empty() => c.trim().to_owned(),
+        _ => "!= 0".to_owned(),
+    }
+}
+
+/// Count a test query's failing rows: `failures`, `should_warn`, `should_error`.
+pub fn wrap_test_query(test_sql: &str, node: &ParsedNode) -> String {
+    let limit = match node.config.get("limit").and_then(Json::as_i64) {
+        Some(n) => format!("\nlimit {n}"),
+        None => String::new(),
+    };
+    let warn_if = condition(node.config.get("warn_if"));
+    let error_if = condition(node.config.get("error_if"));
+    format!(
+        "select count(*) as failures, count(*) {warn_if} as should_warn, count(*) {error_if} as should_error\nfrom (\n{test_sql}{limit}\n) dbt_internal_test"
+    )
+}
+
+/// The result of running one test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestOutcome {
+    Pass,
+    Warn(u64),
+    Fail(u64),
+}
+
+/// Decide a test's outcome from its counted row and its severity.
+pub fn outcome(node: &ParsedNode, failures: u64, should_warn: bool, should_error: bool) -> TestOutcome {
+    let severity_warn = node
+        .config
+        .get_str("severity")
+        .is_some_and(|s| s.eq_ignore_ascii_case("warn"));
+    if should_error && !severity_warn {
+        TestOutcome::Fail(failures)
+    } else if should_warn || should_error {
+        TestOutcome::Warn(failures)
+    } else {
+        TestOutcome::Pass
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `sluice` binary on fixture projects and real DuckDB
+//! files. One test binary (DuckDB is linked once); one module per concern.
+
+mod bad_inputs;
+mod common;
+mod dialects;
+mod e2e;
+mod execution;
