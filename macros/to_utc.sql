@@ -24,7 +24,9 @@
 -#}
 {% macro snowflake__to_utc(col) %}cast(convert_timezone('UTC', cast({{ col }} as timestamp_tz)) as timestamp_ntz){% endmacro %}
 
-{% macro bigquery__to_utc(col) %}datetime(timestamp({{ col }}), 'UTC'){% endmacro %}
+{#- BigQuery. timestamp() applies the offset; a BigQuery TIMESTAMP is a UTC instant,
+  the same type as dbt.type_timestamp() there. -#}
+{% macro bigquery__to_utc(col) %}timestamp({{ col }}){% endmacro %}
 
 {#- Any other adapter (e.g. Postgres-like): standard SQL. -#}
 {% macro default__to_utc(col) %}cast(cast({{ col }} as timestamp with time zone) at time zone 'UTC' as timestamp){% endmacro %}

@@ -217,13 +217,10 @@ impl Diagnostic {
             let mut snippet = Snippet::source(&file.text)
                 .origin(&paths[i])
                 .line_start(1)
-                .fold(true);
+                // Long files show only the lines around each label.
+                .fold(file.text.lines().count() > 12);
             for (j, label) in labels.iter().enumerate() {
-                let annotation_level = if i == 0 && j == 0 {
-                    level
-                } else {
-                    Level::Info
-                };
+                let annotation_level = if i == 0 && j == 0 { level } else { Level::Info };
                 // An empty range renders no caret; widen it to one character.
                 let mut range = label.span.start..label.span.end;
                 if range.is_empty() {
@@ -244,7 +241,8 @@ impl Diagnostic {
         } else {
             Renderer::plain()
         };
-        renderer.render(message).to_string()
+        let rendered = renderer.render(message).to_string();
+        rendered
     }
 }
 
@@ -295,7 +293,10 @@ impl std::error::Error for Diagnostics {}
 pub type Result<T, E = Diagnostics> = std::result::Result<T, E>;
 
 /// The closest candidate to `name`, for "did you mean" hints.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
@@ -307,7 +308,7 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 /// A "did you mean `x`?" help text, or the fallback when nothing is close.
 pub fn suggestion_help<'a>(
     name: &str,
-    candidates: impl IntoIterator<Item = &'a str> + Clone,
+    candidates: impl IntoIterator<Item = &'a str>,
     fallback: impl FnOnce() -> String,
 ) -> String {
     match did_you_mean(name, candidates) {

@@ -13,10 +13,10 @@ use serde_json::Value as Json;
 
 use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter, RelationName};
 use crate::artifacts::{self, CompiledInfo, Invocation};
-use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics, Result, SourceFile, Span};
+use crate::diagnostics::{suggestion_help, Diagnostic, Result, SourceFile, Span};
 use crate::execute::materialize::{self, Compiled};
 use crate::execute::{self, NodeResult, Reporter};
-use crate::graph::select::Selector;
+use crate::graph::select::{IndirectSelection, Selector};
 use crate::graph::Dag;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
@@ -47,8 +47,13 @@ pub struct Loaded {
 pub fn parse_cli_vars(text: &str) -> Result<BTreeMap<String, Json>, Diagnostic> {
     let file = SourceFile::new("--vars", text);
     let node = yaml::parse(&file)?;
-    let map = node.expect_map("--vars").map_err(|d| d.with_help("pass a mapping: --vars '{start_date: 2024-01-01}'"))?;
-    Ok(map.entries().map(|(k, _, v)| (k.to_owned(), v.to_json())).collect())
+    let map = node
+        .expect_map("--vars")
+        .map_err(|d| d.with_help("pass a mapping: --vars '{start_date: 2024-01-01}'"))?;
+    Ok(map
+        .entries()
+        .map(|(k, _, v)| (k.to_owned(), v.to_json()))
+        .collect())
 }
 
 fn render_field(node: &yaml::Node, what: &str) -> Result<String, Diagnostic> {
@@ -82,7 +87,9 @@ fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, D
             None => {
                 return Err(Diagnostic::error("project.yml defines no target")
                     .with_label(&Span::file_start(&pf.file), "in this file")
-                    .with_help("add `targets: {dev: {type: duckdb, path: dev.duckdb, schema: main}}`"))
+                    .with_help(
+                        "add `targets: {dev: {type: duckdb, path: dev.duckdb, schema: main}}`",
+                    ))
             }
         },
     };
@@ -92,7 +99,11 @@ fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, D
     let help = suggestion_help(&name, pf.targets.iter().map(|t| t.name.as_str()), || {
         format!(
             "the targets in project.yml are: {}",
-            pf.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+            pf.targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     });
     let mut d = Diagnostic::error(format!("unknown target `{name}`")).with_help(help);
@@ -100,21 +111,30 @@ fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, D
         Some(s) => d = d.with_label(&s, "named here"),
         None => {
             let arg = SourceFile::new("--target", name.clone());
-            d = d.with_label(&Span::file_start(&arg), "not defined under `targets:` in project.yml");
+            d = d.with_label(
+                &Span::file_start(&arg),
+                "not defined under `targets:` in project.yml",
+            );
         }
     }
     Err(d)
 }
 
 fn target_info(def: &TargetDef, threads: Option<usize>) -> Result<TargetInfo, Diagnostic> {
-    let schema_key = if def.kind == WarehouseKind::BigQuery { "dataset" } else { "schema" };
+    let schema_key = if def.kind == WarehouseKind::BigQuery {
+        "dataset"
+    } else {
+        "schema"
+    };
     let schema = match def.field(schema_key).or_else(|| def.field("schema")) {
         Some(n) => render_field(n, &format!("`{schema_key}`"))?,
         None if def.kind == WarehouseKind::DuckDb => "main".to_owned(),
         None => {
-            return Err(Diagnostic::error(format!("target `{}` has no `{schema_key}`", def.name))
-                .with_label(&def.span, "this target")
-                .with_help(format!("add `{schema_key}: analytics` to the target")))
+            return Err(
+                Diagnostic::error(format!("target `{}` has no `{schema_key}`", def.name))
+                    .with_label(&def.span, "this target")
+                    .with_help(format!("add `{schema_key}: analytics` to the target")),
+            )
         }
     };
     let database = match def.kind {
@@ -185,13 +205,26 @@ fn invocation_id() -> String {
     let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
     let h = Sha256::digest(seed.as_bytes());
     let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 impl Loaded {
     /// Nodes selected by `--select`/`--exclude`, restricted to `types`; tests of a
     /// selected node are included when tests are wanted (dbt's eager selection).
-    pub fn select(&mut self, select: &[String], exclude: &[String], types: &[ResourceType]) -> Result<HashSet<NodeIndex>> {
+    pub fn select(
+        &mut self,
+        select: &[String],
+        exclude: &[String],
+        types: &[ResourceType],
+        indirect: IndirectSelection,
+    ) -> Result<HashSet<NodeIndex>> {
         let dag = &self.dag;
         let mut selected: HashSet<NodeIndex> = if select.is_empty() {
             dag.graph.node_indices().collect()
@@ -199,22 +232,15 @@ impl Loaded {
             Selector::parse("--select", select)?.evaluate(dag, &mut self.warnings)?
         };
         if types.contains(&ResourceType::Test) && !select.is_empty() {
-            let tests: Vec<NodeIndex> = dag
-                .graph
-                .node_indices()
-                .filter(|i| dag.node(*i).resource_type == ResourceType::Test)
-                .filter(|i| dag.parents(*i).any(|p| selected.contains(&p)))
-                .collect();
+            let tests = indirect.tests_of(dag, &selected);
             selected.extend(tests);
         }
         if !exclude.is_empty() {
-            let excluded = Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
+            let excluded =
+                Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
             selected.retain(|i| !excluded.contains(i));
         }
-        selected.retain(|i| {
-            let n = dag.node(*i);
-            types.contains(&n.resource_type) && n.materialization != Materialization::Ephemeral
-        });
+        selected.retain(|i| types.contains(&dag.node(*i).resource_type));
         Ok(selected)
     }
 
@@ -222,13 +248,23 @@ impl Loaded {
         self.project.target_path()
     }
 
-    fn relations(&self) -> (HashMap<String, Resolved>, HashMap<(String, String), RelationName>) {
+    fn relations(
+        &self,
+    ) -> (
+        HashMap<String, Resolved>,
+        HashMap<(String, String), RelationName>,
+    ) {
         let mut relations = HashMap::new();
         let mut sources = HashMap::new();
         for n in &self.dag.nodes {
             match (n.resource_type, &n.relation) {
-                (ResourceType::Model, Some(_)) if n.materialization == Materialization::Ephemeral => {
-                    relations.insert(n.name.clone(), Resolved::Ephemeral(format!("__dbt__cte__{}", n.name)));
+                (ResourceType::Model, Some(_))
+                    if n.materialization == Materialization::Ephemeral =>
+                {
+                    relations.insert(
+                        n.name.clone(),
+                        Resolved::Ephemeral(format!("__dbt__cte__{}", n.name)),
+                    );
                 }
                 (ResourceType::Model | ResourceType::Seed, Some(r)) => {
                     relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
@@ -247,7 +283,10 @@ impl Loaded {
     /// Compile the selected nodes (plus the ephemeral models they inline), write
     /// `target/compiled/**`, and check the SQL. Seeds are parsed from CSV here, so a
     /// malformed seed stops the command before anything runs.
-    pub fn compile(&mut self, selected: &HashSet<NodeIndex>) -> Result<HashMap<NodeIndex, Compiled>> {
+    pub fn compile(
+        &mut self,
+        selected: &HashSet<NodeIndex>,
+    ) -> Result<HashMap<NodeIndex, Compiled>> {
         let (relations, sources) = self.relations();
         let shared = self.renderer.shared(relations, sources);
         let dag = &self.dag;
@@ -262,7 +301,10 @@ impl Loaded {
         wanted.sort();
         wanted.dedup();
 
-        type RawCompiled = (NodeIndex, std::result::Result<(String, Vec<String>), Diagnostic>);
+        type RawCompiled = (
+            NodeIndex,
+            std::result::Result<(String, Vec<String>), Diagnostic>,
+        );
         let raw: Vec<RawCompiled> = wanted
             .par_iter()
             .map(|&idx| {
@@ -288,8 +330,12 @@ impl Loaded {
                             .map(|r| (r.sql, r.recorded.ephemerals))
                     }
                     (_, None, Some(test)) => match dag.get(&test.attached_to) {
-                        Some(attached) => crate::testing::compile_generic(renderer, &shared, node, attached).map(|s| (s, Vec::new())),
-                        None => Err(Diagnostic::error("test attached to an unknown node").with_label(&node.span, "here")),
+                        Some(attached) => {
+                            crate::testing::compile_generic(renderer, &shared, node, attached)
+                                .map(|s| (s, Vec::new()))
+                        }
+                        None => Err(Diagnostic::error("test attached to an unknown node")
+                            .with_label(&node.span, "here")),
                     },
                     _ => Ok((String::new(), Vec::new())),
                 };
@@ -331,23 +377,33 @@ impl Loaded {
                 }
                 continue;
             }
-            let Some((sql, ephemerals)) = plain.get(&idx) else { continue };
+            let Some((sql, ephemerals)) = plain.get(&idx) else {
+                continue;
+            };
             let sql = inject_ctes(sql, ephemerals, &sql_by_name);
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
             if let Err(e) = std::fs::write(&path, &sql) {
-                errors.push(Diagnostic::error(format!("cannot write {}: {e}", path.display())));
+                errors.push(Diagnostic::error(format!(
+                    "cannot write {}: {e}",
+                    path.display()
+                )));
                 continue;
             }
-            let display = path.strip_prefix(&self.project.root).unwrap_or(&path).to_path_buf();
+            let display = path
+                .strip_prefix(&self.project.root)
+                .unwrap_or(&path)
+                .to_path_buf();
             let file = SourceFile::new(display, sql.clone());
             if node.sql_check != SqlCheck::Off {
                 let warn = node.sql_check == SqlCheck::Warn;
                 for p in sql::check(&sql, renderer.dialect) {
-                    let d = sql::diagnostic(&p, &node.name, &file, warn)
-                        .with_note(format!("compiled from {}", node.original_file_path.display()));
+                    let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
+                        "compiled from {}",
+                        node.original_file_path.display()
+                    ));
                     if warn {
                         warnings.push(d);
                     } else {
@@ -390,9 +446,22 @@ impl Loaded {
                 kind.as_str()
             ))
             .with_label(&self.target_def.span, "this target")
-            .with_help(format!("use `sluice compile -t {}` to check the SQL; run on a duckdb target", self.target_def.name))
+            .with_help(format!(
+                "use `sluice compile -t {}` to check the SQL; run on a duckdb target",
+                self.target_def.name
+            ))
             .into()),
         }
+    }
+
+    /// The selected nodes that run: ephemeral models are inlined into their
+    /// children, so there is nothing to run for them.
+    pub fn runnable(&self, selected: &HashSet<NodeIndex>) -> HashSet<NodeIndex> {
+        selected
+            .iter()
+            .copied()
+            .filter(|i| self.dag.node(*i).materialization != Materialization::Ephemeral)
+            .collect()
     }
 
     /// Run the selected nodes and write run_results.json and manifest.json.
@@ -406,6 +475,7 @@ impl Loaded {
     ) -> Result<Vec<NodeResult>> {
         let adapter = self.adapter()?;
         let started = std::time::Instant::now();
+        self.create_schemas(adapter.as_ref(), selected)?;
         let deps = execute::dependencies(&self.dag, selected, tests_gate_children);
         let runner = materialize::DagRunner {
             dag: &self.dag,
@@ -414,15 +484,53 @@ impl Loaded {
             run_dir: self.target_path().join("run").join(self.project.name()),
         };
         let threads = self.renderer.target.threads;
-        let results = execute::run(&self.dag, selected, &deps, adapter.as_ref(), &runner, threads, fail_fast, reporter);
+        let results = execute::run(
+            &self.dag,
+            selected,
+            &deps,
+            adapter.as_ref(),
+            &runner,
+            threads,
+            fail_fast,
+            reporter,
+        );
         let elapsed = started.elapsed().as_secs_f64();
         let info = self.compiled_info(compiled);
-        self.write_artifact("run_results.json", &artifacts::run_results(&results, &self.invocation, elapsed, &info))?;
+        self.write_artifact(
+            "run_results.json",
+            &artifacts::run_results(&results, &self.invocation, elapsed, &info),
+        )?;
         self.write_manifest(compiled)?;
         Ok(results)
     }
 
-    fn compiled_info(&self, compiled: &HashMap<NodeIndex, Compiled>) -> BTreeMap<String, CompiledInfo> {
+    /// Create every schema the run writes to, once and up front: concurrent
+    /// `create schema` statements in parallel transactions conflict.
+    fn create_schemas(&self, adapter: &dyn Adapter, selected: &HashSet<NodeIndex>) -> Result<()> {
+        let schemas: std::collections::BTreeSet<&str> = selected
+            .iter()
+            .map(|i| self.dag.node(*i))
+            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter_map(|n| n.relation.as_ref().map(|r| r.schema.as_str()))
+            .collect();
+        let statements: Vec<String> = schemas
+            .iter()
+            .map(|s| adapter.dialect().create_schema(s))
+            .collect();
+        adapter
+            .session()
+            .and_then(|mut s| s.execute_atomic(&statements))
+            .map_err(|e| {
+                Diagnostic::error(format!("cannot create the schemas {schemas:?}: {e}"))
+                    .with_label(&self.target_def.span, "in this target")
+                    .into()
+            })
+    }
+
+    fn compiled_info(
+        &self,
+        compiled: &HashMap<NodeIndex, Compiled>,
+    ) -> BTreeMap<String, CompiledInfo> {
         let dialect = adapter::dialect(self.target_def.kind);
         compiled
             .iter()
@@ -434,9 +542,13 @@ impl Loaded {
                         node.unique_id.clone(),
                         CompiledInfo {
                             sql: sql.clone(),
-                            compiled_path: materialize::compiled_path(Path::new("target"), self.project.name(), node)
-                                .to_string_lossy()
-                                .into_owned(),
+                            compiled_path: materialize::compiled_path(
+                                Path::new("target"),
+                                self.project.name(),
+                                node,
+                            )
+                            .to_string_lossy()
+                            .into_owned(),
                             relation_name,
                         },
                     )),
@@ -478,17 +590,29 @@ impl Loaded {
                     .collect::<Vec<_>>()
             })
             .collect();
-        self.write_artifact("manifest.json", &artifacts::manifest(&self.dag, &self.invocation, &info, &macros))
+        self.write_artifact(
+            "manifest.json",
+            &artifacts::manifest(&self.dag, &self.invocation, &info, &macros),
+        )
     }
 }
 
 /// Inline ephemeral models as CTEs at the front of `sql`, dependencies first.
-fn inject_ctes(sql: &str, direct: &[String], ephemerals: &HashMap<String, (String, Vec<String>)>) -> String {
+fn inject_ctes(
+    sql: &str,
+    direct: &[String],
+    ephemerals: &HashMap<String, (String, Vec<String>)>,
+) -> String {
     if direct.is_empty() {
         return sql.to_owned();
     }
     let mut order: Vec<String> = Vec::new();
-    fn visit(name: &str, ephemerals: &HashMap<String, (String, Vec<String>)>, order: &mut Vec<String>, stack: &mut Vec<String>) {
+    fn visit(
+        name: &str,
+        ephemerals: &HashMap<String, (String, Vec<String>)>,
+        order: &mut Vec<String>,
+        stack: &mut Vec<String>,
+    ) {
         if order.iter().any(|n| n == name) || stack.iter().any(|n| n == name) {
             return;
         }
@@ -507,11 +631,16 @@ fn inject_ctes(sql: &str, direct: &[String], ephemerals: &HashMap<String, (Strin
     }
     let ctes: Vec<String> = order
         .iter()
-        .filter_map(|n| ephemerals.get(n).map(|(s, _)| format!("__dbt__cte__{n} as (\n{}\n)", s.trim())))
+        .filter_map(|n| {
+            ephemerals
+                .get(n)
+                .map(|(s, _)| format!("__dbt__cte__{n} as (\n{}\n)", s.trim()))
+        })
         .collect();
     let trimmed = sql.trim_start();
     let lower = trimmed.to_ascii_lowercase();
-    let starts_with_with = lower.starts_with("with") && lower[4..].starts_with(|c: char| c.is_whitespace());
+    let starts_with_with =
+        lower.starts_with("with") && lower[4..].starts_with(|c: char| c.is_whitespace());
     if starts_with_with {
         let rest = trimmed[4..].trim_start();
         let rest = if rest.to_ascii_lowercase().starts_with("recursive ") {
@@ -533,8 +662,18 @@ mod tests {
     fn ctes_merge_into_an_existing_with() {
         let mut eph = HashMap::new();
         eph.insert("a".to_owned(), ("select 1 as x".to_owned(), vec![]));
-        eph.insert("b".to_owned(), ("select x from __dbt__cte__a".to_owned(), vec!["a".to_owned()]));
-        let out = inject_ctes("with y as (select 2) select * from __dbt__cte__b, y", &["b".to_owned()], &eph);
+        eph.insert(
+            "b".to_owned(),
+            (
+                "select x from __dbt__cte__a".to_owned(),
+                vec!["a".to_owned()],
+            ),
+        );
+        let out = inject_ctes(
+            "with y as (select 2) select * from __dbt__cte__b, y",
+            &["b".to_owned()],
+            &eph,
+        );
         assert_eq!(
             out,
             "with __dbt__cte__a as (\nselect 1 as x\n),\n__dbt__cte__b as (\nselect x from __dbt__cte__a\n),\ny as (select 2) select * from __dbt__cte__b, y"

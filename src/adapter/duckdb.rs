@@ -79,9 +79,8 @@ impl DuckDbAdapter {
     /// Open (or create) the database file; its folder is created when missing.
     pub fn open(path: &Path) -> Result<DuckDbAdapter, WarehouseError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                WarehouseError(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WarehouseError(format!("cannot create {}: {e}", dir.display())))?;
         }
         let connection = Connection::open(path).map_err(warehouse_error)?;
         Ok(DuckDbAdapter {
@@ -209,9 +208,12 @@ impl Session for DuckDbSession {
         let staging = "__sluice_seed_rows";
         self.in_transaction(|conn| {
             let exec = |sql: &str| conn.execute_batch(sql).map_err(warehouse_error);
-            exec(&d.create_schema(&seed.relation.schema))?;
             let mut cols = vec![format!("{} bigint", d.quote("__line"))];
-            cols.extend(seed.columns.iter().map(|c| format!("{} varchar", d.quote(c))));
+            cols.extend(
+                seed.columns
+                    .iter()
+                    .map(|c| format!("{} varchar", d.quote(c))),
+            );
             exec(&format!("drop table if exists temp.{staging}"))?;
             exec(&format!(
                 "create temp table {staging} ({})",
@@ -227,7 +229,9 @@ impl Session for DuckDbSession {
                     for v in row {
                         values.push(v);
                     }
-                    appender.append_row(values.as_slice()).map_err(warehouse_error)?;
+                    appender
+                        .append_row(values.as_slice())
+                        .map_err(warehouse_error)?;
                 }
                 appender.flush().map_err(warehouse_error)?;
             }
@@ -287,16 +291,37 @@ impl Session for DuckDbSession {
 
 /// The narrowest type every non-null value of a text column casts to.
 fn infer_type(conn: &Connection, staging: &str, column: &str) -> Result<String, SeedError> {
-    const CANDIDATES: [&str; 6] = ["integer", "bigint", "double", "boolean", "date", "timestamp"];
+    // DuckDB's casts are lenient (`'1.5'` casts to integer 2, `'2024-01-01 10:00'`
+    // to a date), so each candidate also requires the value to look like its type.
+    const CANDIDATES: [(&str, &str); 6] = [
+        ("integer", r"[+-]?[0-9]+"),
+        ("bigint", r"[+-]?[0-9]+"),
+        (
+            "double",
+            r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
+        ),
+        ("boolean", r"(?i)true|false"),
+        ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+        (
+            "timestamp",
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?",
+        ),
+    ];
     let checks = CANDIDATES
         .iter()
-        .map(|t| format!("count(try_cast({column} as {t})) = count({column})"))
+        .map(|(t, shape)| {
+            format!(
+                "count(case when regexp_full_match({column}, '{shape}') then try_cast({column} as {t}) end) = count({column})"
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!("select count({column}) = 0, {checks} from temp.{staging}");
     let flags: Vec<bool> = conn
         .query_row(&sql, [], |r| {
-            (0..=CANDIDATES.len()).map(|i| r.get::<_, bool>(i)).collect()
+            (0..=CANDIDATES.len())
+                .map(|i| r.get::<_, bool>(i))
+                .collect()
         })
         .map_err(warehouse_error)?;
     if flags[0] {
@@ -306,6 +331,6 @@ fn infer_type(conn: &Connection, staging: &str, column: &str) -> Result<String, 
         .iter()
         .zip(&flags[1..])
         .find(|(_, ok)| **ok)
-        .map_or("varchar", |(t, _)| t)
+        .map_or("varchar", |((t, _), _)| t)
         .to_string())
 }

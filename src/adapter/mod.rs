@@ -206,7 +206,10 @@ pub trait Session: Send {
     fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError>;
 
     /// Which of `relation` exists: a table, a view, or nothing.
-    fn relation_kind(&mut self, relation: &RelationName) -> Result<Option<RelationKind>, WarehouseError>;
+    fn relation_kind(
+        &mut self,
+        relation: &RelationName,
+    ) -> Result<Option<RelationKind>, WarehouseError>;
 
     /// Load a CSV seed into `relation`, replacing it atomically.
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError>;

@@ -54,16 +54,28 @@ fn depends_on_ids(dag: &Dag, node: &ParsedNode) -> Vec<String> {
     let mut ids: Vec<String> = dag
         .by_id
         .get(&node.unique_id)
-        .map(|i| dag.parents(*i).map(|p| dag.node(p).unique_id.clone()).collect())
+        .map(|i| {
+            dag.parents(*i)
+                .map(|p| dag.node(p).unique_id.clone())
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids
 }
 
-fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&CompiledInfo>) -> Json {
+fn node_json(
+    dag: &Dag,
+    node: &ParsedNode,
+    inv: &Invocation,
+    compiled: Option<&CompiledInfo>,
+) -> Json {
     let mut config = node.config.to_json();
     if let Json::Object(m) = &mut config {
-        m.insert("materialized".into(), Json::from(node.materialization.as_str()));
+        m.insert(
+            "materialized".into(),
+            Json::from(node.materialization.as_str()),
+        );
         m.insert("enabled".into(), Json::Bool(true));
         // dbt stores hooks as objects.
         for hook in ["pre-hook", "post-hook"] {
@@ -77,23 +89,36 @@ fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&C
             m.insert(hook.into(), Json::Array(list));
         }
         if node.resource_type == ResourceType::Test {
-            let sev = node.config.get_str("severity").unwrap_or("ERROR").to_uppercase();
+            let sev = node
+                .config
+                .get_str("severity")
+                .unwrap_or("ERROR")
+                .to_uppercase();
             m.insert("severity".into(), Json::from(sev));
         }
     }
     let relation = node.relation.as_ref();
     let schema = match node.resource_type {
-        ResourceType::Test => format!("{}_dbt_test__audit", relation.map_or("main", |r| r.schema.as_str())),
+        ResourceType::Test => format!(
+            "{}_dbt_test__audit",
+            relation.map_or("main", |r| r.schema.as_str())
+        ),
         _ => relation.map_or(String::new(), |r| r.schema.clone()),
     };
     let mut m = Map::new();
-    m.insert("database".into(), json!(relation.and_then(|r| r.database.clone())));
+    m.insert(
+        "database".into(),
+        json!(relation.and_then(|r| r.database.clone())),
+    );
     m.insert("schema".into(), json!(schema));
     m.insert("name".into(), json!(node.name));
     m.insert("resource_type".into(), json!(node.resource_type.as_str()));
     m.insert("package_name".into(), json!(inv.project_name));
     m.insert("path".into(), json!(node.path.to_string_lossy()));
-    m.insert("original_file_path".into(), json!(node.original_file_path.to_string_lossy()));
+    m.insert(
+        "original_file_path".into(),
+        json!(node.original_file_path.to_string_lossy()),
+    );
     m.insert("unique_id".into(), json!(node.unique_id));
     m.insert("fqn".into(), json!(node.fqn));
     m.insert(
@@ -113,7 +138,10 @@ fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&C
     m.insert("tags".into(), json!(node.tags()));
     m.insert("description".into(), json!(node.description));
     m.insert("columns".into(), columns_json(node));
-    m.insert("meta".into(), node.config.get("meta").cloned().unwrap_or(json!({})));
+    m.insert(
+        "meta".into(),
+        node.config.get("meta").cloned().unwrap_or(json!({})),
+    );
     m.insert("raw_code".into(), json!(node.raw_code));
     m.insert(
         "relation_name".into(),
@@ -148,7 +176,10 @@ fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&C
     m.insert("refs".into(), Json::Array(refs));
     m.insert("sources".into(), Json::Array(sources));
     m.insert("metrics".into(), json!([]));
-    m.insert("depends_on".into(), json!({"macros": macros, "nodes": depends_on_ids(dag, node)}));
+    m.insert(
+        "depends_on".into(),
+        json!({"macros": macros, "nodes": depends_on_ids(dag, node)}),
+    );
     m.insert("compiled".into(), json!(compiled.is_some()));
     if let Some(c) = compiled {
         m.insert("compiled_path".into(), json!(c.compiled_path));
@@ -158,14 +189,36 @@ fn node_json(dag: &Dag, node: &ParsedNode, inv: &Invocation, compiled: Option<&C
     m.insert("extra_ctes".into(), json!([]));
     if let Some(t) = &node.generic_test {
         let mut kwargs: Map<String, Json> = t.kwargs.iter().cloned().collect();
-        kwargs.insert("model".into(), json!(format!("{{{{ get_where_subquery({}) }}}}", t.model_expr)));
-        m.insert("test_metadata".into(), json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}));
+        kwargs.insert(
+            "model".into(),
+            json!(format!("{{{{ get_where_subquery({}) }}}}", t.model_expr)),
+        );
+        m.insert(
+            "test_metadata".into(),
+            json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}),
+        );
         m.insert("column_name".into(), json!(t.column_name));
         let attached_is_source = t.attached_to.starts_with("source.");
-        m.insert("attached_node".into(), if attached_is_source { Json::Null } else { json!(t.attached_to) });
-        let file_key = if attached_is_source { "sources" } else { "models" };
-        let key_name = dag.get(&t.attached_to).map_or(String::new(), |n| n.source_name.clone().unwrap_or_else(|| n.name.clone()));
-        m.insert("file_key_name".into(), json!(format!("{file_key}.{key_name}")));
+        m.insert(
+            "attached_node".into(),
+            if attached_is_source {
+                Json::Null
+            } else {
+                json!(t.attached_to)
+            },
+        );
+        let file_key = if attached_is_source {
+            "sources"
+        } else {
+            "models"
+        };
+        let key_name = dag.get(&t.attached_to).map_or(String::new(), |n| {
+            n.source_name.clone().unwrap_or_else(|| n.name.clone())
+        });
+        m.insert(
+            "file_key_name".into(),
+            json!(format!("{file_key}.{key_name}")),
+        );
     }
     Json::Object(m)
 }
@@ -201,7 +254,12 @@ pub struct CompiledInfo {
 }
 
 /// The manifest of every parsed node.
-pub fn manifest(dag: &Dag, inv: &Invocation, compiled: &BTreeMap<String, CompiledInfo>, macros: &[(String, String, String)]) -> Json {
+pub fn manifest(
+    dag: &Dag,
+    inv: &Invocation,
+    compiled: &BTreeMap<String, CompiledInfo>,
+    macros: &[(String, String, String)],
+) -> Json {
     let mut nodes = Map::new();
     let mut sources = Map::new();
     let mut parent_map = BTreeMap::new();
@@ -209,7 +267,10 @@ pub fn manifest(dag: &Dag, inv: &Invocation, compiled: &BTreeMap<String, Compile
     for node in &dag.nodes {
         let parents = depends_on_ids(dag, node);
         for p in &parents {
-            child_map.entry(p.clone()).or_default().push(node.unique_id.clone());
+            child_map
+                .entry(p.clone())
+                .or_default()
+                .push(node.unique_id.clone());
         }
         child_map.entry(node.unique_id.clone()).or_default();
         parent_map.insert(node.unique_id.clone(), parents);
@@ -218,7 +279,10 @@ pub fn manifest(dag: &Dag, inv: &Invocation, compiled: &BTreeMap<String, Compile
                 sources.insert(node.unique_id.clone(), source_json(node, inv));
             }
             _ => {
-                nodes.insert(node.unique_id.clone(), node_json(dag, node, inv, compiled.get(&node.unique_id)));
+                nodes.insert(
+                    node.unique_id.clone(),
+                    node_json(dag, node, inv, compiled.get(&node.unique_id)),
+                );
             }
         }
     }
@@ -273,7 +337,12 @@ pub fn manifest(dag: &Dag, inv: &Invocation, compiled: &BTreeMap<String, Compile
 }
 
 /// The results of one run.
-pub fn run_results(results: &[NodeResult], inv: &Invocation, elapsed: f64, compiled: &BTreeMap<String, CompiledInfo>) -> Json {
+pub fn run_results(
+    results: &[NodeResult],
+    inv: &Invocation,
+    elapsed: f64,
+    compiled: &BTreeMap<String, CompiledInfo>,
+) -> Json {
     let results: Vec<Json> = results
         .iter()
         .map(|r| {

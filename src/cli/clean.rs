@@ -17,9 +17,8 @@ pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
         .into());
     }
     if target.exists() {
-        std::fs::remove_dir_all(target).map_err(|e| {
-            Diagnostic::error(format!("cannot remove {}: {e}", target.display()))
-        })?;
+        std::fs::remove_dir_all(target)
+            .map_err(|e| Diagnostic::error(format!("cannot remove {}: {e}", target.display())))?;
         println!("Removed {}", target.display());
     } else {
         println!("Nothing to clean: {} does not exist", target.display());

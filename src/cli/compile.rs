@@ -2,6 +2,7 @@
 
 use super::{print_diagnostics, CommonArgs, Outcome, SelectArgs};
 use crate::diagnostics::Diagnostics;
+use crate::graph::select::IndirectSelection;
 use crate::invocation;
 use crate::render::parse::ResourceType;
 
@@ -22,7 +23,12 @@ pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
 pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
     let started = std::time::Instant::now();
     let mut loaded = invocation::load(&args.common.options(), "compile")?;
-    let selected = loaded.select(&args.select, &args.exclude, &[ResourceType::Model, ResourceType::Test])?;
+    let selected = loaded.select(
+        &args.select,
+        &args.exclude,
+        &[ResourceType::Model, ResourceType::Test],
+        args.indirect(IndirectSelection::Eager),
+    )?;
     let compiled = loaded.compile(&selected);
     print_diagnostics(&loaded.warnings);
     let compiled = compiled?;

@@ -9,12 +9,26 @@ pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     let p = &loaded.project;
     println!("sluice {}", env!("CARGO_PKG_VERSION"));
     println!("project: {} ({})", p.name(), p.root.display());
-    println!("  models: {}, seeds: {}, macros files: {}, singular tests: {}", p.models.len(), p.seeds.len(), p.macros.len(), p.singular_tests.len());
+    println!(
+        "  models: {}, seeds: {}, macros files: {}, singular tests: {}",
+        p.models.len(),
+        p.seeds.len(),
+        p.macros.len(),
+        p.singular_tests.len()
+    );
     let t = &loaded.renderer.target;
-    println!("target: {} (type {}, schema {}, threads {})", t.name, t.kind.as_str(), t.schema, t.threads);
+    println!(
+        "target: {} (type {}, schema {}, threads {})",
+        t.name,
+        t.kind.as_str(),
+        t.schema,
+        t.threads
+    );
     match loaded.adapter() {
         Ok(adapter) => {
-            let ok = adapter.session().and_then(|mut s| s.query("select 1 as ok"));
+            let ok = adapter
+                .session()
+                .and_then(|mut s| s.query("select 1 as ok"));
             match ok {
                 Ok(_) => {
                     println!("connection: OK");

@@ -51,17 +51,25 @@ fn files(name: &str) -> Vec<(&'static str, String)> {
 }
 
 pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
-    let valid = !args.name.is_empty() && args.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = !args.name.is_empty()
+        && args
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(Diagnostic::error(format!("invalid project name `{}`", args.name))
-            .with_help("use letters, digits and underscores, e.g. `sluice init my_project`")
-            .into());
+        return Err(
+            Diagnostic::error(format!("invalid project name `{}`", args.name))
+                .with_help("use letters, digits and underscores, e.g. `sluice init my_project`")
+                .into(),
+        );
     }
     let dir = PathBuf::from(&args.name);
     if dir.exists() {
-        return Err(Diagnostic::error(format!("{} already exists", dir.display()))
-            .with_help("choose another name, or remove the directory")
-            .into());
+        return Err(
+            Diagnostic::error(format!("{} already exists", dir.display()))
+                .with_help("choose another name, or remove the directory")
+                .into(),
+        );
     }
     for (path, text) in files(&args.name) {
         write(&dir.join(path), &text)?;
@@ -73,7 +81,9 @@ pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
 
 fn write(path: &Path, text: &str) -> Result<(), Diagnostic> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, text).map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
 }

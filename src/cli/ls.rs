@@ -4,6 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Outcome, SelectArgs};
 use crate::diagnostics::Diagnostics;
+use crate::graph::select::IndirectSelection;
 use crate::invocation;
 use crate::render::parse::ResourceType;
 
@@ -29,12 +30,24 @@ pub struct LsArgs {
 
 pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
     let mut loaded = invocation::load(&args.select.common.options(), "ls")?;
-    let all = [ResourceType::Seed, ResourceType::Model, ResourceType::Test, ResourceType::Source];
+    let all = [
+        ResourceType::Seed,
+        ResourceType::Model,
+        ResourceType::Test,
+        ResourceType::Source,
+    ];
     let types: Vec<ResourceType> = all
         .into_iter()
-        .filter(|t| args.resource_type.is_empty() || args.resource_type.iter().any(|r| r == t.as_str()))
+        .filter(|t| {
+            args.resource_type.is_empty() || args.resource_type.iter().any(|r| r == t.as_str())
+        })
         .collect();
-    let selected = loaded.select(&args.select.select, &args.select.exclude, &types)?;
+    let selected = loaded.select(
+        &args.select.select,
+        &args.select.exclude,
+        &types,
+        args.select.indirect(IndirectSelection::Eager),
+    )?;
     super::print_diagnostics(&loaded.warnings);
     let mut nodes: Vec<_> = selected.iter().map(|i| loaded.dag.node(*i)).collect();
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));

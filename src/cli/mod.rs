@@ -18,10 +18,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::execute::report::LogFormat;
+use crate::graph::select::IndirectSelection;
 use crate::invocation::Options;
 
 #[derive(Parser, Debug)]
-#[command(name = "sluice", version, about = "A dbt-style SQL transformation compiler")]
+#[command(
+    name = "sluice",
+    version,
+    about = "A dbt-style SQL transformation compiler"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +67,7 @@ pub enum LogFormatArg {
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
     /// The project directory (holding project.yml)
-    #[arg(long, default_value = ".", global = true)]
+    #[arg(long, default_value = ".")]
     pub project_dir: PathBuf,
     /// The target to use (from `targets:` in project.yml)
     #[arg(short = 't', long)]
@@ -106,6 +111,30 @@ pub struct SelectArgs {
     /// Nodes to leave out
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
+    /// Which tests come along with selected models [default: buildable for build, eager otherwise]
+    #[arg(long, value_enum)]
+    pub indirect_selection: Option<IndirectArg>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IndirectArg {
+    Eager,
+    Buildable,
+    Cautious,
+    Empty,
+}
+
+impl SelectArgs {
+    /// The indirect selection to use, `default` unless the flag is given.
+    pub fn indirect(&self, default: IndirectSelection) -> IndirectSelection {
+        match self.indirect_selection {
+            None => default,
+            Some(IndirectArg::Eager) => IndirectSelection::Eager,
+            Some(IndirectArg::Buildable) => IndirectSelection::Buildable,
+            Some(IndirectArg::Cautious) => IndirectSelection::Cautious,
+            Some(IndirectArg::Empty) => IndirectSelection::Empty,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

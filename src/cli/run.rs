@@ -3,6 +3,7 @@
 use super::{print_diagnostics, Outcome, RunArgs};
 use crate::diagnostics::Diagnostics;
 use crate::execute::{Reporter, Status};
+use crate::graph::select::IndirectSelection;
 use crate::invocation;
 use crate::render::parse::ResourceType;
 
@@ -20,16 +21,30 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         Kind::Run => ("run", &[ResourceType::Model]),
         Kind::Seed => ("seed", &[ResourceType::Seed]),
         Kind::Test => ("test", &[ResourceType::Test]),
-        Kind::Build => ("build", &[ResourceType::Seed, ResourceType::Model, ResourceType::Test]),
+        Kind::Build => (
+            "build",
+            &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
+        ),
     };
     let started = std::time::Instant::now();
     let mut loaded = invocation::load(&common.options(), name)?;
-    let selected = loaded.select(&args.select.select, &args.select.exclude, types)?;
+    let default = if kind == Kind::Build {
+        IndirectSelection::Buildable
+    } else {
+        IndirectSelection::Eager
+    };
+    let selected = loaded.select(
+        &args.select.select,
+        &args.select.exclude,
+        types,
+        args.select.indirect(default),
+    )?;
     let compiled = loaded.compile(&selected);
     print_diagnostics(&loaded.warnings);
     loaded.warnings.clear();
     let compiled = compiled?;
     let reporter = Reporter::new(common.log_format());
+    let selected = loaded.runnable(&selected);
     if selected.is_empty() {
         reporter.info("Nothing to do: the selection matched no node.");
         loaded.write_manifest(&compiled)?;
@@ -42,7 +57,13 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         loaded.renderer.target.name,
         loaded.renderer.target.threads.min(selected.len())
     ));
-    let results = loaded.execute(&selected, &compiled, args.fail_fast, kind == Kind::Build, &reporter)?;
+    let results = loaded.execute(
+        &selected,
+        &compiled,
+        args.fail_fast,
+        kind == Kind::Build,
+        &reporter,
+    )?;
 
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     let (ok, pass, warn, error, fail, skip) = (
@@ -53,7 +74,10 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         count(Status::Fail),
         count(Status::Skipped),
     );
-    let problems: Vec<_> = results.iter().filter_map(|r| r.diagnostic.clone()).collect();
+    let problems: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.diagnostic.clone())
+        .collect();
     print_diagnostics(&problems);
     for r in results.iter().filter(|r| r.status == Status::Fail) {
         reporter.info(&format!("Failure in {}: {}", r.unique_id, r.message));
@@ -67,5 +91,9 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
     if results.iter().any(|r| r.invalid_input) {
         return Err(Diagnostics(Vec::new()));
     }
-    Ok(if error + fail > 0 { Outcome::Failure } else { Outcome::Success })
+    Ok(if error + fail > 0 {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
 }

@@ -5,6 +5,7 @@ use clap::Args;
 use super::{CommonArgs, Outcome};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::execute::materialize::Compiled;
+use crate::graph::select::IndirectSelection;
 use crate::invocation;
 use crate::render::parse::ResourceType;
 
@@ -22,7 +23,12 @@ pub struct ShowArgs {
 
 pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
     let mut loaded = invocation::load(&args.common.options(), "show")?;
-    let selected = loaded.select(std::slice::from_ref(&args.select), &[], &[ResourceType::Model, ResourceType::Seed])?;
+    let selected = loaded.select(
+        std::slice::from_ref(&args.select),
+        &[],
+        &[ResourceType::Model, ResourceType::Seed],
+        IndirectSelection::Empty,
+    )?;
     super::print_diagnostics(&loaded.warnings);
     let mut nodes: Vec<_> = selected.iter().copied().collect();
     nodes.sort();
@@ -38,7 +44,13 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
     let node = loaded.dag.node(*idx).clone();
     let sql = if node.resource_type == ResourceType::Seed {
         let dialect = crate::adapter::dialect(loaded.target_def.kind);
-        format!("select * from {}", node.relation.as_ref().map(|r| dialect.render_relation(r)).unwrap_or_default())
+        format!(
+            "select * from {}",
+            node.relation
+                .as_ref()
+                .map(|r| dialect.render_relation(r))
+                .unwrap_or_default()
+        )
     } else {
         let compiled = loaded.compile(&selected)?;
         match compiled.get(idx) {
@@ -49,8 +61,16 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
     let adapter = loaded.adapter()?;
     let mut session = adapter.session().map_err(|e| Diagnostic::error(e.0))?;
     let rows = session
-        .query(&format!("select * from (\n{sql}\n) as sluice_show limit {}", args.limit))
-        .map_err(|e| Diagnostic::error(format!("model `{}` failed in the warehouse: {}", node.name, e.0)))?;
+        .query(&format!(
+            "select * from (\n{sql}\n) as sluice_show limit {}",
+            args.limit
+        ))
+        .map_err(|e| {
+            Diagnostic::error(format!(
+                "model `{}` failed in the warehouse: {}",
+                node.name, e.0
+            ))
+        })?;
     print!("{}", crate::execute::report::format_table(&rows));
     Ok(Outcome::Success)
 }

@@ -57,14 +57,20 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         Err(e) => return Err(csv_error(file, &e)),
     };
     if columns.is_empty() || columns.iter().all(String::is_empty) {
-        return Err(Diagnostic::error(format!("seed {} has no header row", file.path.display()))
-            .with_label(&Span::file_start(file), "expected column names here")
-            .with_help("the first line of a seed names its columns: `id,name,created_at`"));
+        return Err(
+            Diagnostic::error(format!("seed {} has no header row", file.path.display()))
+                .with_label(&Span::file_start(file), "expected column names here")
+                .with_help("the first line of a seed names its columns: `id,name,created_at`"),
+        );
     }
     if let Some(i) = columns.iter().position(String::is_empty) {
-        return Err(Diagnostic::error(format!("column {} of seed {} has no name", i + 1, file.path.display()))
-            .with_label(&Span::file_start(file), "empty column name")
-            .with_help("give every column a name in the header row"));
+        return Err(Diagnostic::error(format!(
+            "column {} of seed {} has no name",
+            i + 1,
+            file.path.display()
+        ))
+        .with_label(&Span::file_start(file), "empty column name")
+        .with_help("give every column a name in the header row"));
     }
     let mut rows = Vec::new();
     let mut lines = Vec::new();
@@ -74,14 +80,24 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         rows.push(
             record
                 .iter()
-                .map(|v| if v.is_empty() { None } else { Some(v.to_owned()) })
+                .map(|v| {
+                    if v.is_empty() {
+                        None
+                    } else {
+                        Some(v.to_owned())
+                    }
+                })
                 .collect(),
         );
         lines.push(line);
     }
     let mut declared = Vec::new();
     if let Some(types) = node.config.get("column_types") {
-        let span = node.config.span("column_types").cloned().unwrap_or_else(|| node.span.clone());
+        let span = node
+            .config
+            .span("column_types")
+            .cloned()
+            .unwrap_or_else(|| node.span.clone());
         let map = types.as_object().ok_or_else(|| {
             Diagnostic::error("`column_types` must map column names to types")
                 .with_label(&span, "expected a mapping")
@@ -89,15 +105,22 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         })?;
         for (col, t) in map {
             let Some(t) = t.as_str() else {
-                return Err(Diagnostic::error(format!("the type of column `{col}` must be a string"))
-                    .with_label(&span, "in this mapping"));
+                return Err(Diagnostic::error(format!(
+                    "the type of column `{col}` must be a string"
+                ))
+                .with_label(&span, "in this mapping"));
             };
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(col)) {
-                return Err(Diagnostic::error(format!("`column_types` names column `{col}`, which seed `{}` does not have", node.name))
-                    .with_label(&span, "unknown column")
-                    .with_help(crate::diagnostics::suggestion_help(col, columns.iter().map(String::as_str), || {
-                        format!("the columns are: {}", columns.join(", "))
-                    })));
+                return Err(Diagnostic::error(format!(
+                    "`column_types` names column `{col}`, which seed `{}` does not have",
+                    node.name
+                ))
+                .with_label(&span, "unknown column")
+                .with_help(crate::diagnostics::suggestion_help(
+                    col,
+                    columns.iter().map(String::as_str),
+                    || format!("the columns are: {}", columns.join(", ")),
+                )));
             }
             declared.push((col.clone(), t.to_owned()));
         }
@@ -114,7 +137,9 @@ fn csv_error(file: &Arc<SourceFile>, e: &csv::Error) -> Diagnostic {
     let line = e.position().map_or(1, |p| p.line() as usize);
     let span = Span::line(file, line);
     let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("row has {len} values, but the header has {expected_len} columns")
         }
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
@@ -122,7 +147,9 @@ fn csv_error(file: &Arc<SourceFile>, e: &csv::Error) -> Diagnostic {
     };
     Diagnostic::error(format!("invalid CSV in {}: {message}", file.path.display()))
         .with_label(&span, "this row")
-        .with_help("every row needs one value per header column; quote values that contain the delimiter")
+        .with_help(
+            "every row needs one value per header column; quote values that contain the delimiter",
+        )
 }
 
 /// Runs seeds, models and tests on a session.
@@ -134,7 +161,13 @@ pub struct DagRunner<'a> {
     pub run_dir: PathBuf,
 }
 
-fn result(node: &ParsedNode, status: Status, message: String, started: chrono::DateTime<Utc>, clock: Instant) -> NodeResult {
+fn result(
+    node: &ParsedNode,
+    status: Status,
+    message: String,
+    started: chrono::DateTime<Utc>,
+    clock: Instant,
+) -> NodeResult {
     NodeResult {
         unique_id: node.unique_id.clone(),
         status,
@@ -151,26 +184,42 @@ fn result(node: &ParsedNode, status: Status, message: String, started: chrono::D
 }
 
 /// A warehouse error, located in the compiled file when the warehouse names a line.
-fn warehouse_diagnostic(node: &ParsedNode, file: Option<&Arc<SourceFile>>, e: &WarehouseError) -> Diagnostic {
+/// `line_offset`: how many lines sluice put before the compiled SQL in the statement
+/// it ran (the `create table ... as (` line, the test's counting wrapper).
+fn warehouse_diagnostic(
+    node: &ParsedNode,
+    file: Option<&Arc<SourceFile>>,
+    line_offset: usize,
+    e: &WarehouseError,
+) -> Diagnostic {
     let kind = node.resource_type.as_str();
-    let mut d = Diagnostic::error(format!("{kind} `{}` failed in the warehouse: {}", node.name, first_line(&e.0)));
+    let mut d = Diagnostic::error(format!(
+        "{kind} `{}` failed in the warehouse: {}",
+        node.name,
+        first_line(&e.0)
+    ));
     if let Some(file) = file {
-        let line = e
-            .0
-            .split("LINE ")
-            .nth(1)
-            .and_then(|rest| rest.split(':').next())
-            .and_then(|n| n.trim().parse::<usize>().ok());
+        let line =
+            e.0.split("LINE ")
+                .nth(1)
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|n| n.trim().parse::<usize>().ok());
+        // Only SQL has line numbers the warehouse can name; a seed's CSV does not.
         let span = match line {
-            Some(l) => Span::line(file, l),
-            None => Span::file_start(file),
+            Some(l) if node.resource_type != ResourceType::Seed && l > line_offset => {
+                Span::line(file, l - line_offset)
+            }
+            _ => Span::file_start(file),
         };
         d = d.with_label(&span, "the warehouse rejected this SQL");
     }
     if e.0.lines().count() > 1 {
         d = d.with_note(e.0.clone());
     }
-    d.with_help(format!("fix {} and run again", node.original_file_path.display()))
+    d.with_help(format!(
+        "fix {} and run again",
+        node.original_file_path.display()
+    ))
 }
 
 fn first_line(s: &str) -> &str {
@@ -192,10 +241,21 @@ impl DagRunner<'_> {
         let _ = std::fs::write(&path, statements.join(";\n\n") + ";\n");
     }
 
-    fn run_seed(&self, session: &mut dyn Session, node: &ParsedNode, data: &SeedData) -> NodeResult {
+    fn run_seed(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        data: &SeedData,
+    ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
         let Some(relation) = &node.relation else {
-            return result(node, Status::Error, "seed without a relation".into(), started, clock);
+            return result(
+                node,
+                Status::Error,
+                "seed without a relation".into(),
+                started,
+                clock,
+            );
         };
         let load = SeedLoad {
             relation,
@@ -206,12 +266,29 @@ impl DagRunner<'_> {
         };
         match session.load_seed(&load) {
             Ok(rows) => {
-                let mut r = result(node, Status::Success, format!("INSERT {rows}"), started, clock);
+                let mut r = result(
+                    node,
+                    Status::Success,
+                    format!("INSERT {rows}"),
+                    started,
+                    clock,
+                );
                 r.rows_affected = Some(rows);
                 r
             }
-            Err(SeedError::BadValue { line, column, value, data_type }) => {
-                let mut r = result(node, Status::Error, format!("value `{value}` in column `{column}` is not a valid {data_type}"), started, clock);
+            Err(SeedError::BadValue {
+                line,
+                column,
+                value,
+                data_type,
+            }) => {
+                let mut r = result(
+                    node,
+                    Status::Error,
+                    format!("value `{value}` in column `{column}` is not a valid {data_type}"),
+                    started,
+                    clock,
+                );
                 let span = Span::line(&node.file, line as usize);
                 let decl = node.config.span("column_types").cloned();
                 let mut d = Diagnostic::error(format!(
@@ -222,22 +299,36 @@ impl DagRunner<'_> {
                 if let Some(decl) = decl {
                     d = d.with_label(&decl, format!("`{column}` is declared as {data_type} here"));
                 }
-                r.diagnostic = Some(d.with_help("fix the value, or change the declared type in `column_types`"));
+                r.diagnostic = Some(
+                    d.with_help("fix the value, or change the declared type in `column_types`"),
+                );
                 r.invalid_input = true;
                 r
             }
             Err(SeedError::Warehouse(e)) => {
                 let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, None, &e));
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(&node.file), 0, &e));
                 r
             }
         }
     }
 
-    fn run_model(&self, session: &mut dyn Session, node: &ParsedNode, sql: &str, file: &Arc<SourceFile>) -> NodeResult {
+    fn run_model(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        sql: &str,
+        file: &Arc<SourceFile>,
+    ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
         let Some(relation) = &node.relation else {
-            return result(node, Status::Error, "model without a relation".into(), started, clock);
+            return result(
+                node,
+                Status::Error,
+                "model without a relation".into(),
+                started,
+                clock,
+            );
         };
         let kind = match node.materialization {
             Materialization::Table => RelationKind::Table,
@@ -245,9 +336,11 @@ impl DagRunner<'_> {
         };
         let outcome = (|| -> Result<(), WarehouseError> {
             let existing = session.relation_kind(relation)?;
-            let mut statements = vec![self.dialect.create_schema(&relation.schema)];
-            statements.extend(node.config.hooks("pre-hook"));
-            statements.extend(self.dialect.replace_statements(relation, existing, kind, sql));
+            let mut statements = node.config.hooks("pre-hook");
+            statements.extend(
+                self.dialect
+                    .replace_statements(relation, existing, kind, sql),
+            );
             statements.extend(node.config.hooks("post-hook"));
             self.write_run_file(node, &statements);
             session.execute_atomic(&statements)
@@ -262,27 +355,52 @@ impl DagRunner<'_> {
             ),
             Err(e) => {
                 let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), &e));
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
                 r
             }
         }
     }
 
-    fn run_test(&self, session: &mut dyn Session, node: &ParsedNode, sql: &str, file: &Arc<SourceFile>) -> NodeResult {
+    fn run_test(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        sql: &str,
+        file: &Arc<SourceFile>,
+    ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
         let wrapped = testing::wrap_test_query(sql, node);
         self.write_run_file(node, std::slice::from_ref(&wrapped));
         match session.query(&wrapped) {
             Ok(rows) => {
                 let row = rows.rows.first();
-                let get = |i: usize| row.and_then(|r| r.get(i)).cloned().flatten().unwrap_or_default();
+                let get = |i: usize| {
+                    row.and_then(|r| r.get(i))
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default()
+                };
                 let failures: u64 = get(0).parse().unwrap_or(0);
                 let truthy = |s: String| s == "true" || s == "1";
                 let outcome = testing::outcome(node, failures, truthy(get(1)), truthy(get(2)));
                 let (status, message) = match outcome {
                     TestOutcome::Pass => (Status::Pass, String::new()),
-                    TestOutcome::Warn(n) => (Status::Warn, format!("Got {n} result{}, configured to warn if {}", plural(n), node.config.get_str("warn_if").unwrap_or("!= 0"))),
-                    TestOutcome::Fail(n) => (Status::Fail, format!("Got {n} result{}, configured to fail if {}", plural(n), node.config.get_str("error_if").unwrap_or("!= 0"))),
+                    TestOutcome::Warn(n) => (
+                        Status::Warn,
+                        format!(
+                            "Got {n} result{}, configured to warn if {}",
+                            plural(n),
+                            node.config.get_str("warn_if").unwrap_or("!= 0")
+                        ),
+                    ),
+                    TestOutcome::Fail(n) => (
+                        Status::Fail,
+                        format!(
+                            "Got {n} result{}, configured to fail if {}",
+                            plural(n),
+                            node.config.get_str("error_if").unwrap_or("!= 0")
+                        ),
+                    ),
                 };
                 let mut r = result(node, status, message, started, clock);
                 r.failures = Some(failures);
@@ -290,7 +408,12 @@ impl DagRunner<'_> {
             }
             Err(e) => {
                 let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), &e));
+                r.diagnostic = Some(warehouse_diagnostic(
+                    node,
+                    Some(file),
+                    testing::WRAPPER_LINES,
+                    &e,
+                ));
                 r
             }
         }
@@ -310,8 +433,12 @@ impl NodeRunner for DagRunner<'_> {
         let node = self.dag.node(idx);
         match (node.resource_type, self.compiled.get(&idx)) {
             (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
-            (ResourceType::Model, Some(Compiled::Sql { sql, file })) => self.run_model(session, node, sql, file),
-            (ResourceType::Test, Some(Compiled::Sql { sql, file })) => self.run_test(session, node, sql, file),
+            (ResourceType::Model, Some(Compiled::Sql { sql, file })) => {
+                self.run_model(session, node, sql, file)
+            }
+            (ResourceType::Test, Some(Compiled::Sql { sql, file })) => {
+                self.run_test(session, node, sql, file)
+            }
             _ => NodeResult {
                 status: Status::Error,
                 message: format!("{} was not compiled", node.unique_id),
@@ -323,7 +450,10 @@ impl NodeRunner for DagRunner<'_> {
 
 /// The compiled file's path for a node: `target/compiled/<project>/<file>`.
 pub fn compiled_path(target: &Path, project: &str, node: &ParsedNode) -> PathBuf {
-    let base = target.join("compiled").join(project).join(&node.original_file_path);
+    let base = target
+        .join("compiled")
+        .join(project)
+        .join(&node.original_file_path);
     if node.generic_test.is_some() {
         base.join(&node.path)
     } else {

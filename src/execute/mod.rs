@@ -10,7 +10,6 @@ pub mod report;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use petgraph::graph::NodeIndex;
@@ -106,17 +105,24 @@ struct SchedulerState {
 
 /// What each node waits for: its selected parents and, in `build`, the tests of
 /// those parents (a failing test on a model skips the model's children).
-pub fn dependencies(dag: &Dag, selected: &HashSet<NodeIndex>, tests_gate_children: bool) -> HashMap<NodeIndex, Vec<NodeIndex>> {
+pub fn dependencies(
+    dag: &Dag,
+    selected: &HashSet<NodeIndex>,
+    tests_gate_children: bool,
+) -> HashMap<NodeIndex, Vec<NodeIndex>> {
     let mut deps: HashMap<NodeIndex, Vec<NodeIndex>> = HashMap::new();
     for &idx in selected {
-        let mut d: Vec<NodeIndex> = dag.parents(idx).filter(|p| selected.contains(p)).collect();
+        let mut d = effective_parents(dag, idx, selected);
         if tests_gate_children && dag.node(idx).resource_type != ResourceType::Test {
             let ancestors = dag.ancestors(idx, None);
             let parents = d.clone();
             for p in parents {
                 for t in dag.children(p) {
                     let is_test = dag.node(t).resource_type == ResourceType::Test;
-                    if is_test && selected.contains(&t) && dag.parents(t).all(|tp| ancestors.contains(&tp)) {
+                    if is_test
+                        && selected.contains(&t)
+                        && dag.parents(t).all(|tp| ancestors.contains(&tp))
+                    {
                         d.push(t);
                     }
                 }
@@ -129,7 +135,27 @@ pub fn dependencies(dag: &Dag, selected: &HashSet<NodeIndex>, tests_gate_childre
     deps
 }
 
+/// The selected nodes `idx` must wait for: its selected parents, looking through
+/// ephemeral models (inlined, never run) to the nodes they read.
+fn effective_parents(dag: &Dag, idx: NodeIndex, selected: &HashSet<NodeIndex>) -> Vec<NodeIndex> {
+    let mut out = Vec::new();
+    let mut stack: Vec<NodeIndex> = dag.parents(idx).collect();
+    let mut seen = HashSet::new();
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        if selected.contains(&p) {
+            out.push(p);
+        } else if dag.node(p).materialization == crate::project::Materialization::Ephemeral {
+            stack.extend(dag.parents(p));
+        }
+    }
+    out
+}
+
 /// Run `selected` nodes in dependency order on `threads` workers.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     dag: &Dag,
     selected: &HashSet<NodeIndex>,
@@ -168,7 +194,6 @@ pub fn run(
     let wake = Condvar::new();
     let total = selected.len();
     let threads = threads.max(1).min(total.max(1));
-    let run_started = Instant::now();
 
     std::thread::scope(|scope| {
         for worker in 0..threads {
@@ -187,7 +212,9 @@ pub fn run(
                             if let Some(idx) = s.ready.pop() {
                                 s.started += 1;
                                 let reason = s.blocked_by.get(&idx).cloned();
-                                let reason = reason.or_else(|| s.stop.then(|| "--fail-fast stopped the run".to_owned()));
+                                let reason = reason.or_else(|| {
+                                    s.stop.then(|| "--fail-fast stopped the run".to_owned())
+                                });
                                 break (idx, s.started, reason);
                             }
                             s = wake.wait(s).unwrap_or_else(|p| p.into_inner());
@@ -223,9 +250,15 @@ pub fn run(
                     let blocked = result.status.blocks_dependents();
                     for w in s.waiters.get(&idx).cloned().unwrap_or_default() {
                         if blocked && !s.blocked_by.contains_key(&w) {
-                            s.blocked_by.insert(w, format!("skipped because `{}` did not succeed", node.name));
+                            s.blocked_by.insert(
+                                w,
+                                format!("skipped because `{}` did not succeed", node.name),
+                            );
                         }
-                        let p = s.pending.get_mut(&w).expect("every waiter has a pending count");
+                        let p = s
+                            .pending
+                            .get_mut(&w)
+                            .expect("every waiter has a pending count");
                         *p -= 1;
                         if *p == 0 {
                             s.ready.push(w);
@@ -239,8 +272,10 @@ pub fn run(
             });
         }
     });
-    let _ = run_started;
-    let mut results = state.into_inner().unwrap_or_else(|p| p.into_inner()).results;
+    let mut results = state
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .results;
     // With --fail-fast, nodes that never became ready are reported as skipped.
     let done: HashSet<&str> = results.iter().map(|r| r.unique_id.as_str()).collect();
     let mut missing: Vec<NodeResult> = selected

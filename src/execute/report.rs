@@ -47,7 +47,14 @@ impl Reporter {
         }
     }
 
-    pub fn node_finished(&self, dag: &Dag, idx: petgraph::graph::NodeIndex, number: usize, total: usize, result: &NodeResult) {
+    pub fn node_finished(
+        &self,
+        dag: &Dag,
+        idx: petgraph::graph::NodeIndex,
+        number: usize,
+        total: usize,
+        result: &NodeResult,
+    ) {
         let node = dag.node(idx);
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.format == LogFormat::Json {
@@ -70,11 +77,27 @@ impl Reporter {
             (ResourceType::Test, _) => format!("test {}", node.name),
             (ResourceType::Seed, Status::Success) => format!("loaded seed file {}", relation(node)),
             (ResourceType::Seed, _) => format!("seed file {}", relation(node)),
-            (_, Status::Success) => format!("created sql {} model {}", node.materialization.as_str(), relation(node)),
-            (_, _) => format!("sql {} model {}", node.materialization.as_str(), relation(node)),
+            (_, Status::Success) => format!(
+                "created sql {} model {}",
+                node.materialization.as_str(),
+                relation(node)
+            ),
+            (_, _) => format!(
+                "sql {} model {}",
+                node.materialization.as_str(),
+                relation(node)
+            ),
         };
         let (word, tag) = match result.status {
-            Status::Success => ("OK", format!("{}", result.rows_affected.map_or("OK".to_owned(), |r| format!("INSERT {r}")))),
+            Status::Success => (
+                "OK",
+                format!(
+                    "{}",
+                    result
+                        .rows_affected
+                        .map_or("OK".to_owned(), |r| format!("INSERT {r}"))
+                ),
+            ),
             Status::Pass => ("PASS", "PASS".to_owned()),
             Status::Warn => ("WARN", format!("WARN {}", result.failures.unwrap_or(0))),
             Status::Fail => ("FAIL", format!("FAIL {}", result.failures.unwrap_or(0))),
@@ -98,7 +121,9 @@ impl Reporter {
 }
 
 fn relation(node: &crate::render::parse::ParsedNode) -> String {
-    node.relation.as_ref().map_or_else(|| node.name.clone(), ToString::to_string)
+    node.relation
+        .as_ref()
+        .map_or_else(|| node.name.clone(), ToString::to_string)
 }
 
 /// Rows as an aligned text table (for `show`).
@@ -119,7 +144,14 @@ pub fn format_table(rows: &crate::adapter::Rows) -> String {
         format!("| {} |\n", cells.join(" | "))
     };
     let mut out = line(rows.columns.clone());
-    out.push_str(&format!("|{}|\n", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|")));
+    out.push_str(&format!(
+        "|{}|\n",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    ));
     for r in &rows.rows {
         out.push_str(&line(r.iter().map(cell).collect()));
     }

@@ -51,9 +51,10 @@ impl Dag {
             for dep in &n.depends_on {
                 let found = match &dep.target {
                     DependencyTarget::Ref(name) => by_name.get(name).ok_or_else(|| {
-                        let help = suggestion_help(name, by_name.keys().map(String::as_str), || {
-                            "create the model, or fix the name in ref()".to_owned()
-                        });
+                        let help =
+                            suggestion_help(name, by_name.keys().map(String::as_str), || {
+                                "create the model, or fix the name in ref()".to_owned()
+                            });
                         Diagnostic::error(format!(
                             "`{}` refers to `{name}`, which is not a model or seed",
                             n.name
@@ -61,19 +62,24 @@ impl Dag {
                         .with_label(&dep.span, "unknown ref")
                         .with_help(help)
                     }),
-                    DependencyTarget::Source(s, t) => sources.get(&(s.clone(), t.clone())).ok_or_else(|| {
-                        let names: Vec<String> = sources.keys().map(|(a, b)| format!("{a}.{b}")).collect();
-                        let wanted = format!("{s}.{t}");
-                        let help = suggestion_help(&wanted, names.iter().map(String::as_str), || {
-                            "declare it under `sources:` in a YAML properties file".to_owned()
-                        });
-                        Diagnostic::error(format!(
-                            "`{}` uses source `{s}.{t}`, which is not defined",
-                            n.name
-                        ))
-                        .with_label(&dep.span, "unknown source")
-                        .with_help(help)
-                    }),
+                    DependencyTarget::Source(s, t) => {
+                        sources.get(&(s.clone(), t.clone())).ok_or_else(|| {
+                            let names: Vec<String> =
+                                sources.keys().map(|(a, b)| format!("{a}.{b}")).collect();
+                            let wanted = format!("{s}.{t}");
+                            let help =
+                                suggestion_help(&wanted, names.iter().map(String::as_str), || {
+                                    "declare it under `sources:` in a YAML properties file"
+                                        .to_owned()
+                                });
+                            Diagnostic::error(format!(
+                                "`{}` uses source `{s}.{t}`, which is not defined",
+                                n.name
+                            ))
+                            .with_label(&dep.span, "unknown source")
+                            .with_help(help)
+                        })
+                    }
                 };
                 match found {
                     Ok(id) => {
@@ -136,7 +142,10 @@ impl Dag {
     /// One cycle through the strongly connected component, in dependency order.
     fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<NodeIndex> {
         let members: HashSet<NodeIndex> = scc.iter().copied().collect();
-        let start = *scc.iter().min_by_key(|i| &self.node(**i).name).unwrap_or(&scc[0]);
+        let start = *scc
+            .iter()
+            .min_by_key(|i| &self.node(**i).name)
+            .unwrap_or(&scc[0]);
         // Depth-first search for a path back to `start` within the component.
         let mut path = vec![start];
         let mut visited = HashSet::from([start]);
@@ -147,7 +156,9 @@ impl Dag {
             path: &mut Vec<NodeIndex>,
             visited: &mut HashSet<NodeIndex>,
         ) -> bool {
-            let Some(&current) = path.last() else { return false };
+            let Some(&current) = path.last() else {
+                return false;
+            };
             let mut next: Vec<NodeIndex> = dag
                 .graph
                 .edges_directed(current, Direction::Outgoing)

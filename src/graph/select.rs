@@ -26,6 +26,50 @@ const METHODS: &[&str] = &[
     "config",
 ];
 
+/// Which tests a selection of models brings along (dbt's `--indirect-selection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndirectSelection {
+    /// Tests with any selected parent.
+    Eager,
+    /// Tests whose parents are all selected or built before the selection.
+    Buildable,
+    /// Tests whose parents are all selected.
+    Cautious,
+    /// No tests besides those selected by name.
+    Empty,
+}
+
+impl IndirectSelection {
+    pub fn tests_of(self, dag: &Dag, selected: &HashSet<NodeIndex>) -> Vec<NodeIndex> {
+        let ancestors: HashSet<NodeIndex> = match self {
+            IndirectSelection::Buildable => selected
+                .iter()
+                .flat_map(|i| dag.ancestors(*i, None))
+                .collect(),
+            _ => HashSet::new(),
+        };
+        dag.graph
+            .node_indices()
+            .filter(|i| dag.node(*i).resource_type == ResourceType::Test)
+            .filter(|i| {
+                let mut parents = dag.parents(*i);
+                match self {
+                    IndirectSelection::Eager => parents.any(|p| selected.contains(&p)),
+                    IndirectSelection::Cautious => parents.all(|p| selected.contains(&p)),
+                    IndirectSelection::Buildable => {
+                        let parents: Vec<NodeIndex> = parents.collect();
+                        parents.iter().any(|p| selected.contains(p))
+                            && parents
+                                .iter()
+                                .all(|p| selected.contains(p) || ancestors.contains(p))
+                    }
+                    IndirectSelection::Empty => false,
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 struct Atom {
     span: (usize, usize),
@@ -76,7 +120,9 @@ impl Selector {
                 if part.is_empty() {
                     return Err(Diagnostic::error("empty selector")
                         .with_label(&span, "nothing between the commas")
-                        .with_help("commas intersect two selectors: `tag:nightly,path:models/marts`"));
+                        .with_help(
+                            "commas intersect two selectors: `tag:nightly,path:models/marts`",
+                        ));
                 }
                 atoms.push(parse_atom(part, start, &span)?);
             }
@@ -86,7 +132,11 @@ impl Selector {
     }
 
     /// The nodes the expression selects, and warnings for atoms that matched nothing.
-    pub fn evaluate(&self, dag: &Dag, warnings: &mut Vec<Diagnostic>) -> Result<HashSet<NodeIndex>, Diagnostic> {
+    pub fn evaluate(
+        &self,
+        dag: &Dag,
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<HashSet<NodeIndex>, Diagnostic> {
         let mut union = HashSet::new();
         for term in &self.terms {
             let mut intersection: Option<HashSet<NodeIndex>> = None;
@@ -102,7 +152,12 @@ impl Selector {
         Ok(union)
     }
 
-    fn evaluate_atom(&self, dag: &Dag, atom: &Atom, warnings: &mut Vec<Diagnostic>) -> Result<HashSet<NodeIndex>, Diagnostic> {
+    fn evaluate_atom(
+        &self,
+        dag: &Dag,
+        atom: &Atom,
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<HashSet<NodeIndex>, Diagnostic> {
         let span = Span::new(&self.file, atom.span.0, atom.span.1);
         let mut base = HashSet::new();
         for idx in dag.graph.node_indices() {
@@ -175,16 +230,27 @@ fn parse_atom(part: &str, start: usize, span: &Span) -> Result<Atom, Diagnostic>
                 let help = suggestion_help(m, METHODS.iter().copied(), || {
                     format!("selector methods are: {}", METHODS.join(", "))
                 });
-                let m_span = Span::new(&span.file, start + part.find(m).unwrap_or(0), start + part.find(m).unwrap_or(0) + m.len());
+                let m_span = Span::new(
+                    &span.file,
+                    start + part.find(m).unwrap_or(0),
+                    start + part.find(m).unwrap_or(0) + m.len(),
+                );
                 return Err(Diagnostic::error(format!("unknown selector method `{m}`"))
                     .with_label(&m_span, "unknown method")
                     .with_help(help));
             }
             (m.to_owned(), v.to_owned())
         }
-        None if s.contains('/') || s.ends_with(".sql") || s.ends_with(".csv") => ("path".to_owned(), s.to_owned()),
+        None if s.contains('/') || s.ends_with(".sql") || s.ends_with(".csv") => {
+            ("path".to_owned(), s.to_owned())
+        }
         None => ("fqn".to_owned(), s.to_owned()),
     };
+    if value.contains('+') {
+        return Err(Diagnostic::error(format!("invalid graph operator in `{part}`"))
+            .with_label(span, "`+` can only start or end a selector")
+            .with_help("write `+model` (parents), `model+` (children), or with a depth: `2+model`, `model+1`"));
+    }
     if value.is_empty() {
         return Err(Diagnostic::error("selector has no value")
             .with_label(span, "nothing to match")
@@ -227,14 +293,21 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) -> Result<bool, Diagnostic> {
+fn matches(
+    dag: &Dag,
+    idx: NodeIndex,
+    method: &str,
+    value: &str,
+    span: &Span,
+) -> Result<bool, Diagnostic> {
     let node = dag.node(idx);
     Ok(match method {
         "fqn" => {
             let dotted = node.fqn.join(".");
             glob(value, &node.name)
                 || value == node.fqn[0]
-                || (value.contains('.') && (glob(value, &dotted) || dotted.ends_with(&format!(".{value}"))))
+                || (value.contains('.')
+                    && (glob(value, &dotted) || dotted.ends_with(&format!(".{value}"))))
         }
         "package" => value == node.fqn[0],
         "tag" => node.tags().iter().any(|t| glob(value, t)),
@@ -242,7 +315,12 @@ fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) ->
             let path = node.original_file_path.to_string_lossy().replace('\\', "/");
             let v = value.trim_end_matches('/');
             if method == "file" {
-                glob(v, node.original_file_path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default().as_ref())
+                let file_name = node
+                    .original_file_path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                glob(v, &file_name)
             } else {
                 path == v || path.starts_with(&format!("{v}/")) || glob(v, &path)
             }
@@ -250,9 +328,13 @@ fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) ->
         "resource_type" => {
             let known = ["model", "seed", "test", "source"];
             if !known.contains(&value) {
-                return Err(Diagnostic::error(format!("unknown resource type `{value}`"))
-                    .with_label(span, "here")
-                    .with_help(suggestion_help(value, known, || "use model, seed, test or source".to_owned())));
+                return Err(
+                    Diagnostic::error(format!("unknown resource type `{value}`"))
+                        .with_label(span, "here")
+                        .with_help(suggestion_help(value, known, || {
+                            "use model, seed, test or source".to_owned()
+                        })),
+                );
             }
             node.resource_type.as_str() == value
         }
@@ -265,14 +347,19 @@ fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) ->
         }
         "test_type" => match value {
             "generic" | "schema" => node.generic_test.is_some(),
-            "singular" | "data" => node.resource_type == ResourceType::Test && node.generic_test.is_none(),
+            "singular" | "data" => {
+                node.resource_type == ResourceType::Test && node.generic_test.is_none()
+            }
             other => {
                 return Err(Diagnostic::error(format!("unknown test type `{other}`"))
                     .with_label(span, "here")
                     .with_help("use test_type:generic or test_type:singular"))
             }
         },
-        "test_name" => node.generic_test.as_ref().is_some_and(|t| glob(value, &t.test_name)),
+        "test_name" => node
+            .generic_test
+            .as_ref()
+            .is_some_and(|t| glob(value, &t.test_name)),
         m => {
             let key = m.strip_prefix("config.").unwrap_or(m);
             let found = if key == "materialized" {
@@ -282,7 +369,9 @@ fn matches(dag: &Dag, idx: NodeIndex, method: &str, value: &str, span: &Span) ->
             };
             match found {
                 Some(Json::String(s)) => glob(value, &s),
-                Some(Json::Array(items)) => items.iter().any(|i| i.as_str().is_some_and(|s| glob(value, s))),
+                Some(Json::Array(items)) => items
+                    .iter()
+                    .any(|i| i.as_str().is_some_and(|s| glob(value, s))),
                 Some(other) => other.to_string() == value,
                 None => false,
             }

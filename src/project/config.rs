@@ -206,11 +206,7 @@ fn string_list(v: Option<&Json>) -> Vec<String> {
 }
 
 /// Validate one config key (from any source) and warn about ignored dbt keys.
-pub fn check_key(
-    key: &str,
-    span: &Span,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<(), Diagnostic> {
+pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
     let key = canonical_key(key);
     if IMPLEMENTED_KEYS.contains(&key) {
         return Ok(());
@@ -306,7 +302,10 @@ impl SqlCheck {
             Some(other) => Err(Diagnostic::error(format!(
                 "`sql_check` must be error, warn or off, found `{other}`"
             ))
-            .with_label(config.span("sql_check").unwrap_or(fallback), "invalid value")),
+            .with_label(
+                config.span("sql_check").unwrap_or(fallback),
+                "invalid value",
+            )),
         }
     }
 }

@@ -84,11 +84,7 @@ pub fn read_source(root: &Path, path: &Path) -> Result<Arc<SourceFile>, Diagnost
     }
 }
 
-fn walk(
-    root: &Path,
-    folders: &[String],
-    extension: &str,
-) -> Vec<(PathBuf, PathBuf)> {
+fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for folder in folders {
         let base = root.join(folder);
@@ -166,7 +162,9 @@ fn check_unique(kind: &str, files: &[ProjectFileEntry], errors: &mut Vec<Diagnos
                 ))
                 .with_label(&Span::file_start(&f.file), "second definition")
                 .with_label(&Span::file_start(&prev.file), "first definition")
-                .with_help(format!("rename one of the files: {kind} names must be unique")),
+                .with_help(format!(
+                    "rename one of the files: {kind} names must be unique"
+                )),
             );
         }
     }
@@ -190,7 +188,10 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let mut warnings = Vec::new();
     let file = read_source(&root, &project_path)?;
     let pf = project_yml::parse(&root, file, &mut warnings)?;
-    for tree in [&pf.models_tree, &pf.seeds_tree, &pf.tests_tree].into_iter().flatten() {
+    for tree in [&pf.models_tree, &pf.seeds_tree, &pf.tests_tree]
+        .into_iter()
+        .flatten()
+    {
         project_yml::validate_tree(tree, &mut warnings)?;
     }
 
@@ -204,16 +205,13 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     for m in &models {
         if let Some(s) = seeds.iter().find(|s| s.name == m.name) {
             errors.push(
-                Diagnostic::error(format!(
-                    "a model and a seed are both named `{}`",
-                    m.name
-                ))
-                .with_label(&Span::file_start(&m.file), "the model")
-                .with_help(format!(
-                    "rename the model or the seed {}: `ref('{}')` must name one node",
-                    s.rel_path.display(),
-                    m.name
-                )),
+                Diagnostic::error(format!("a model and a seed are both named `{}`", m.name))
+                    .with_label(&Span::file_start(&m.file), "the model")
+                    .with_help(format!(
+                        "rename the model or the seed {}: `ref('{}')` must name one node",
+                        s.rel_path.display(),
+                        m.name
+                    )),
             );
         }
     }
@@ -224,9 +222,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     yaml_folders.extend(pf.macro_paths.iter().cloned());
     for ext in ["yml", "yaml"] {
         for (path, _) in walk(&root, &yaml_folders, ext) {
-            match read_source(&root, &path)
-                .and_then(|f| properties.add_file(&f, &mut warnings))
-            {
+            match read_source(&root, &path).and_then(|f| properties.add_file(&f, &mut warnings)) {
                 Ok(()) => {}
                 Err(e) => errors.push(e),
             }

@@ -119,7 +119,11 @@ fn paths(node: Option<&Node>, key: &str, default: &str) -> Result<Vec<String>, D
     }
 }
 
-pub fn parse(root: &Path, file: Arc<SourceFile>, warnings: &mut Vec<Diagnostic>) -> Result<ProjectFile, Diagnostic> {
+pub fn parse(
+    root: &Path,
+    file: Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<ProjectFile, Diagnostic> {
     let doc = yaml::parse(&file)?;
     let doc = doc.expect_map("project.yml")?;
     PROJECT_KEYS.check(doc, warnings)?;
@@ -186,7 +190,10 @@ pub fn parse(root: &Path, file: Arc<SourceFile>, warnings: &mut Vec<Diagnostic>)
     }
     let default_target = doc
         .get("target")
-        .map(|n| n.expect_str("`target`").map(|s| (s.to_owned(), n.span.clone())))
+        .map(|n| {
+            n.expect_str("`target`")
+                .map(|s| (s.to_owned(), n.span.clone()))
+        })
         .transpose()?;
     let tests_tree = match tree("data_tests")? {
         Some(t) => Some(t),
@@ -220,8 +227,7 @@ pub fn tree_config(tree: Option<&Node>, fqn: &[String]) -> Config {
     };
     let mut depth = 0;
     loop {
-        for (key, key_node, value) in level.entries() {
-            let _ = depth;
+        for (key, _, value) in level.entries() {
             let config_key = key.strip_prefix('+').or_else(|| {
                 // dbt also accepts a config key without `+` when its value is not a
                 // mapping (a mapping would be a folder).
@@ -233,7 +239,6 @@ pub fn tree_config(tree: Option<&Node>, fqn: &[String]) -> Config {
                 .then_some(key)
             });
             if let Some(ck) = config_key {
-                let _ = key_node;
                 config.set(ck, value.to_json(), Some(value.span.clone()));
             }
         }

@@ -103,7 +103,13 @@ const SOURCE_TABLE_KEYS: KeySet = KeySet {
         "tags",
         "config",
     ],
-    ignored: &["loaded_at_field", "freshness", "external", "quoting", "loader"],
+    ignored: &[
+        "loaded_at_field",
+        "freshness",
+        "external",
+        "quoting",
+        "loader",
+    ],
 };
 
 /// A column's documented properties.
@@ -270,7 +276,8 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
             }
             "arguments" => {
                 for (ak, _, av) in v.expect_map("`arguments`")?.entries() {
-                    def.args.insert(ak.to_owned(), (av.to_json(), av.span.clone()));
+                    def.args
+                        .insert(ak.to_owned(), (av.to_json(), av.span.clone()));
                 }
             }
             "name" => def.custom_name = Some(v.expect_str("`name`")?.to_owned()),
@@ -309,7 +316,9 @@ fn columns_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<ColumnPr
             description: string_field(c, "description")?,
             data_type,
             tests: tests_of(c, warnings)?,
-            meta: c.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+            meta: c
+                .get("meta")
+                .map_or(Json::Object(Default::default()), Node::to_json),
             tags: c
                 .get("tags")
                 .map(|t| t.expect_str_list("`tags`"))
@@ -364,7 +373,9 @@ fn source_def(
                 description: string_field(t, "description")?,
                 columns: columns_of(t, warnings)?,
                 tests: tests_of(t, warnings)?,
-                meta: t.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+                meta: t
+                    .get("meta")
+                    .map_or(Json::Object(Default::default()), Node::to_json),
                 tags: t
                     .get("tags")
                     .map(|x| x.expect_str_list("`tags`"))
@@ -389,7 +400,9 @@ fn source_def(
         schema: opt("schema")?,
         loader: string_field(entry, "loader")?,
         tables,
-        meta: entry.get("meta").map_or(Json::Object(Default::default()), Node::to_json),
+        meta: entry
+            .get("meta")
+            .map_or(Json::Object(Default::default()), Node::to_json),
         tags: entry
             .get("tags")
             .map(|x| x.expect_str_list("`tags`"))
@@ -404,13 +417,12 @@ fn insert_unique(
     what: &str,
 ) -> Result<(), Diagnostic> {
     if let Some(prev) = map.get(&props.name) {
-        return Err(Diagnostic::error(format!(
-            "{what} `{}` is described twice",
-            props.name
-        ))
-        .with_label(&props.span, "described again here")
-        .with_label(&prev.span, "first described here")
-        .with_help("merge the two entries into one"));
+        return Err(
+            Diagnostic::error(format!("{what} `{}` is described twice", props.name))
+                .with_label(&props.span, "described again here")
+                .with_label(&prev.span, "first described here")
+                .with_help("merge the two entries into one"),
+        );
     }
     map.insert(props.name.clone(), props);
     Ok(())

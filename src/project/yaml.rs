@@ -11,7 +11,7 @@ use std::sync::Arc;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use crate::diagnostics::{suggestion_help, Diagnostic, Severity, SourceFile, Span};
+use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -66,7 +66,9 @@ impl Node {
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries().find(|(k, _, _)| *k == key).map(|(_, _, v)| v)
+        self.entries()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| v)
     }
 
     /// The span of a key in a mapping (for errors about the key itself).
@@ -85,7 +87,8 @@ impl Node {
     }
 
     pub fn expect_str(&self, what: &str) -> Result<&str, Diagnostic> {
-        self.as_str().ok_or_else(|| self.type_error(what, "a string"))
+        self.as_str()
+            .ok_or_else(|| self.type_error(what, "a string"))
     }
 
     /// A scalar read as text: strings, numbers and booleans (for names and versions).
@@ -189,17 +192,13 @@ impl KeySet<'_> {
             }
             let all = self.known.iter().chain(self.ignored).copied();
             let help = suggestion_help(key, all.clone(), || {
-                format!(
-                    "the keys allowed here are: {}",
-                    self.known.join(", ")
-                )
+                format!("the keys allowed here are: {}", self.known.join(", "))
             });
-            return Err(Diagnostic::error(format!(
-                "unknown key `{key}` in {}",
-                self.what
-            ))
-            .with_label(&key_node.span, "unknown key")
-            .with_help(help));
+            return Err(
+                Diagnostic::error(format!("unknown key `{key}` in {}", self.what))
+                    .with_label(&key_node.span, "unknown key")
+                    .with_help(help),
+            );
         }
         Ok(())
     }
@@ -381,10 +380,4 @@ impl MarkedEventReceiver for Builder<'_> {
             _ => {}
         }
     }
-}
-
-/// A warning-level diagnostic is collected; an error is returned. Used by loaders
-/// that accumulate warnings while reading.
-pub fn is_error(d: &Diagnostic) -> bool {
-    d.severity == Severity::Error
 }

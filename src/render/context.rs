@@ -158,7 +158,9 @@ fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let (name, kwargs_ok) = match args.as_slice() {
         [name] => (name.as_str(), true),
         // ref('package', 'model'): sluice has one package, the project.
-        [package, name] if package.as_str() == Some(&s.shared.project_name) => (name.as_str(), true),
+        [package, name] if package.as_str() == Some(s.shared.project_name.as_str()) => {
+            (name.as_str(), true)
+        }
         [package, _] => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -240,7 +242,7 @@ impl Object for ConfigFn {
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let s = session(state)?;
-        let (positional, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(args)?;
+        let (positional, kwargs): (Rest<Value>, Kwargs) = minijinja::value::from_args(args)?;
         if !positional.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -252,11 +254,6 @@ impl Object for ConfigFn {
                 let value: Value = kwargs.get(key)?;
                 let json = serde_json::to_value(&value).unwrap_or(Json::Null);
                 s.record(|r| r.config.push((key.to_owned(), json)));
-            }
-        } else {
-            // Every keyword was read while parsing; nothing is left to check.
-            for key in kwargs.args().collect::<Vec<_>>() {
-                let _: Value = kwargs.get(key)?;
             }
         }
         Ok(Value::from(""))
@@ -274,7 +271,11 @@ impl Object for ConfigFn {
             Phase::Compile => s.config.get(&key).cloned(),
             Phase::Parse => {
                 let r = s.recorded.lock().unwrap_or_else(|p| p.into_inner());
-                r.config.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+                r.config
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
             }
         };
         match (method, found) {
@@ -298,7 +299,7 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
         (Some(v), _) => Ok(Value::from_serialize(v)),
         (None, Some(d)) => Ok(d),
         (None, None) => Err(Error::new(
-            ErrorKind::UndefinedError,
+            ErrorKind::InvalidOperation,
             format!(
                 "required var `{name}` is not set: define it under `vars:` in project.yml, \
                  pass --vars '{{{name}: ...}}', or give var() a default"
@@ -317,7 +318,7 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
         (Ok(v), _) => Ok(Value::from(v)),
         (Err(_), Some(d)) => Ok(d),
         (Err(_), None) => Err(Error::new(
-            ErrorKind::UndefinedError,
+            ErrorKind::InvalidOperation,
             format!(
                 "environment variable `{name}` is not set: export it, or give env_var() a default"
             ),
@@ -325,9 +326,14 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
     }
 }
 
-fn log_fn(state: &State, msg: Value, info: Option<bool>) -> Result<Value, Error> {
-    let compiling = session(state).map(|s| s.phase == Phase::Compile).unwrap_or(false);
-    if compiling && info.unwrap_or(false) {
+fn log_fn(state: &State, msg: Value, info: Option<bool>, kwargs: Kwargs) -> Result<Value, Error> {
+    let info = info
+        .or(kwargs.get::<Option<bool>>("info")?)
+        .unwrap_or(false);
+    let compiling = session(state)
+        .map(|s| s.phase == Phase::Compile)
+        .unwrap_or(false);
+    if compiling && info {
         eprintln!("{msg}");
     }
     Ok(Value::from(""))
@@ -340,9 +346,9 @@ fn is_incremental_fn() -> bool {
 fn fromjson_fn(s: String, default: Option<Value>) -> Result<Value, Error> {
     match serde_json::from_str::<Json>(&s) {
         Ok(v) => Ok(Value::from_serialize(&v)),
-        Err(e) => default.ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))
-        }),
+        Err(e) => {
+            default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))
+        }
     }
 }
 
@@ -438,7 +444,11 @@ fn register_macro_globals(env: &mut Environment<'static>, registry: &Arc<MacroRe
 }
 
 /// Install every dbt context function into `env`.
-pub fn install(env: &mut Environment<'static>, registry: &Arc<MacroRegistry>, dialect: &'static dyn Dialect) {
+pub fn install(
+    env: &mut Environment<'static>,
+    registry: &Arc<MacroRegistry>,
+    dialect: &'static dyn Dialect,
+) {
     register_macro_globals(env, registry);
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);

@@ -36,8 +36,16 @@ pub struct MacroDef {
 /// The builtin macro library shipped inside the binary.
 pub const BUILTIN_FILES: &[(&str, &str, &str)] = &[
     ("dbt", "<sluice>/dbt.sql", include_str!("builtins/dbt.sql")),
-    ("dbt", "<sluice>/tests.sql", include_str!("builtins/tests.sql")),
-    ("sluice", "<sluice>/sluice.sql", include_str!("builtins/sluice.sql")),
+    (
+        "dbt",
+        "<sluice>/tests.sql",
+        include_str!("builtins/tests.sql"),
+    ),
+    (
+        "sluice",
+        "<sluice>/sluice.sql",
+        include_str!("builtins/sluice.sql"),
+    ),
 ];
 
 static MACRO_DEF: LazyLock<Regex> = LazyLock::new(|| {
@@ -91,12 +99,20 @@ pub fn preprocess(source: &str) -> Preprocessed {
         };
         let internal = format!("{INTERNAL_PREFIX}{name}");
         found.push((name, internal.clone()));
-        edits.push((whole.start(), whole.end(), format!("{{%{ws} macro {internal}(")));
+        edits.push((
+            whole.start(),
+            whole.end(),
+            format!("{{%{ws} macro {internal}("),
+        ));
     }
     for caps in END_TEST.captures_iter(source) {
         let whole = caps.get(0).expect("group 0 always matches");
         let ws = caps.get(1).map_or("", |m| m.as_str());
-        edits.push((whole.start(), whole.end(), format!("{{%{ws} endmacro {}", &caps[2])));
+        edits.push((
+            whole.start(),
+            whole.end(),
+            format!("{{%{ws} endmacro {}", &caps[2]),
+        ));
     }
     edits.sort_by_key(|e| e.0);
     let mut out = String::with_capacity(source.len() + edits.len() * 24);
@@ -162,7 +178,12 @@ impl MacroRegistry {
 
     /// dbt's dispatch order: the project's `<adapter>__name` and `default__name`,
     /// then the namespace's.
-    pub fn dispatch(&self, name: &str, namespace: Option<&str>, adapter: &str) -> Option<&MacroDef> {
+    pub fn dispatch(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        adapter: &str,
+    ) -> Option<&MacroDef> {
         let candidates = [format!("{adapter}__{name}"), format!("default__{name}")];
         for c in &candidates {
             if let Some(m) = self.project(c) {
@@ -252,7 +273,8 @@ impl Object for MacroFn {
             .iter()
             .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
             .collect();
-        let macro_state = template.eval_to_state(ctx)?;
+        let captured = template.render_captured(ctx)?;
+        let macro_state = captured.state();
         let callable = macro_state.lookup(&self.def.internal).ok_or_else(|| {
             Error::new(
                 ErrorKind::UndefinedError,
@@ -260,7 +282,7 @@ impl Object for MacroFn {
             )
         })?;
         RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
-        let result = callable.call(&macro_state, args);
+        let result = callable.call(macro_state, args);
         let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
         match (returned, result) {
             (Some(value), _) => Ok(value),

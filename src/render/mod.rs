@@ -7,8 +7,8 @@
 //! independent, so callers run them in parallel (rayon).
 
 pub mod context;
-pub mod parse;
 pub mod macros;
+pub mod parse;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock};
@@ -22,7 +22,7 @@ pub use context::{Phase, Recorded, Relation, RenderSession, RenderShared, Resolv
 use macros::{MacroDef, MacroFn, MacroRegistry, OffsetMap, Origin};
 
 use crate::adapter::{Dialect, RelationName};
-use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics, SourceFile, Span};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::project::{Project, WarehouseKind};
 
 /// What templates see as `target`.
@@ -67,7 +67,12 @@ static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The span of the first `ref('name')` (or `source('s', 't')`) call in a file, so an
 /// unknown reference is reported where it is written.
-pub fn find_call_span(file: &Arc<SourceFile>, func: &str, first: &str, second: Option<&str>) -> Span {
+pub fn find_call_span(
+    file: &Arc<SourceFile>,
+    func: &str,
+    first: &str,
+    second: Option<&str>,
+) -> Span {
     for caps in REF_CALL.captures_iter(&file.text) {
         if &caps[1] != func || &caps[3] != first {
             continue;
@@ -113,7 +118,7 @@ impl Renderer {
             for (macro_name, internal) in pre.macros {
                 registry.add(MacroDef {
                     name: macro_name,
-                    origin: Origin::Builtin(namespace),
+                    origin: Origin::Builtin(*namespace),
                     template: (*name).to_owned(),
                     internal,
                 });
@@ -222,7 +227,10 @@ impl Renderer {
             ("target", target),
             ("execute", Value::from(phase == Phase::Compile)),
             ("project_name", Value::from(self.project_name.clone())),
-            ("flags", Value::from_serialize(serde_json::json!({"FULL_REFRESH": false}))),
+            (
+                "flags",
+                Value::from_serialize(serde_json::json!({"FULL_REFRESH": false})),
+            ),
         ])
     }
 
@@ -275,7 +283,8 @@ impl Renderer {
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();
         let tmpl = self.env.template_from_str("")?;
-        let state = tmpl.eval_to_state(&ctx)?;
+        let captured = tmpl.render_captured(&ctx)?;
+        let state = captured.state();
         let mut kwargs = Vec::with_capacity(args.len());
         for (k, v) in args {
             let v = match v.as_str() {
@@ -286,7 +295,7 @@ impl Renderer {
             };
             kwargs.push((k, v));
         }
-        let value = MacroFn::value(def).call(&state, &[Value::from(Kwargs::from_iter(kwargs))])?;
+        let value = MacroFn::value(def).call(state, &[Value::from(Kwargs::from_iter(kwargs))])?;
         let recorded = session_value
             .downcast_object_ref::<RenderSession>()
             .map(RenderSession::take_recorded)
@@ -310,7 +319,16 @@ impl Renderer {
             Some(name) => self.file(name),
             None => (SourceFile::new("<template>", ""), None),
         };
-        jinja_diagnostic(&file, offsets.as_ref(), e)
+        let mut d = jinja_diagnostic(&file, offsets.as_ref(), e);
+        if e.kind() == minijinja::ErrorKind::UnknownFunction {
+            // minijinja says "name is unknown": suggest the closest macro.
+            let name = e
+                .detail()
+                .and_then(|m| m.split_whitespace().next())
+                .unwrap_or_default();
+            d.help = Some(macro_suggestion(self, name));
+        }
+        d
     }
 
     /// The macro a generic test `name` (maybe `namespace.name`) runs.
@@ -332,9 +350,12 @@ fn is_relation_expression(s: &str) -> bool {
 }
 
 fn find_macro_span(file: &Arc<SourceFile>, name: &str) -> Span {
-    let needle = Regex::new(&format!(r"(macro|test)\s+{}\s*\(", regex::escape(name.trim_start_matches("test_"))))
-        .ok()
-        .and_then(|re| re.find(&file.text).map(|m| (m.start(), m.end())));
+    let needle = Regex::new(&format!(
+        r"(macro|test)\s+{}\s*\(",
+        regex::escape(name.trim_start_matches("test_"))
+    ))
+    .ok()
+    .and_then(|re| re.find(&file.text).map(|m| (m.start(), m.end())));
     match needle {
         Some((s, e)) => Span::new(file, s, e),
         None => Span::file_start(file),
@@ -352,7 +373,10 @@ pub fn jinja_diagnostic(
     let (message, help) = match e.kind() {
         K::SyntaxError => (
             format!("Jinja syntax error: {}", detail.clone().unwrap_or_default()),
-            Some("check that every `{{`, `{%` and `{#` is closed and every block has its `end` tag".to_owned()),
+            Some(
+                "check that every `{{`, `{%` and `{#` is closed and every block has its `end` tag"
+                    .to_owned(),
+            ),
         ),
         K::UnknownFunction => {
             let d = detail.clone().unwrap_or_default();
@@ -365,12 +389,12 @@ pub fn jinja_diagnostic(
             detail
                 .clone()
                 .unwrap_or_else(|| "undefined value".to_owned()),
-            Some("check the variable's spelling, or guard it with `{% if x is defined %}`".to_owned()),
+            Some(
+                "check the variable's spelling, or guard it with `{% if x is defined %}`"
+                    .to_owned(),
+            ),
         ),
-        _ => (
-            detail.clone().unwrap_or_else(|| e.kind().to_string()),
-            None,
-        ),
+        _ => (detail.clone().unwrap_or_else(|| e.kind().to_string()), None),
     };
     let mut d = Diagnostic::error(message);
     let span = match (e.range(), e.line()) {
@@ -394,7 +418,10 @@ pub fn jinja_diagnostic(
 /// "did you mean" for a name among macros, for undefined-function errors.
 pub fn macro_suggestion(renderer: &Renderer, name: &str) -> String {
     let names = renderer.macro_names();
-    suggestion_help(name, names.iter().copied(), || {
-        "define it in a file under macro-paths".to_owned()
-    })
+    match crate::diagnostics::did_you_mean(name, names.iter().copied()) {
+        Some(best) => {
+            format!("did you mean `{best}`? (macros are defined in files under macro-paths)")
+        }
+        None => "define the macro in a file under macro-paths, or check its spelling".to_owned(),
+    }
 }

@@ -132,7 +132,10 @@ fn schema_name(
 ) -> Result<String, Diagnostic> {
     if let Some(def) = renderer.registry.project("generate_schema_name") {
         let args = vec![
-            ("custom_schema_name".to_owned(), Value::from(custom.map(str::to_owned))),
+            (
+                "custom_schema_name".to_owned(),
+                Value::from(custom.map(str::to_owned)),
+            ),
             ("node".to_owned(), node.clone()),
         ];
         let ctx = NodeContext {
@@ -179,12 +182,11 @@ fn parse_sql_file(
     base_config: Config,
 ) -> Result<ModelParse, Diagnostic> {
     if entry.file.text.trim().is_empty() {
-        return Err(Diagnostic::error(format!(
-            "{} is empty",
-            entry.rel_path.display()
-        ))
-        .with_label(&Span::file_start(&entry.file), "no SQL here")
-        .with_help("write a SELECT statement, or delete the file"));
+        return Err(
+            Diagnostic::error(format!("{} is empty", entry.rel_path.display()))
+                .with_label(&Span::file_start(&entry.file), "no SQL here")
+                .with_help("write a SELECT statement, or delete the file"),
+        );
     }
     let ctx = NodeContext {
         this: placeholder_relation(renderer, &entry.name),
@@ -296,7 +298,8 @@ pub fn parse_project(
         let node_value = Value::from_serialize(serde_json::json!({
             "name": p.entry.name, "resource_type": "model", "config": p.config.to_json(),
         }));
-        let relation = match relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value) {
+        let relation = match relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value)
+        {
             Ok(r) => r,
             Err(e) => {
                 errors.push(e);
@@ -378,14 +381,30 @@ pub fn parse_project(
                 .file
                 .path
                 .parent()
-                .map(|p| p.components().skip(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>())
+                .map(|p| {
+                    p.components()
+                        .skip(1)
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default();
             let mut fqn = vec![pf.name.clone()];
             fqn.extend(yml_folder);
             fqn.push(source.name.clone());
             fqn.push(table.name.clone());
             let mut config = Config::default();
-            config.set("tags", Json::from(source.tags.iter().chain(&table.tags).cloned().collect::<Vec<_>>()), None);
+            config.set(
+                "tags",
+                Json::from(
+                    source
+                        .tags
+                        .iter()
+                        .chain(&table.tags)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
+                None,
+            );
             nodes.push(ParsedNode {
                 unique_id: format!("source.{}.{}.{}", pf.name, source.name, table.name),
                 resource_type: ResourceType::Source,
@@ -454,49 +473,68 @@ pub fn parse_project(
     // Generic tests from YAML, attached to the nodes parsed above.
     let mut generic_nodes = Vec::new();
     for node in &nodes {
-        let (yaml_file, tests): (Option<Arc<SourceFile>>, Vec<(Option<&ColumnProps>, &TestDef)>) =
-            match node.resource_type {
-                ResourceType::Model | ResourceType::Seed => {
-                    let props = match node.resource_type {
-                        ResourceType::Model => project.properties.models.get(&node.name),
-                        _ => project.properties.seeds.get(&node.name),
-                    };
-                    match props {
-                        Some(p) => (
-                            Some(Arc::clone(&p.file)),
-                            p.tests
-                                .iter()
-                                .map(|t| (None, t))
-                                .chain(p.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c), t))))
-                                .collect(),
-                        ),
-                        None => (None, Vec::new()),
-                    }
+        let (yaml_file, tests): (
+            Option<Arc<SourceFile>>,
+            Vec<(Option<&ColumnProps>, &TestDef)>,
+        ) = match node.resource_type {
+            ResourceType::Model | ResourceType::Seed => {
+                let props = match node.resource_type {
+                    ResourceType::Model => project.properties.models.get(&node.name),
+                    _ => project.properties.seeds.get(&node.name),
+                };
+                match props {
+                    Some(p) => (
+                        Some(Arc::clone(&p.file)),
+                        p.tests
+                            .iter()
+                            .map(|t| (None, t))
+                            .chain(
+                                p.columns
+                                    .iter()
+                                    .flat_map(|c| c.tests.iter().map(move |t| (Some(c), t))),
+                            )
+                            .collect(),
+                    ),
+                    None => (None, Vec::new()),
                 }
-                ResourceType::Source => {
-                    let src = project
-                        .properties
-                        .sources
-                        .iter()
-                        .find(|s| Some(&s.name) == node.source_name.as_ref());
-                    let table = src.and_then(|s| s.tables.iter().find(|t| t.name == node.name));
-                    match (src, table) {
-                        (Some(s), Some(t)) => (
-                            Some(Arc::clone(&s.file)),
-                            t.tests
-                                .iter()
-                                .map(|x| (None, x))
-                                .chain(t.columns.iter().flat_map(|c| c.tests.iter().map(move |x| (Some(c), x))))
-                                .collect(),
-                        ),
-                        _ => (None, Vec::new()),
-                    }
+            }
+            ResourceType::Source => {
+                let src = project
+                    .properties
+                    .sources
+                    .iter()
+                    .find(|s| Some(&s.name) == node.source_name.as_ref());
+                let table = src.and_then(|s| s.tables.iter().find(|t| t.name == node.name));
+                match (src, table) {
+                    (Some(s), Some(t)) => (
+                        Some(Arc::clone(&s.file)),
+                        t.tests
+                            .iter()
+                            .map(|x| (None, x))
+                            .chain(
+                                t.columns
+                                    .iter()
+                                    .flat_map(|c| c.tests.iter().map(move |x| (Some(c), x))),
+                            )
+                            .collect(),
+                    ),
+                    _ => (None, Vec::new()),
                 }
-                ResourceType::Test => (None, Vec::new()),
-            };
+            }
+            ResourceType::Test => (None, Vec::new()),
+        };
         let Some(yaml_file) = yaml_file else { continue };
         for (column, def) in tests {
-            match generic::build_test_node(project, renderer, &shared, node, &yaml_file, column, def, &mut warnings) {
+            match generic::build_test_node(
+                project,
+                renderer,
+                &shared,
+                node,
+                &yaml_file,
+                column,
+                def,
+                &mut warnings,
+            ) {
                 Ok(Some(n)) => generic_nodes.push(n),
                 Ok(None) => {}
                 Err(e) => errors.push(e),
@@ -509,13 +547,15 @@ pub fn parse_project(
     for (name, props) in &project.properties.models {
         if !project.models.iter().any(|m| &m.name == name) {
             warnings.push(
-                Diagnostic::warning(format!("properties describe model `{name}`, but no model file has that name"))
-                    .with_label(&props.span, "no such model")
-                    .with_help(crate::diagnostics::suggestion_help(
-                        name,
-                        project.models.iter().map(|m| m.name.as_str()),
-                        || "create the model, or remove the entry".to_owned(),
-                    )),
+                Diagnostic::warning(format!(
+                    "properties describe model `{name}`, but no model file has that name"
+                ))
+                .with_label(&props.span, "no such model")
+                .with_help(crate::diagnostics::suggestion_help(
+                    name,
+                    project.models.iter().map(|m| m.name.as_str()),
+                    || "create the model, or remove the entry".to_owned(),
+                )),
             );
         }
     }

@@ -37,22 +37,32 @@ impl Visitor for ForeignFinder<'_> {
             Expr::Function(f) => {
                 let name = f.name.to_string().to_lowercase();
                 let short = name.rsplit('.').next().unwrap_or(&name).to_owned();
-                if let Some((_, hint)) = self.dialect.foreign_functions().iter().find(|(n, _)| *n == short) {
+                if let Some((_, hint)) = self
+                    .dialect
+                    .foreign_functions()
+                    .iter()
+                    .find(|(n, _)| *n == short)
+                {
                     self.found.push(("function".into(), short, hint));
                 }
             }
-            Expr::Cast { kind, data_type, .. } => {
+            Expr::Cast {
+                kind, data_type, ..
+            } => {
                 self.check_type(data_type);
                 let warehouse = self.dialect.kind().as_str();
                 match (kind, warehouse) {
                     (CastKind::SafeCast, "duckdb" | "snowflake") => {
-                        self.found.push(("function".into(), "safe_cast".into(), "dbt.safe_cast"))
+                        self.found
+                            .push(("function".into(), "safe_cast".into(), "dbt.safe_cast"))
                     }
                     (CastKind::TryCast, "bigquery") => {
-                        self.found.push(("function".into(), "try_cast".into(), "dbt.safe_cast"))
+                        self.found
+                            .push(("function".into(), "try_cast".into(), "dbt.safe_cast"))
                     }
                     (CastKind::DoubleColon, "bigquery") => {
-                        self.found.push(("syntax".into(), "::".into(), "cast(x as type)"))
+                        self.found
+                            .push(("syntax".into(), "::".into(), "cast(x as type)"))
                     }
                     _ => {}
                 }
@@ -67,7 +77,12 @@ impl ForeignFinder<'_> {
     fn check_type(&mut self, data_type: &DataType) {
         let text = data_type.to_string().to_lowercase();
         let base = text.split(['(', ' ']).next().unwrap_or(&text).to_owned();
-        if let Some((_, hint)) = self.dialect.foreign_types().iter().find(|(n, _)| *n == base) {
+        if let Some((_, hint)) = self
+            .dialect
+            .foreign_types()
+            .iter()
+            .find(|(n, _)| *n == base)
+        {
             self.found.push(("type".into(), base, hint));
         }
     }
@@ -133,7 +148,10 @@ fn location_in(msg: &str) -> (usize, usize) {
             .parse()
             .ok()
     };
-    (num_after("Line:").unwrap_or(1), num_after("Column:").unwrap_or(1))
+    (
+        num_after("Line:").unwrap_or(1),
+        num_after("Column:").unwrap_or(1),
+    )
 }
 
 fn find_word(sql: &str, word: &str) -> (usize, usize) {
@@ -141,7 +159,8 @@ fn find_word(sql: &str, word: &str) -> (usize, usize) {
     let mut from = 0;
     while let Some(i) = lower[from..].find(word) {
         let at = from + i;
-        let before_ok = at == 0 || !lower[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        let before_ok =
+            at == 0 || !lower[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
         let after = at + word.len();
         let after_ok = !lower[after..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
         if before_ok && after_ok {
@@ -155,7 +174,12 @@ fn find_word(sql: &str, word: &str) -> (usize, usize) {
 }
 
 /// A problem as a diagnostic pointing into the compiled file.
-pub fn diagnostic(problem: &SqlProblem, model: &str, compiled: &Arc<SourceFile>, warn: bool) -> Diagnostic {
+pub fn diagnostic(
+    problem: &SqlProblem,
+    model: &str,
+    compiled: &Arc<SourceFile>,
+    warn: bool,
+) -> Diagnostic {
     let offset = compiled.offset_of(problem.line, problem.column.saturating_sub(1));
     let span = Span::new(compiled, offset, offset + 1);
     let mut d = if warn {
@@ -173,14 +197,16 @@ pub fn diagnostic(problem: &SqlProblem, model: &str, compiled: &Arc<SourceFile>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::{bigquery::BigQueryDialect, duckdb::DuckDbDialect, snowflake::SnowflakeDialect};
+    use crate::adapter::{
+        bigquery::BigQueryDialect, duckdb::DuckDbDialect, snowflake::SnowflakeDialect,
+    };
 
     #[test]
     fn syntax_error_has_a_location() {
-        let problems = check("select a,\nfrom t where", &DuckDbDialect);
+        let problems = check("select a\nfrom t where a = = 1", &DuckDbDialect);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].message.starts_with("SQL syntax error"));
-        assert_eq!(problems[0].line, 2);
+        assert_eq!(problems[0].line, 2, "{problems:?}");
     }
 
     #[test]

@@ -2,23 +2,37 @@
 //! graph nodes, named exactly as dbt names them so tools that read `manifest.json`
 //! find the ids they expect.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use md5::{Digest, Md5};
 use serde_json::Value as Json;
 
-use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
+use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile};
 use crate::project::config::check_key;
 use crate::project::project_yml::tree_config;
 use crate::project::{ColumnProps, Materialization, Project, SqlCheck, TestDef};
 use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
-use crate::render::{find_call_span, RenderShared, Renderer};
+use crate::render::{RenderShared, Renderer};
 
 /// Keys of a test entry that configure it rather than feed its macro.
 const CONFIG_ARGS: &[&str] = &[
-    "severity", "tags", "enabled", "where", "limit", "warn_if", "error_if", "fail_calc",
-    "store_failures", "store_failures_as", "meta", "database", "schema", "alias", "config",
-    "name", "description",
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "database",
+    "schema",
+    "alias",
+    "config",
+    "name",
+    "description",
 ];
 
 /// Python's `str()` of a JSON value, as dbt applies it to test arguments.
@@ -52,7 +66,11 @@ fn python_repr(v: &Json) -> String {
 }
 
 fn python_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -65,7 +83,9 @@ fn python_repr_str(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -79,7 +99,11 @@ fn normalise(v: &Json) -> Json {
         Json::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Json::Object(keys.into_iter().map(|k| (k.clone(), normalise(&map[k]))).collect())
+            Json::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), normalise(&map[k])))
+                    .collect(),
+            )
         }
         Json::Array(items) => Json::Array(items.iter().map(normalise).collect()),
         leaf => Json::String(python_str(leaf)),
@@ -87,7 +111,10 @@ fn normalise(v: &Json) -> Json {
 }
 
 fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// dbt's `synthesize_generic_test_names`: (full name, short name).
@@ -133,7 +160,12 @@ pub fn test_names(test_type: &str, target: &str, args: &[(String, Json)]) -> (St
 }
 
 /// The 10-character hash at the end of a generic test's unique_id.
-pub fn test_hash(name: &str, test_name: &str, namespace: Option<&str>, kwargs: &[(String, Json)]) -> String {
+pub fn test_hash(
+    name: &str,
+    test_name: &str,
+    namespace: Option<&str>,
+    kwargs: &[(String, Json)],
+) -> String {
     let kwargs_obj: serde_json::Map<String, Json> = kwargs.iter().cloned().collect();
     let metadata = serde_json::json!({
         "kwargs": Json::Object(kwargs_obj),
@@ -169,9 +201,11 @@ pub fn build_test_node(
         let help = suggestion_help(&bare, candidates.iter().map(String::as_str), || {
             "define it with `{% test name(model, column_name) %}` under macro-paths".to_owned()
         });
-        return Err(Diagnostic::error(format!("unknown data test `{}`", def.test_name))
-            .with_label(&def.span, "no test macro with this name")
-            .with_help(help));
+        return Err(
+            Diagnostic::error(format!("unknown data test `{}`", def.test_name))
+                .with_label(&def.span, "no test macro with this name")
+                .with_help(help),
+        );
     }
     let is_source = attached.resource_type == ResourceType::Source;
     let (target, model_expr) = match &attached.source_name {
@@ -181,7 +215,11 @@ pub fn build_test_node(
         ),
         _ => (attached.name.clone(), format!("ref('{}')", attached.name)),
     };
-    let mut args: Vec<(String, Json)> = def.args.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+    let mut args: Vec<(String, Json)> = def
+        .args
+        .iter()
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect();
     if let Some(c) = column {
         args.push(("column_name".to_owned(), Json::String(c.name.clone())));
     }
@@ -207,25 +245,40 @@ pub fn build_test_node(
     // fqn: project, the YAML file's folders under its resource path, the name.
     let mut fqn = vec![project.name().to_owned()];
     if let Some(parent) = yaml_file.path.parent() {
-        fqn.extend(parent.components().skip(1).map(|c| c.as_os_str().to_string_lossy().into_owned()));
+        fqn.extend(
+            parent
+                .components()
+                .skip(1)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        );
     }
     fqn.push(full.clone());
     let mut config = tree_config(project.file.tests_tree.as_ref(), &fqn);
     config.merge(&def.config);
     for key in config.keys().map(str::to_owned).collect::<Vec<_>>() {
-        let span = config.span(&key).cloned().unwrap_or_else(|| def.span.clone());
+        let span = config
+            .span(&key)
+            .cloned()
+            .unwrap_or_else(|| def.span.clone());
         check_key(&key, &span, warnings)?;
     }
     if !config.enabled() {
         return Ok(None);
     }
     if let Some(sev) = config.get("severity") {
-        let ok = sev.as_str().is_some_and(|s| s.eq_ignore_ascii_case("warn") || s.eq_ignore_ascii_case("error"));
+        let ok = sev
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("warn") || s.eq_ignore_ascii_case("error"));
         if !ok {
-            let span = config.span("severity").cloned().unwrap_or_else(|| def.span.clone());
-            return Err(Diagnostic::error(format!("`severity` must be warn or error, found {sev}"))
-                .with_label(&span, "invalid severity")
-                .with_help("use `severity: warn` to report failures without failing the run"));
+            let span = config
+                .span("severity")
+                .cloned()
+                .unwrap_or_else(|| def.span.clone());
+            return Err(Diagnostic::error(format!(
+                "`severity` must be warn or error, found {sev}"
+            ))
+            .with_label(&span, "invalid severity")
+            .with_help("use `severity: warn` to report failures without failing the run"));
         }
     }
 
@@ -236,10 +289,9 @@ pub fn build_test_node(
         },
         span: def.span.clone(),
     }];
-    for (k, (v, span)) in &def.args {
+    for (v, span) in def.args.values() {
         if let Some(s) = v.as_str() {
             for dep in relation_calls(s) {
-                let _ = k;
                 depends_on.push(Dependency {
                     target: dep,
                     span: span.clone(),
@@ -281,19 +333,23 @@ pub fn build_test_node(
 
 /// The `ref('x')`/`source('s', 't')` calls in a test argument such as `to: ref('x')`.
 fn relation_calls(s: &str) -> Vec<DependencyTarget> {
-    let file = SourceFile::new("<arg>", s);
-    let _ = Span::file_start(&file);
+    static CALL: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"\b(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(,\s*['"]([^'"]+)['"])?\s*\)"#,
+        )
+        .expect("static regex is valid")
+    });
     let mut out = Vec::new();
-    let re = regex::Regex::new(r#"\b(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(,\s*['"]([^'"]+)['"])?\s*\)"#)
-        .expect("static regex is valid");
-    for c in re.captures_iter(s) {
+    for c in CALL.captures_iter(s) {
         match (&c[1], c.get(4)) {
             ("ref", _) => out.push(DependencyTarget::Ref(c[2].to_owned())),
-            ("source", Some(t)) => out.push(DependencyTarget::Source(c[2].to_owned(), t.as_str().to_owned())),
+            ("source", Some(t)) => out.push(DependencyTarget::Source(
+                c[2].to_owned(),
+                t.as_str().to_owned(),
+            )),
             _ => {}
         }
     }
-    let _ = find_call_span;
     out
 }
 
@@ -310,7 +366,10 @@ mod tests {
         assert_eq!(short, full);
         let kwargs = vec![
             ("column_name".to_owned(), Json::from("id")),
-            ("model".to_owned(), Json::from("{{ get_where_subquery(ref('customers')) }}")),
+            (
+                "model".to_owned(),
+                Json::from("{{ get_where_subquery(ref('customers')) }}"),
+            ),
         ];
         assert_eq!(test_hash(&full, "not_null", None, &kwargs), "422908bfae");
     }
@@ -323,13 +382,19 @@ mod tests {
             ("to".to_owned(), Json::from("ref('customers')")),
         ];
         let (full, _) = test_names("relationships", "stg_orders", &args);
-        assert_eq!(full, "relationships_stg_orders_order_id__id__ref_customers_");
+        assert_eq!(
+            full,
+            "relationships_stg_orders_order_id__id__ref_customers_"
+        );
     }
 
     #[test]
     fn python_repr_quotes_like_python() {
         assert_eq!(python_repr_str("a'b"), "\"a'b\"");
         assert_eq!(python_repr_str("a\"b'"), "'a\"b\\''");
-        assert_eq!(python_repr(&serde_json::json!({"a": [1, null]})), "{'a': [1, None]}");
+        assert_eq!(
+            python_repr(&serde_json::json!({"a": [1, null]})),
+            "{'a': [1, None]}"
+        );
     }
 }

@@ -38,13 +38,17 @@ pub fn compile_generic(
         .relation
         .clone()
         .map(|r| match shared.relations.get(&attached.name) {
-            Some(Resolved::Relation(resolved)) if attached.source_name.is_none() => resolved.clone(),
+            Some(Resolved::Relation(resolved)) if attached.source_name.is_none() => {
+                resolved.clone()
+            }
             _ => r,
         })
         .ok_or_else(|| Diagnostic::error("test attached to a node without a relation"))?;
     let mut model = Relation::value(relation, renderer.dialect);
     if let Some(filter) = node.config.get_str("where") {
-        model = Value::from_safe_string(format!("(select * from {model} where {filter}) dbt_subquery"));
+        model = Value::from_safe_string(format!(
+            "(select * from {model} where {filter}) dbt_subquery"
+        ));
     }
     let mut args = vec![("model".to_owned(), model)];
     for (k, v) in &test.kwargs {
@@ -52,7 +56,9 @@ pub fn compile_generic(
     }
     let ctx = NodeContext {
         this: Value::UNDEFINED,
-        model: Value::from_serialize(serde_json::json!({"name": node.name, "resource_type": "test"})),
+        model: Value::from_serialize(
+            serde_json::json!({"name": node.name, "resource_type": "test"}),
+        ),
         config: node.config.to_json(),
     };
     renderer
@@ -60,7 +66,11 @@ pub fn compile_generic(
         .map(|r| r.sql)
         .map_err(|e| {
             let mut d = renderer.error(&e);
-            d = d.with_note(format!("while compiling test `{}` declared at {}", node.name, node.span.location()));
+            d = d.with_note(format!(
+                "while compiling test `{}` declared at {}",
+                node.name,
+                node.span.location()
+            ));
             d
         })
 }
@@ -72,6 +82,9 @@ fn condition(config: Option<&Json>) -> String {
         _ => "!= 0".to_owned(),
     }
 }
+
+/// Lines [`wrap_test_query`] puts before the test's own SQL.
+pub const WRAPPER_LINES: usize = 2;
 
 /// Count a test query's failing rows: `failures`, `should_warn`, `should_error`.
 pub fn wrap_test_query(test_sql: &str, node: &ParsedNode) -> String {
@@ -95,7 +108,12 @@ pub enum TestOutcome {
 }
 
 /// Decide a test's outcome from its counted row and its severity.
-pub fn outcome(node: &ParsedNode, failures: u64, should_warn: bool, should_error: bool) -> TestOutcome {
+pub fn outcome(
+    node: &ParsedNode,
+    failures: u64,
+    should_warn: bool,
+    should_error: bool,
+) -> TestOutcome {
     let severity_warn = node
         .config
         .get_str("severity")

@@ -14,7 +14,11 @@ fn every_bad_input_exits_2_with_a_located_error() {
     cases.sort();
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
     for case in cases {
-        let name = case.file_name().expect("case has a name").to_string_lossy().into_owned();
+        let name = case
+            .file_name()
+            .expect("case has a name")
+            .to_string_lossy()
+            .into_owned();
         let dir = tempfile::tempdir().expect("temp dir");
         copy_dir(&case, dir.path());
         let args = std::fs::read_to_string(case.join("args")).expect("every case has an args file");
@@ -25,9 +29,16 @@ fn every_bad_input_exits_2_with_a_located_error() {
             .output()
             .expect("sluice runs");
         let err = stderr(&output);
-        assert_eq!(output.status.code(), Some(2), "case {name}: exit code\n{err}");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "case {name}: exit code\n{err}"
+        );
         assert!(!err.contains("panicked"), "case {name} panicked:\n{err}");
-        assert!(err.contains("error"), "case {name} printed no error:\n{err}");
+        assert!(
+            err.contains("error"),
+            "case {name} printed no error:\n{err}"
+        );
         let shown = err.replace(&dir.path().display().to_string(), "[PROJECT]");
         insta::assert_snapshot!(format!("bad__{name}"), shown);
     }

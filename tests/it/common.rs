@@ -25,7 +25,10 @@ pub fn sluice() -> Command {
 pub fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.expect("fixture tree is readable");
-        let rel = entry.path().strip_prefix(from).expect("walkdir yields paths under its root");
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walkdir yields paths under its root");
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&dest).expect("create fixture dir");
@@ -60,7 +63,8 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("artifact is JSON")
 }
 
@@ -71,7 +75,12 @@ pub fn statuses(target: &Path) -> std::collections::BTreeMap<String, String> {
         .as_array()
         .expect("results is a list")
         .iter()
-        .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_owned(), r["status"].as_str().unwrap_or_default().to_owned()))
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or_default().to_owned(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -84,7 +93,15 @@ pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     while let Some(row) = rows.next().expect("row") {
         let n = row.as_ref().column_count();
-        out.push((0..n).map(|i| row.get::<_, Option<String>>(i).expect("cell").unwrap_or_else(|| "NULL".into())).collect());
+        out.push(
+            (0..n)
+                .map(|i| {
+                    row.get::<_, Option<String>>(i)
+                        .expect("cell")
+                        .unwrap_or_else(|| "NULL".into())
+                })
+                .collect(),
+        );
     }
     out
 }

@@ -5,14 +5,30 @@ use crate::common::{query, read_json, sluice, statuses, stderr, stdout};
 #[test]
 fn init_then_build_creates_readable_tables() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let init = sluice().current_dir(tmp.path()).args(["init", "demo"]).output().expect("init runs");
+    let init = sluice()
+        .current_dir(tmp.path())
+        .args(["init", "demo"])
+        .output()
+        .expect("init runs");
     assert!(init.status.success(), "{}", stderr(&init));
     let demo = tmp.path().join("demo");
 
-    let build = sluice().current_dir(&demo).arg("build").output().expect("build runs");
-    assert!(build.status.success(), "stdout:\n{}\nstderr:\n{}", stdout(&build), stderr(&build));
+    let build = sluice()
+        .current_dir(&demo)
+        .arg("build")
+        .output()
+        .expect("build runs");
+    assert!(
+        build.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&build),
+        stderr(&build)
+    );
     let out = stdout(&build);
-    assert!(out.contains("OK created sql table model main.customers"), "{out}");
+    assert!(
+        out.contains("OK created sql table model main.customers"),
+        "{out}"
+    );
     assert!(out.contains("ERROR=0"), "{out}");
 
     // Values computed by hand from the init seeds: Ada ordered 120.50 + 80.00.
@@ -25,8 +41,13 @@ fn init_then_build_creates_readable_tables() {
     let results = statuses(&demo.join("target"));
     assert_eq!(results["model.demo.customers"], "success");
     assert_eq!(results["seed.demo.raw_orders"], "success");
-    assert!(results.keys().any(|k| k.starts_with("test.demo.unique_customers_customer_id.")));
-    assert!(results.values().all(|s| s == "success" || s == "pass"), "{results:?}");
+    assert!(results
+        .keys()
+        .any(|k| k.starts_with("test.demo.unique_customers_customer_id.")));
+    assert!(
+        results.values().all(|s| s == "success" || s == "pass"),
+        "{results:?}"
+    );
 
     let manifest = read_json(&demo.join("target/manifest.json"));
     let node = &manifest["nodes"]["model.demo.customers"];
@@ -35,9 +56,15 @@ fn init_then_build_creates_readable_tables() {
         node["depends_on"]["nodes"],
         serde_json::json!(["model.demo.stg_customers", "model.demo.stg_orders"])
     );
-    assert!(demo.join("target/compiled/demo/models/marts/customers.sql").is_file());
+    assert!(demo
+        .join("target/compiled/demo/models/marts/customers.sql")
+        .is_file());
 
-    let clean = sluice().current_dir(&demo).arg("clean").output().expect("clean runs");
+    let clean = sluice()
+        .current_dir(&demo)
+        .arg("clean")
+        .output()
+        .expect("clean runs");
     assert!(clean.status.success());
     assert!(!demo.join("target").exists());
     assert!(db.exists(), "clean removes only the target-path");

@@ -20,16 +20,29 @@ fn build_computes_the_hand_checked_values() {
     assert_eq!(rows[0], vec!["Ada", "120.50", "2", "60.25"]);
     assert_eq!(rows[1], vec!["Grace", "0.00", "0", "NULL"]);
     assert_eq!(rows[2], vec!["Linus", "300.00", "1", "300.0"]);
-    let seg = query(&db(p.path()), "select segment, revenue from main.segment_revenue order by segment");
+    let seg = query(
+        &db(p.path()),
+        "select segment, revenue from main.segment_revenue order by segment",
+    );
     assert_eq!(seg, vec![vec!["Enterprise", "0.00"], vec!["SMB", "420.50"]]);
     // Seeds land in `<target schema>_raw`, as dbt's generate_schema_name does.
     let types = query(&db(p.path()), "select data_type from information_schema.columns where table_schema = 'main_raw' and table_name = 'raw_orders' and column_name in ('amount', 'ordered_at') order by column_name");
     assert_eq!(types, vec![vec!["DECIMAL(10,2)"], vec!["DATE"]]);
     // The ephemeral model is inlined, never created.
-    let eph = query(&db(p.path()), "select count(*) from information_schema.tables where table_name = 'int_paid_orders'");
+    let eph = query(
+        &db(p.path()),
+        "select count(*) from information_schema.tables where table_name = 'int_paid_orders'",
+    );
     assert_eq!(eph, vec![vec!["0"]]);
-    let compiled = std::fs::read_to_string(p.path().join("target/compiled/exec/models/marts/customer_revenue.sql")).expect("compiled file");
-    assert!(compiled.starts_with("with __dbt__cte__int_paid_orders as ("), "{compiled}");
+    let compiled = std::fs::read_to_string(
+        p.path()
+            .join("target/compiled/exec/models/marts/customer_revenue.sql"),
+    )
+    .expect("compiled file");
+    assert!(
+        compiled.starts_with("with __dbt__cte__int_paid_orders as ("),
+        "{compiled}"
+    );
 }
 
 #[test]
@@ -41,7 +54,9 @@ fn select_plus_parents_builds_only_the_lineage() {
     let models: Vec<&String> = ran.iter().filter(|k| !k.starts_with("test.")).collect();
     assert_eq!(models, ["model.exec.stg_orders", "seed.exec.raw_orders"]);
     // Tests on stg_orders run too; none on other models.
-    assert!(ran.iter().any(|k| k.starts_with("test.exec.unique_stg_orders_order_id.")));
+    assert!(ran
+        .iter()
+        .any(|k| k.starts_with("test.exec.unique_stg_orders_order_id.")));
     assert!(!ran.iter().any(|k| k.contains("customer_revenue")));
 }
 
@@ -59,8 +74,14 @@ fn a_failing_rebuild_keeps_the_previous_rows() {
     let out = run_in(p.path(), &["run", "-s", "customer_revenue+"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let err = stderr(&out);
-    assert!(err.contains("model `customer_revenue` failed in the warehouse"), "{err}");
-    assert!(err.contains("target/compiled/exec/models/marts/customer_revenue.sql"), "{err}");
+    assert!(
+        err.contains("model `customer_revenue` failed in the warehouse"),
+        "{err}"
+    );
+    assert!(
+        err.contains("target/compiled/exec/models/marts/customer_revenue.sql"),
+        "{err}"
+    );
     let after = query(&db(p.path()), "select count(*) from main.customer_revenue");
     assert_eq!(before, after);
     assert_eq!(after, vec![vec!["3"]]);
@@ -86,7 +107,12 @@ fn failing_test_skips_descendants_in_build() {
     assert_eq!(st["model.exec.segment_revenue"], "skipped");
     assert_eq!(st["model.exec.stg_customers"], "success");
     let rr = read_json(&p.path().join("target/run_results.json"));
-    let failing = rr["results"].as_array().expect("list").iter().find(|r| r["unique_id"] == "test.exec.assert_revenue_not_negative").expect("result");
+    let failing = rr["results"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["unique_id"] == "test.exec.assert_revenue_not_negative")
+        .expect("result");
     assert_eq!(failing["failures"], 1);
 }
 
@@ -101,7 +127,10 @@ fn severity_warn_reports_without_failing() {
     let out = run_in(p.path(), &["build"]);
     assert!(out.status.success(), "{}", stdout(&out));
     let st = statuses(&p.path().join("target"));
-    let warn: Vec<_> = st.iter().filter(|(k, _)| k.contains("accepted_values_stg_customers_segment")).collect();
+    let warn: Vec<_> = st
+        .iter()
+        .filter(|(k, _)| k.contains("accepted_values_stg_customers_segment"))
+        .collect();
     assert_eq!(warn.len(), 1);
     assert_eq!(warn[0].1, "warn");
     assert!(stdout(&out).contains("WARN=1"));
@@ -117,7 +146,10 @@ fn threads_overlap_independent_nodes() {
         )
         .expect("write model");
     }
-    let out = run_in(p.path(), &["run", "-s", "slow_a", "slow_b", "--threads", "4"]);
+    let out = run_in(
+        p.path(),
+        &["run", "-s", "slow_a", "slow_b", "--threads", "4"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let rr = read_json(&p.path().join("target/run_results.json"));
     let spans: Vec<(String, String)> = rr["results"]
@@ -126,13 +158,24 @@ fn threads_overlap_independent_nodes() {
         .iter()
         .map(|r| {
             let t = &r["timing"][1];
-            (t["started_at"].as_str().unwrap_or_default().to_owned(), t["completed_at"].as_str().unwrap_or_default().to_owned())
+            (
+                t["started_at"].as_str().unwrap_or_default().to_owned(),
+                t["completed_at"].as_str().unwrap_or_default().to_owned(),
+            )
         })
         .collect();
     assert_eq!(spans.len(), 2);
     // ISO timestamps in one format compare as strings: each started before the other ended.
-    assert!(spans[0].0 < spans[1].1 && spans[1].0 < spans[0].1, "no overlap: {spans:?}");
-    let threads: std::collections::HashSet<&str> = rr["results"].as_array().expect("list").iter().map(|r| r["thread_id"].as_str().unwrap_or_default()).collect();
+    assert!(
+        spans[0].0 < spans[1].1 && spans[1].0 < spans[0].1,
+        "no overlap: {spans:?}"
+    );
+    let threads: std::collections::HashSet<&str> = rr["results"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["thread_id"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(threads.len(), 2);
 }
 
@@ -146,14 +189,47 @@ fn ls_selects_with_graph_operators_and_methods() {
         assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out).lines().map(str::to_owned).collect()
     };
-    assert_eq!(ls(&["-s", "tag:mart", "--resource-type", "model"]), ["customer_revenue", "segment_revenue"]);
-    assert_eq!(ls(&["-s", "customer_revenue+", "--resource-type", "model"]), ["customer_revenue", "segment_revenue"]);
-    assert_eq!(ls(&["-s", "1+customer_revenue", "--resource-type", "model"]), ["customer_revenue", "int_paid_orders", "stg_customers"]);
-    assert_eq!(ls(&["-s", "resource_type:seed"]), ["raw_customers", "raw_orders"]);
-    assert_eq!(ls(&["-s", "path:models/staging,config.materialized:view"]), ["stg_customers", "stg_orders"]);
-    assert_eq!(ls(&["-s", "stg_*", "--exclude", "stg_customers", "--resource-type", "model"]), ["stg_orders"]);
+    assert_eq!(
+        ls(&["-s", "tag:mart", "--resource-type", "model"]),
+        ["customer_revenue", "segment_revenue"]
+    );
+    assert_eq!(
+        ls(&["-s", "customer_revenue+", "--resource-type", "model"]),
+        ["customer_revenue", "segment_revenue"]
+    );
+    assert_eq!(
+        ls(&["-s", "1+customer_revenue", "--resource-type", "model"]),
+        ["customer_revenue", "int_paid_orders", "stg_customers"]
+    );
+    assert_eq!(
+        ls(&["-s", "resource_type:seed"]),
+        ["raw_customers", "raw_orders"]
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "path:models/staging,config.materialized:view",
+            "--resource-type",
+            "model"
+        ]),
+        ["stg_customers", "stg_orders"]
+    );
+    assert_eq!(
+        ls(&[
+            "-s",
+            "stg_*",
+            "--exclude",
+            "stg_customers",
+            "--resource-type",
+            "model"
+        ]),
+        ["stg_orders"]
+    );
     let at = ls(&["-s", "@stg_customers", "--resource-type", "model"]);
-    assert!(at.contains(&"stg_orders".to_owned()), "@ includes the parents of descendants: {at:?}");
+    assert!(
+        at.contains(&"stg_orders".to_owned()),
+        "@ includes the parents of descendants: {at:?}"
+    );
 }
 
 #[test]

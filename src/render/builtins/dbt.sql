@@ -133,7 +133,9 @@ try_to_geography({{ field }})
 {%- elif field is number -%}
 try_cast({{ dbt.string_literal(field) }} as {{ type }})
 {%- else -%}
-try_cast({{ field }} as {{ type }})
+{#- The column may already be typed (a seed's number or timestamp): TRY_CAST
+    rejects non-string input, so go through varchar first. -#}
+try_cast(cast({{ field }} as varchar) as {{ type }})
 {%- endif -%}
 {%- endmacro %}
 
