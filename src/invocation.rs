@@ -532,18 +532,23 @@ impl Loaded {
         compiled: &HashMap<NodeIndex, Compiled>,
     ) -> BTreeMap<String, CompiledInfo> {
         let dialect = adapter::dialect(self.target_def.kind);
+        // Paths in artifacts are relative to the project, as dbt writes them.
+        let target = self
+            .target_path()
+            .strip_prefix(&self.project.root)
+            .unwrap_or(self.target_path());
         compiled
             .iter()
-            .filter_map(|(idx, c)| {
+            .map(|(idx, c)| {
                 let node = self.dag.node(*idx);
                 let relation_name = node.relation.as_ref().map(|r| dialect.render_relation(r));
                 match c {
-                    Compiled::Sql { sql, .. } => Some((
+                    Compiled::Sql { sql, .. } => (
                         node.unique_id.clone(),
                         CompiledInfo {
                             sql: sql.clone(),
                             compiled_path: materialize::compiled_path(
-                                Path::new("target"),
+                                target,
                                 self.project.name(),
                                 node,
                             )
@@ -551,15 +556,15 @@ impl Loaded {
                             .into_owned(),
                             relation_name,
                         },
-                    )),
-                    Compiled::Seed(_) => Some((
+                    ),
+                    Compiled::Seed(_) => (
                         node.unique_id.clone(),
                         CompiledInfo {
                             sql: String::new(),
                             compiled_path: String::new(),
                             relation_name,
                         },
-                    )),
+                    ),
                 }
             })
             .collect()

@@ -91,12 +91,9 @@ impl Reporter {
         let (word, tag) = match result.status {
             Status::Success => (
                 "OK",
-                format!(
-                    "{}",
-                    result
-                        .rows_affected
-                        .map_or("OK".to_owned(), |r| format!("INSERT {r}"))
-                ),
+                result
+                    .rows_affected
+                    .map_or("OK".to_owned(), |r| format!("INSERT {r}")),
             ),
             Status::Pass => ("PASS", "PASS".to_owned()),
             Status::Warn => ("WARN", format!("WARN {}", result.failures.unwrap_or(0))),

@@ -372,7 +372,8 @@ fn matches(
                 Some(Json::Array(items)) => items
                     .iter()
                     .any(|i| i.as_str().is_some_and(|s| glob(value, s))),
-                Some(other) => other.to_string() == value,
+                // Booleans and numbers compare by their YAML spelling.
+                Some(other) => serde_json::to_string(&other).is_ok_and(|s| s == value),
                 None => false,
             }
         }

@@ -118,7 +118,7 @@ impl Renderer {
             for (macro_name, internal) in pre.macros {
                 registry.add(MacroDef {
                     name: macro_name,
-                    origin: Origin::Builtin(*namespace),
+                    origin: Origin::Builtin(namespace),
                     template: (*name).to_owned(),
                     internal,
                 });

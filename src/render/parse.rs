@@ -238,6 +238,9 @@ fn find_config_span(file: &Arc<SourceFile>, key: &str) -> Span {
     Span::file_start(file)
 }
 
+/// The data tests of one node: each with the column it is declared on, if any.
+type TestList<'a> = Vec<(Option<&'a ColumnProps>, &'a TestDef)>;
+
 /// Parse every node of the project.
 pub fn parse_project(
     project: &Project,
@@ -473,10 +476,7 @@ pub fn parse_project(
     // Generic tests from YAML, attached to the nodes parsed above.
     let mut generic_nodes = Vec::new();
     for node in &nodes {
-        let (yaml_file, tests): (
-            Option<Arc<SourceFile>>,
-            Vec<(Option<&ColumnProps>, &TestDef)>,
-        ) = match node.resource_type {
+        let (yaml_file, tests): (Option<Arc<SourceFile>>, TestList<'_>) = match node.resource_type {
             ResourceType::Model | ResourceType::Seed => {
                 let props = match node.resource_type {
                     ResourceType::Model => project.properties.models.get(&node.name),
