@@ -242,3 +242,129 @@ fn show_previews_rows() {
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.lines().next().unwrap_or_default().contains("order_id"));
 }
+
+#[test]
+fn sources_and_custom_generic_tests_run() {
+    let p = project_copy("exec");
+    // Sources are loaded by someone else: here, by seeding first.
+    assert!(run_in(p.path(), &["seed"]).status.success());
+    std::fs::write(p.path().join("models/_sources.yml"), SOURCES).expect("write sources");
+    std::fs::write(
+        p.path().join("models/staging/src_customers.sql"),
+        "select id, upper(segment) as segment from {{ source('crm', 'customers') }}\n",
+    )
+    .expect("write model");
+    let out = run_in(p.path(), &["build"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let st = statuses(&p.path().join("target"));
+    let find = |prefix: &str| -> Vec<&String> {
+        st.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        find("test.exec.source_not_null_crm_customers_id."),
+        ["pass"]
+    );
+    assert_eq!(
+        find("test.exec.is_positive_customer_revenue_revenue."),
+        ["pass"]
+    );
+    assert_eq!(
+        find("test.exec.is_positive_customer_revenue_False__revenue."),
+        ["pass"]
+    );
+    let rows = query(
+        &db(p.path()),
+        "select segment from main.src_customers order by id",
+    );
+    assert_eq!(rows, vec![vec!["SMB"], vec!["ENTERPRISE"], vec!["SMB"]]);
+    let manifest = read_json(&p.path().join("target/manifest.json"));
+    assert_eq!(
+        manifest["nodes"]["model.exec.src_customers"]["depends_on"]["nodes"],
+        serde_json::json!(["source.exec.crm.customers"])
+    );
+    assert_eq!(
+        manifest["sources"]["source.exec.crm.customers"]["relation_name"],
+        serde_json::Value::Null
+    );
+}
+
+const SOURCES: &str = "version: 2
+sources:
+  - name: crm
+    description: The CRM export (a seed, in this fixture).
+    schema: main_raw
+    tables:
+      - name: customers
+        identifier: raw_customers
+        columns:
+          - name: id
+            data_tests: [not_null, unique]
+";
+
+#[test]
+fn fail_fast_stops_unrelated_branches() {
+    let p = project_copy("exec");
+    assert!(run_in(p.path(), &["seed"]).status.success());
+    std::fs::write(
+        p.path().join("models/staging/a_broken.sql"),
+        "{{ config(materialized='table') }}\nselect cast('x' as integer) as id\n",
+    )
+    .expect("break a model");
+    // One thread runs ready nodes in name order: a_broken first.
+    let out = run_in(p.path(), &["run", "--fail-fast", "--threads", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let rr = read_json(&p.path().join("target/run_results.json"));
+    let results = rr["results"].as_array().expect("list");
+    let status = |id: &str| -> (String, String) {
+        let r = results
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .expect("a result per node");
+        (
+            r["status"].as_str().unwrap_or_default().to_owned(),
+            r["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(status("model.exec.a_broken").0, "error");
+    // stg_orders does not depend on the failure: only --fail-fast skips it.
+    let (s, message) = status("model.exec.stg_orders");
+    assert_eq!(s, "skipped");
+    assert!(message.contains("--fail-fast"), "{message}");
+}
+
+#[test]
+fn project_macro_overrides_generate_schema_name() {
+    let p = project_copy("exec");
+    std::fs::write(
+        p.path().join("macros/generate_schema_name.sql"),
+        "{% macro generate_schema_name(custom_schema_name, node) %}{{ custom_schema_name or target.schema }}{% endmacro %}\n",
+    )
+    .expect("write macro");
+    let out = run_in(p.path(), &["build"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let schemas = query(
+        &db(p.path()),
+        "select distinct table_schema from information_schema.tables where table_name like 'raw_%'",
+    );
+    assert_eq!(schemas, vec![vec!["raw"]]);
+}
+
+#[test]
+fn json_logs_have_one_event_per_node() {
+    let p = project_copy("exec");
+    let out = run_in(p.path(), &["seed", "--log-format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    let finished: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "node_finished")
+        .collect();
+    assert_eq!(finished.len(), 2);
+    assert!(finished.iter().all(|e| e["status"] == "success"));
+}
