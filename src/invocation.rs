@@ -20,8 +20,9 @@ use crate::graph::select::{IndirectSelection, Selector};
 use crate::graph::Dag;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
+use crate::render::parse::ParsedNode;
 use crate::render::parse::{self, ResourceType};
-use crate::render::{Phase, Relation, Renderer, Resolved, TargetInfo};
+use crate::render::{NodeContext, Phase, Relation, Renderer, Resolved, TargetInfo};
 use crate::sql;
 
 /// Options every command shares.
@@ -301,57 +302,21 @@ impl Loaded {
         wanted.sort();
         wanted.dedup();
 
-        type RawCompiled = (
-            NodeIndex,
-            std::result::Result<(String, Vec<String>), Diagnostic>,
-        );
-        let raw: Vec<RawCompiled> = wanted
+        let raw: Vec<(NodeIndex, std::result::Result<RawSql, Diagnostic>)> = wanted
             .par_iter()
-            .map(|&idx| {
-                let node = dag.node(idx);
-                let out = match (node.resource_type, &node.template, &node.generic_test) {
-                    (ResourceType::Seed, _, _) => Ok((String::new(), Vec::new())),
-                    (_, Some(template), _) => {
-                        let this = match &node.relation {
-                            Some(r) => Relation::value(r.clone(), renderer.dialect),
-                            None => minijinja::Value::UNDEFINED,
-                        };
-                        let ctx = crate::render::NodeContext {
-                            this,
-                            model: minijinja::Value::from_serialize(serde_json::json!({
-                                "name": node.name, "unique_id": node.unique_id,
-                                "resource_type": node.resource_type.as_str(),
-                                "config": node.config.to_json(),
-                            })),
-                            config: node.config.to_json(),
-                        };
-                        renderer
-                            .render(template, Phase::Compile, &shared, ctx)
-                            .map(|r| (r.sql, r.recorded.ephemerals))
-                    }
-                    (_, None, Some(test)) => match dag.get(&test.attached_to) {
-                        Some(attached) => {
-                            crate::testing::compile_generic(renderer, &shared, node, attached)
-                                .map(|s| (s, Vec::new()))
-                        }
-                        None => Err(Diagnostic::error("test attached to an unknown node")
-                            .with_label(&node.span, "here")),
-                    },
-                    _ => Ok((String::new(), Vec::new())),
-                };
-                (idx, out)
-            })
+            .map(|&idx| (idx, compile_one(renderer, &shared, dag, idx)))
             .collect();
 
         let mut errors = Vec::new();
         let mut sql_by_name: HashMap<String, (String, Vec<String>)> = HashMap::new();
-        let mut plain: HashMap<NodeIndex, (String, Vec<String>)> = HashMap::new();
+        let mut plain: HashMap<NodeIndex, RawSql> = HashMap::new();
         for (idx, r) in raw {
             match r {
                 Ok(v) => {
                     let node = dag.node(idx);
                     if node.materialization == Materialization::Ephemeral {
-                        sql_by_name.insert(node.name.clone(), v.clone());
+                        sql_by_name
+                            .insert(node.name.clone(), (v.sql.clone(), v.ephemerals.clone()));
                     }
                     plain.insert(idx, v);
                 }
@@ -377,10 +342,10 @@ impl Loaded {
                 }
                 continue;
             }
-            let Some((sql, ephemerals)) = plain.get(&idx) else {
+            let Some(raw) = plain.remove(&idx) else {
                 continue;
             };
-            let sql = inject_ctes(sql, ephemerals, &sql_by_name);
+            let sql = inject_ctes(&raw.sql, &raw.ephemerals, &sql_by_name);
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
@@ -411,7 +376,15 @@ impl Loaded {
                     }
                 }
             }
-            out.insert(idx, Compiled::Sql { sql, file });
+            out.insert(
+                idx,
+                Compiled::Sql {
+                    sql,
+                    file,
+                    pre_hooks: raw.pre_hooks,
+                    post_hooks: raw.post_hooks,
+                },
+            );
         }
         self.warnings.extend(warnings);
         if !errors.is_empty() {
@@ -600,6 +573,91 @@ impl Loaded {
             &artifacts::manifest(&self.dag, &self.invocation, &info, &macros),
         )
     }
+}
+
+/// One node's rendered SQL, before ephemeral CTEs are injected.
+struct RawSql {
+    sql: String,
+    ephemerals: Vec<String>,
+    pre_hooks: Vec<String>,
+    post_hooks: Vec<String>,
+}
+
+fn node_context(renderer: &Renderer, node: &ParsedNode) -> NodeContext {
+    let this = match &node.relation {
+        Some(r) => Relation::value(r.clone(), renderer.dialect),
+        None => minijinja::Value::UNDEFINED,
+    };
+    NodeContext {
+        this,
+        model: minijinja::Value::from_serialize(serde_json::json!({
+            "name": node.name, "unique_id": node.unique_id,
+            "resource_type": node.resource_type.as_str(),
+            "config": node.config.to_json(),
+        })),
+        config: node.config.to_json(),
+    }
+}
+
+/// Render one node (a model or test) for its target, hooks included: dbt renders
+/// hooks as templates too, so `{{ this }}` works in them.
+fn compile_one(
+    renderer: &Renderer,
+    shared: &Arc<crate::render::RenderShared>,
+    dag: &Dag,
+    idx: NodeIndex,
+) -> std::result::Result<RawSql, Diagnostic> {
+    let node = dag.node(idx);
+    let mut raw = RawSql {
+        sql: String::new(),
+        ephemerals: Vec::new(),
+        pre_hooks: Vec::new(),
+        post_hooks: Vec::new(),
+    };
+    match (node.resource_type, &node.template, &node.generic_test) {
+        (ResourceType::Seed | ResourceType::Source, _, _) => return Ok(raw),
+        (_, Some(template), _) => {
+            let r = renderer.render(
+                template,
+                Phase::Compile,
+                shared,
+                node_context(renderer, node),
+            )?;
+            raw.sql = r.sql;
+            raw.ephemerals = r.recorded.ephemerals;
+        }
+        (_, None, Some(test)) => {
+            let attached = dag.get(&test.attached_to).ok_or_else(|| {
+                Diagnostic::error("test attached to an unknown node").with_label(&node.span, "here")
+            })?;
+            raw.sql = crate::testing::compile_generic(renderer, shared, node, attached)?;
+        }
+        _ => return Ok(raw),
+    }
+    for (key, out) in [
+        ("pre-hook", &mut raw.pre_hooks),
+        ("post-hook", &mut raw.post_hooks),
+    ] {
+        for hook in node.config.hooks(key) {
+            let rendered = renderer
+                .render_str(&hook, shared, node_context(renderer, node))
+                .map_err(|e| {
+                    let span = node
+                        .config
+                        .span(key)
+                        .cloned()
+                        .unwrap_or_else(|| node.span.clone());
+                    Diagnostic::error(format!(
+                        "cannot render a {key} of `{}`: {}",
+                        node.name,
+                        e.detail().unwrap_or("template error")
+                    ))
+                    .with_label(&span, "this hook")
+                })?;
+            out.push(rendered);
+        }
+    }
+    Ok(raw)
 }
 
 /// Inline ephemeral models as CTEs at the front of `sql`, dependencies first.

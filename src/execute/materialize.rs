@@ -36,6 +36,9 @@ pub enum Compiled {
         sql: String,
         /// The compiled file (`target/compiled/...`), for diagnostics.
         file: Arc<SourceFile>,
+        /// Rendered hooks, run in the model's transaction.
+        pre_hooks: Vec<String>,
+        post_hooks: Vec<String>,
     },
     Seed(SeedData),
 }
@@ -319,6 +322,8 @@ impl DagRunner<'_> {
         node: &ParsedNode,
         sql: &str,
         file: &Arc<SourceFile>,
+        pre_hooks: &[String],
+        post_hooks: &[String],
     ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
         let Some(relation) = &node.relation else {
@@ -336,12 +341,12 @@ impl DagRunner<'_> {
         };
         let outcome = (|| -> Result<(), WarehouseError> {
             let existing = session.relation_kind(relation)?;
-            let mut statements = node.config.hooks("pre-hook");
+            let mut statements = pre_hooks.to_vec();
             statements.extend(
                 self.dialect
                     .replace_statements(relation, existing, kind, sql),
             );
-            statements.extend(node.config.hooks("post-hook"));
+            statements.extend_from_slice(post_hooks);
             self.write_run_file(node, &statements);
             session.execute_atomic(&statements)
         })();
@@ -433,10 +438,16 @@ impl NodeRunner for DagRunner<'_> {
         let node = self.dag.node(idx);
         match (node.resource_type, self.compiled.get(&idx)) {
             (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
-            (ResourceType::Model, Some(Compiled::Sql { sql, file })) => {
-                self.run_model(session, node, sql, file)
-            }
-            (ResourceType::Test, Some(Compiled::Sql { sql, file })) => {
+            (
+                ResourceType::Model,
+                Some(Compiled::Sql {
+                    sql,
+                    file,
+                    pre_hooks,
+                    post_hooks,
+                }),
+            ) => self.run_model(session, node, sql, file, pre_hooks, post_hooks),
+            (ResourceType::Test, Some(Compiled::Sql { sql, file, .. })) => {
                 self.run_test(session, node, sql, file)
             }
             _ => NodeResult {

@@ -263,6 +263,23 @@ impl Renderer {
         Ok(Rendered { sql, recorded })
     }
 
+    /// Render a template given as text (a hook), in a node's compile context.
+    pub fn render_str(
+        &self,
+        source: &str,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+    ) -> Result<String, minijinja::Error> {
+        let session = RenderSession {
+            phase: Phase::Compile,
+            shared: Arc::clone(shared),
+            config: node.config.clone(),
+            recorded: Default::default(),
+        };
+        let ctx = self.context(session, node);
+        self.env.render_str(source, &ctx)
+    }
+
     /// Call a macro by its resolved definition with keyword arguments (generic tests,
     /// `generate_schema_name`), in a node's context. String arguments that are
     /// `ref(...)`/`source(...)` expressions are evaluated first, as dbt does.

@@ -368,3 +368,26 @@ fn json_logs_have_one_event_per_node() {
     assert_eq!(finished.len(), 2);
     assert!(finished.iter().all(|e| e["status"] == "success"));
 }
+
+#[test]
+fn hooks_run_in_the_models_transaction() {
+    let p = project_copy("exec");
+    std::fs::write(
+        p.path().join("models/marts/audited.sql"),
+        "{{ config(materialized='table', post_hook=\"insert into main.audit_log select '{{ this.identifier }}', count(*) from {{ this }}\") }}\n\
+         select * from {{ ref('stg_customers') }}\n",
+    )
+    .expect("write model");
+    std::fs::write(
+        p.path().join("project.yml"),
+        std::fs::read_to_string(p.path().join("project.yml")).expect("read project.yml").replace(
+            "      +tags: [mart]\n",
+            "      +tags: [mart]\n      +pre-hook: \"create table if not exists main.audit_log (model varchar, row_count bigint)\"\n",
+        ),
+    )
+    .expect("write project.yml");
+    let out = run_in(p.path(), &["build", "-s", "+audited"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let log = query(&db(p.path()), "select model, row_count from main.audit_log");
+    assert_eq!(log, vec![vec!["audited", "3"]]);
+}
