@@ -627,9 +627,7 @@ fn compile_one(
             raw.ephemerals = r.recorded.ephemerals;
         }
         (_, None, Some(test)) => {
-            let attached = dag.get(&test.attached_to).ok_or_else(|| {
-                Diagnostic::error("test attached to an unknown node").with_label(&node.span, "here")
-            })?;
+            let attached = test.attached_to.as_ref().and_then(|id| dag.get(id));
             raw.sql = crate::testing::compile_generic(renderer, shared, node, attached)?;
         }
         _ => return Ok(raw),

@@ -189,22 +189,24 @@ fn node_json(
     m.insert("extra_ctes".into(), json!([]));
     if let Some(t) = &node.generic_test {
         let mut kwargs: Map<String, Json> = t.kwargs.iter().cloned().collect();
-        kwargs.insert(
-            "model".into(),
-            json!(format!("{{{{ get_where_subquery({}) }}}}", t.model_expr)),
-        );
+        if let Some(expr) = &t.model_expr {
+            kwargs.insert(
+                "model".into(),
+                json!(format!("{{{{ get_where_subquery({expr}) }}}}")),
+            );
+        }
         m.insert(
             "test_metadata".into(),
             json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}),
         );
         m.insert("column_name".into(), json!(t.column_name));
-        let attached_is_source = t.attached_to.starts_with("source.");
+        let attached = t.attached_to.as_ref().and_then(|id| dag.get(id));
+        let attached_is_source = attached.is_some_and(|n| n.resource_type == ResourceType::Source);
         m.insert(
             "attached_node".into(),
-            if attached_is_source {
-                Json::Null
-            } else {
-                json!(t.attached_to)
+            match attached {
+                Some(n) if !attached_is_source => json!(n.unique_id),
+                _ => Json::Null,
             },
         );
         let file_key = if attached_is_source {
@@ -212,7 +214,7 @@ fn node_json(
         } else {
             "models"
         };
-        let key_name = dag.get(&t.attached_to).map_or(String::new(), |n| {
+        let key_name = attached.map_or(String::new(), |n| {
             n.source_name.clone().unwrap_or_else(|| n.name.clone())
         });
         m.insert(

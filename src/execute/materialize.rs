@@ -409,6 +409,9 @@ impl DagRunner<'_> {
                 };
                 let mut r = result(node, status, message, started, clock);
                 r.failures = Some(failures);
+                if status != Status::Pass {
+                    r.diagnostic = Some(failure_report(session, node, sql, &r.message, status));
+                }
                 r
             }
             Err(e) => {
@@ -423,6 +426,50 @@ impl DagRunner<'_> {
             }
         }
     }
+}
+
+/// How many offending rows a failing test shows.
+const SHOWN_ROWS: usize = 10;
+
+/// A failing test's report: where it is declared, and its first offending rows.
+fn failure_report(
+    session: &mut dyn Session,
+    node: &ParsedNode,
+    sql: &str,
+    message: &str,
+    status: Status,
+) -> Diagnostic {
+    let what = match &node.generic_test {
+        Some(t) if t.is_assertion => "assertion",
+        _ => "test",
+    };
+    let headline = format!("{what} `{}` failed: {message}", node.name);
+    let mut d = if status == Status::Warn {
+        Diagnostic::warning(headline)
+    } else {
+        Diagnostic::error(headline)
+    };
+    d = d.with_label(&node.span, format!("{what} declared here"));
+    let sample = format!("select * from (\n{sql}\n) as failing limit {SHOWN_ROWS}");
+    match session.query(&sample) {
+        Ok(mut rows) if !rows.rows.is_empty() => {
+            // The warehouse returns rows in any order: sort them for a stable report.
+            rows.rows.sort();
+            let shown = rows.rows.len();
+            d = d.with_note(format!(
+                "{} offending row{}:\n{}",
+                if shown == SHOWN_ROWS {
+                    format!("first {shown}")
+                } else {
+                    shown.to_string()
+                },
+                if shown == 1 { "" } else { "s" },
+                super::report::format_table(&rows).trim_end()
+            ));
+        }
+        _ => {}
+    }
+    d
 }
 
 fn plural(n: u64) -> &'static str {

@@ -346,14 +346,15 @@ fn matches(
                 }
         }
         "test_type" => match value {
-            "generic" | "schema" => node.generic_test.is_some(),
+            "generic" | "schema" => node.generic_test.as_ref().is_some_and(|t| !t.is_assertion),
+            "assertion" => node.generic_test.as_ref().is_some_and(|t| t.is_assertion),
             "singular" | "data" => {
                 node.resource_type == ResourceType::Test && node.generic_test.is_none()
             }
             other => {
                 return Err(Diagnostic::error(format!("unknown test type `{other}`"))
                     .with_label(span, "here")
-                    .with_help("use test_type:generic or test_type:singular"))
+                    .with_help("use test_type:generic, test_type:singular or test_type:assertion"))
             }
         },
         "test_name" => node

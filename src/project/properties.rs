@@ -12,7 +12,7 @@ use crate::diagnostics::{Diagnostic, SourceFile, Span};
 
 const FILE_KEYS: KeySet = KeySet {
     what: "a properties file",
-    known: &["version", "models", "seeds", "sources"],
+    known: &["version", "models", "seeds", "sources", "assertions"],
     ignored: &[
         "macros",
         "exposures",
@@ -174,11 +174,77 @@ pub struct SourceDef {
     pub tags: Vec<String>,
 }
 
+/// A metric-accuracy assertion (`assertions:` in a properties file).
+#[derive(Clone, Debug)]
+pub struct AssertionDef {
+    pub name: String,
+    pub span: Span,
+    pub file: Arc<SourceFile>,
+    pub description: String,
+    /// The model it checks (`fct_arr` or `ref('fct_arr')`), and where that is written.
+    pub model: Option<(String, Span)>,
+    pub kind: String,
+    pub kind_span: Span,
+    /// The kind's arguments: every key besides name, description, model, kind, config.
+    pub args: BTreeMap<String, (Json, Span)>,
+    pub config: Config,
+}
+
 #[derive(Debug, Default)]
 pub struct Properties {
     pub models: BTreeMap<String, NodeProps>,
     pub seeds: BTreeMap<String, NodeProps>,
     pub sources: Vec<SourceDef>,
+    pub assertions: Vec<AssertionDef>,
+}
+
+fn assertion_def(
+    entry: &Node,
+    file: &Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<AssertionDef, Diagnostic> {
+    let entry = entry.expect_map("an assertion")?;
+    let (name, span) = name_of(entry, "assertion")?;
+    let kind_node = entry.get("kind").ok_or_else(|| {
+        Diagnostic::error(format!("assertion `{name}` has no `kind`"))
+            .with_label(span, "this assertion")
+            .with_help("add e.g. `kind: expression_is_true`")
+    })?;
+    let kind = kind_node.expect_str("`kind`")?.to_owned();
+    let model = match entry.get("model") {
+        Some(m) => {
+            let text = m.expect_str("`model`")?.trim();
+            // `ref('x')` and plain `x` both name model x.
+            let bare = text
+                .strip_prefix("ref(")
+                .and_then(|r| r.strip_suffix(')'))
+                .map(|r| r.trim().trim_matches(|c| c == '\'' || c == '"'))
+                .unwrap_or(text);
+            Some((bare.to_owned(), m.span.clone()))
+        }
+        None => None,
+    };
+    let config = config_block(entry, warnings)?;
+    let mut args = BTreeMap::new();
+    for (k, _, v) in entry.entries() {
+        if !matches!(
+            k,
+            "name" | "description" | "model" | "kind" | "config" | "tags" | "meta"
+        ) {
+            args.insert(k.to_owned(), (v.to_json(), v.span.clone()));
+        }
+    }
+    Ok(AssertionDef {
+        name: name.to_owned(),
+        span: span.clone(),
+        file: Arc::clone(file),
+        description: string_field(entry, "description")?,
+        model,
+        kind,
+        kind_span: kind_node.span.clone(),
+        args,
+        config,
+    })
 }
 
 fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
@@ -448,6 +514,21 @@ impl Properties {
                     "models" => insert_unique(&mut self.models, props, "model")?,
                     _ => insert_unique(&mut self.seeds, props, "seed")?,
                 }
+            }
+        }
+        if let Some(list) = doc.get("assertions").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`assertions`")? {
+                let def = assertion_def(entry, file, warnings)?;
+                if let Some(prev) = self.assertions.iter().find(|a| a.name == def.name) {
+                    return Err(Diagnostic::error(format!(
+                        "assertion `{}` is defined twice",
+                        def.name
+                    ))
+                    .with_label(&def.span, "defined again here")
+                    .with_label(&prev.span, "first defined here")
+                    .with_help("assertion names are unique across the project"));
+                }
+                self.assertions.push(def);
             }
         }
         if let Some(sources) = doc.get("sources").filter(|n| !n.is_null()) {

@@ -46,6 +46,11 @@ pub const BUILTIN_FILES: &[(&str, &str, &str)] = &[
         "<sluice>/sluice.sql",
         include_str!("builtins/sluice.sql"),
     ),
+    (
+        "sluice",
+        "<sluice>/assertions.sql",
+        include_str!("builtins/assertions.sql"),
+    ),
 ];
 
 static MACRO_DEF: LazyLock<Regex> = LazyLock::new(|| {

@@ -64,10 +64,13 @@ pub struct GenericTest {
     pub namespace: Option<String>,
     pub kwargs: Vec<(String, Json)>,
     pub column_name: Option<String>,
-    /// The model, seed or source the test is attached to (its unique_id).
-    pub attached_to: String,
+    /// The model, seed or source the test is attached to (its unique_id); an
+    /// assertion over a query (`kind: equals`) has none.
+    pub attached_to: Option<String>,
     /// The relation under test, as a template expression (`ref('x')`).
-    pub model_expr: String,
+    pub model_expr: Option<String>,
+    /// A metric-accuracy assertion (`assertions:`), not a data test.
+    pub is_assertion: bool,
     /// The name used for files and aliases (shortened when long, as dbt does).
     pub short_name: String,
 }
@@ -542,6 +545,36 @@ pub fn parse_project(
         }
     }
     nodes.extend(generic_nodes);
+
+    for def in &project.properties.assertions {
+        match crate::testing::assertions::build_assertion_node(
+            project,
+            renderer,
+            def,
+            &mut warnings,
+        ) {
+            Ok(Some(mut n)) => {
+                // The assertion names its model; the test machinery wants its id.
+                if let Some(test) = n.generic_test.as_mut() {
+                    test.attached_to = test.attached_to.as_ref().and_then(|name| {
+                        nodes
+                            .iter()
+                            .find(|m| {
+                                &m.name == name
+                                    && matches!(
+                                        m.resource_type,
+                                        ResourceType::Model | ResourceType::Seed
+                                    )
+                            })
+                            .map(|m| m.unique_id.clone())
+                    });
+                }
+                nodes.push(n);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
 
     // Properties that describe nothing are usually typos: say so.
     for (name, props) in &project.properties.models {

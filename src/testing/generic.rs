@@ -321,8 +321,9 @@ pub fn build_test_node(
             namespace,
             kwargs: args,
             column_name: column.map(|c| c.name.clone()),
-            attached_to: attached.unique_id.clone(),
-            model_expr,
+            attached_to: Some(attached.unique_id.clone()),
+            model_expr: Some(model_expr),
+            is_assertion: false,
             short_name: short,
         }),
         checksum: String::new(),
@@ -332,7 +333,7 @@ pub fn build_test_node(
 }
 
 /// The `ref('x')`/`source('s', 't')` calls in a test argument such as `to: ref('x')`.
-fn relation_calls(s: &str) -> Vec<DependencyTarget> {
+pub fn relation_calls(s: &str) -> Vec<DependencyTarget> {
     static CALL: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
             r#"\b(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(,\s*['"]([^'"]+)['"])?\s*\)"#,

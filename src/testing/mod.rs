@@ -5,6 +5,7 @@
 //! query selects failing rows, and [`wrap_test_query`] counts them the way dbt does,
 //! honouring `severity`, `warn_if`, `error_if`, `where` and `limit`.
 
+pub mod assertions;
 pub mod generic;
 
 use std::sync::Arc;
@@ -14,14 +15,14 @@ use serde_json::Value as Json;
 
 use crate::diagnostics::Diagnostic;
 use crate::render::parse::ParsedNode;
-use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer, Resolved};
+use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer};
 
 /// Compile a generic test node to the SQL that selects its failing rows.
 pub fn compile_generic(
     renderer: &Renderer,
     shared: &Arc<RenderShared>,
     node: &ParsedNode,
-    attached: &ParsedNode,
+    attached: Option<&ParsedNode>,
 ) -> Result<String, Diagnostic> {
     let test = node
         .generic_test
@@ -34,25 +35,38 @@ pub fn compile_generic(
     let def = renderer.test_macro(&full_name).ok_or_else(|| {
         Diagnostic::error(format!("unknown data test `{full_name}`")).with_label(&node.span, "here")
     })?;
-    let relation = attached
-        .relation
-        .clone()
-        .map(|r| match shared.relations.get(&attached.name) {
-            Some(Resolved::Relation(resolved)) if attached.source_name.is_none() => {
-                resolved.clone()
-            }
-            _ => r,
-        })
-        .ok_or_else(|| Diagnostic::error("test attached to a node without a relation"))?;
-    let mut model = Relation::value(relation, renderer.dialect);
-    if let Some(filter) = node.config.get_str("where") {
+    let mut model = match attached.and_then(|a| a.relation.clone()) {
+        Some(relation) => Relation::value(relation, renderer.dialect),
+        None => Value::from(()),
+    };
+    if let (Some(filter), Some(_)) = (node.config.get_str("where"), attached) {
         model = Value::from_safe_string(format!(
             "(select * from {model} where {filter}) dbt_subquery"
         ));
     }
     let mut args = vec![("model".to_owned(), model)];
     for (k, v) in &test.kwargs {
-        args.push((k.clone(), Value::from_serialize(v)));
+        let value = match v.as_str() {
+            // Arguments may be templates themselves (`sql: "select ... {{ ref('x') }}"`).
+            Some(text) if text.contains("{{") || text.contains("{%") => {
+                let ctx = NodeContext {
+                    this: Value::UNDEFINED,
+                    model: Value::UNDEFINED,
+                    config: node.config.to_json(),
+                };
+                let rendered = renderer.render_str(text, shared, ctx).map_err(|e| {
+                    Diagnostic::error(format!(
+                        "cannot render `{k}` of `{}`: {}",
+                        node.name,
+                        e.detail().unwrap_or("template error")
+                    ))
+                    .with_label(&node.span, "in this test")
+                })?;
+                Value::from(rendered)
+            }
+            _ => Value::from_serialize(v),
+        };
+        args.push((k.clone(), value));
     }
     let ctx = NodeContext {
         this: Value::UNDEFINED,

@@ -1,6 +1,7 @@
 //! Integration tests: the real `sluice` binary on fixture projects and real DuckDB
 //! files. One test binary (DuckDB is linked once); one module per concern.
 
+mod assertions;
 mod bad_inputs;
 mod common;
 mod dialects;

@@ -1,0 +1,263 @@
+//! Metric-accuracy assertions (`assertions:` in YAML): tests of numbers on built
+//! data — `expression_is_true`, `accepted_range`, `sums_to`, `balances`,
+//! `equal_totals`, `equal_rowcount`, `equality`, `equals` — or any project
+//! `{% test %}` macro as a custom kind.
+//!
+//! Each built-in kind is a `{% test %}` macro in sluice's builtin library
+//! (`builtins/assertions.sql`) selecting the offending rows, so assertions compile
+//! and run exactly like generic data tests; their ids are `assertion.<project>.<name>`.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::generic;
+use crate::diagnostics::{suggestion_help, Diagnostic};
+use crate::project::config::check_key;
+use crate::project::project_yml::tree_config;
+use crate::project::properties::AssertionDef;
+use crate::project::{Materialization, Project, SqlCheck};
+use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
+use crate::render::Renderer;
+
+/// A built-in kind: its required and optional arguments, and whether it needs `model`.
+struct Kind {
+    name: &'static str,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    needs_model: bool,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "expression_is_true",
+        required: &["expression"],
+        optional: &[],
+        needs_model: true,
+    },
+    Kind {
+        name: "accepted_range",
+        required: &["column"],
+        optional: &["min_value", "max_value", "inclusive"],
+        needs_model: true,
+    },
+    Kind {
+        name: "sums_to",
+        required: &["column", "value"],
+        optional: &["group_by", "tolerance"],
+        needs_model: true,
+    },
+    Kind {
+        name: "balances",
+        required: &["start", "movements", "end"],
+        optional: &["group_by", "tolerance"],
+        needs_model: true,
+    },
+    Kind {
+        name: "equal_totals",
+        required: &["measure", "to"],
+        optional: &["to_measure", "group_by", "tolerance"],
+        needs_model: true,
+    },
+    Kind {
+        name: "equal_rowcount",
+        required: &["to"],
+        optional: &[],
+        needs_model: true,
+    },
+    Kind {
+        name: "equality",
+        required: &["to"],
+        optional: &["compare_columns"],
+        needs_model: true,
+    },
+    Kind {
+        name: "equals",
+        required: &["sql", "expect"],
+        optional: &["tolerance"],
+        needs_model: false,
+    },
+];
+
+/// Build the node of one assertion.
+pub fn build_assertion_node(
+    project: &Project,
+    renderer: &Renderer,
+    def: &AssertionDef,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Option<ParsedNode>, Diagnostic> {
+    let builtin = KINDS.iter().find(|k| k.name == def.kind);
+    let namespace = match builtin {
+        Some(kind) => {
+            check_arguments(def, kind)?;
+            Some("sluice".to_owned())
+        }
+        None => {
+            if renderer.test_macro(&def.kind).is_none() {
+                let help = suggestion_help(&def.kind, KINDS.iter().map(|k| k.name), || {
+                    format!(
+                        "the kinds are {}, or the name of a `{{% test %}}` macro",
+                        KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+                    )
+                });
+                return Err(
+                    Diagnostic::error(format!("unknown assertion kind `{}`", def.kind))
+                        .with_label(&def.kind_span, "unknown kind")
+                        .with_help(help),
+                );
+            }
+            None
+        }
+    };
+    let needs_model = builtin.is_none_or(|k| k.needs_model);
+    let model_expr = match (&def.model, needs_model) {
+        (Some((m, _)), _) => Some(format!("ref('{m}')")),
+        (None, true) => {
+            return Err(
+                Diagnostic::error(format!("assertion `{}` has no `model`", def.name))
+                    .with_label(&def.span, "this assertion")
+                    .with_help(format!(
+                        "add `model: <model name>`: the `{}` kind checks a model",
+                        def.kind
+                    )),
+            )
+        }
+        (None, false) => None,
+    };
+    let fqn = vec![project.name().to_owned(), def.name.clone()];
+    let mut config = tree_config(project.file.tests_tree.as_ref(), &fqn);
+    config.merge(&def.config);
+    for key in config.keys().map(str::to_owned).collect::<Vec<_>>() {
+        let span = config
+            .span(&key)
+            .cloned()
+            .unwrap_or_else(|| def.span.clone());
+        check_key(&key, &span, warnings)?;
+    }
+    if !config.enabled() {
+        return Ok(None);
+    }
+    let mut depends_on = Vec::new();
+    if let Some((m, span)) = &def.model {
+        depends_on.push(Dependency {
+            target: DependencyTarget::Ref(m.clone()),
+            span: span.clone(),
+        });
+    }
+    for (v, span) in def.args.values() {
+        for text in strings(v) {
+            for dep in generic::relation_calls(text) {
+                depends_on.push(Dependency {
+                    target: dep,
+                    span: span.clone(),
+                });
+            }
+        }
+    }
+    let kwargs: Vec<(String, Json)> = def
+        .args
+        .iter()
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect();
+    let attached_to = def.model.as_ref().map(|(m, _)| m.clone());
+    Ok(Some(ParsedNode {
+        unique_id: format!("assertion.{}.{}", project.name(), def.name),
+        resource_type: ResourceType::Test,
+        name: def.name.clone(),
+        fqn,
+        file: Arc::clone(&def.file),
+        span: def.span.clone(),
+        original_file_path: def.file.path.clone(),
+        path: format!("{}.sql", def.name).into(),
+        template: None,
+        config,
+        materialization: Materialization::Test,
+        sql_check: SqlCheck::Error,
+        relation: None,
+        depends_on,
+        description: def.description.clone(),
+        columns: Vec::new(),
+        generic_test: Some(GenericTest {
+            test_name: def.kind.clone(),
+            namespace,
+            kwargs,
+            column_name: None,
+            // Resolved to a unique_id by the caller, which knows the models.
+            attached_to,
+            model_expr,
+            short_name: def.name.clone(),
+            is_assertion: true,
+        }),
+        checksum: crate::render::parse::checksum(&def.name),
+        raw_code: String::new(),
+        source_name: None,
+    }))
+}
+
+/// Every string in a YAML value (arguments may hold refs in nested lists).
+fn strings(v: &Json) -> Vec<&str> {
+    match v {
+        Json::String(s) => vec![s.as_str()],
+        Json::Array(items) => items.iter().flat_map(strings).collect(),
+        Json::Object(map) => map.values().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_arguments(def: &AssertionDef, kind: &Kind) -> Result<(), Diagnostic> {
+    for (arg, (_, span)) in &def.args {
+        if kind.required.contains(&arg.as_str()) || kind.optional.contains(&arg.as_str()) {
+            continue;
+        }
+        let all = kind.required.iter().chain(kind.optional).copied();
+        let help = suggestion_help(arg, all, || {
+            format!(
+                "`{}` takes {}",
+                kind.name,
+                kind.required
+                    .iter()
+                    .chain(kind.optional)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        let key_span = def.file.text[..span.start]
+            .rfind(arg.as_str())
+            .map_or(span.clone(), |s| {
+                crate::diagnostics::Span::new(&def.file, s, s + arg.len())
+            });
+        return Err(Diagnostic::error(format!(
+            "`{}` assertions take no argument `{arg}`",
+            kind.name
+        ))
+        .with_label(&key_span, "unknown argument")
+        .with_help(help));
+    }
+    for req in kind.required {
+        if !def.args.contains_key(*req) {
+            return Err(Diagnostic::error(format!(
+                "assertion `{}` ({}) needs `{req}`",
+                def.name, kind.name
+            ))
+            .with_label(&def.span, "this assertion")
+            .with_help(format!(
+                "`{}` requires: {}",
+                kind.name,
+                kind.required.join(", ")
+            )));
+        }
+    }
+    if kind.name == "accepted_range"
+        && !def.args.contains_key("min_value")
+        && !def.args.contains_key("max_value")
+    {
+        return Err(Diagnostic::error(format!(
+            "assertion `{}` has neither `min_value` nor `max_value`",
+            def.name
+        ))
+        .with_label(&def.span, "this assertion")
+        .with_help("give a bound: `min_value: 0`, `max_value: 1`, or both"));
+    }
+    Ok(())
+}
