@@ -16,8 +16,8 @@ On any failure it prints the pydantic error (plus, for a bad node, the error aga
 node model that matches its resource_type, which is far shorter than the union error) to
 stderr and exits 1. Exit 2 means dbt-artifacts-parser is not installed.
 
---cross-check additionally fails when a run_results unique_id is in neither the manifest's
-nodes nor its sources.
+--cross-check additionally fails when a run_results unique_id is in none of the manifest's
+nodes, sources and unit_tests.
 
 Setup:  python3 -m venv /tmp/artvenv && /tmp/artvenv/bin/pip install dbt-artifacts-parser
 """
@@ -163,7 +163,8 @@ def main(argv=None) -> int:
             print(f"{name}: {msg}", flush=True)
 
     if args.cross_check and len(parsed) == 2:
-        known = set(parsed["manifest"].nodes) | set(parsed["manifest"].sources)
+        manifest = parsed["manifest"]
+        known = set(manifest.nodes) | set(manifest.sources) | set(manifest.unit_tests or {})
         missing = [r.unique_id for r in parsed["run_results"].results if r.unique_id not in known]
         if missing:
             failed = True

@@ -11,7 +11,7 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use serde_json::Value as Json;
 
-use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter, RelationName};
+use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter};
 use crate::artifacts::{self, CompiledInfo, Invocation};
 use crate::diagnostics::{suggestion_help, Diagnostic, Result, SourceFile, Span};
 use crate::execute::materialize::{self, Compiled};
@@ -236,6 +236,24 @@ impl Loaded {
             let tests = indirect.tests_of(dag, &selected);
             selected.extend(tests);
         }
+        if types.contains(&ResourceType::UnitTest)
+            && !select.is_empty()
+            && indirect != IndirectSelection::Empty
+        {
+            // A selected model brings its unit tests along.
+            let unit_tests: Vec<NodeIndex> = dag
+                .graph
+                .node_indices()
+                .filter(|i| {
+                    dag.node(*i).unit_test.as_ref().is_some_and(|u| {
+                        dag.by_id
+                            .get(&u.model_id)
+                            .is_some_and(|m| selected.contains(m))
+                    })
+                })
+                .collect();
+            selected.extend(unit_tests);
+        }
         if !exclude.is_empty() {
             let excluded =
                 Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
@@ -253,7 +271,7 @@ impl Loaded {
         &self,
     ) -> (
         HashMap<String, Resolved>,
-        HashMap<(String, String), RelationName>,
+        HashMap<(String, String), Resolved>,
     ) {
         let mut relations = HashMap::new();
         let mut sources = HashMap::new();
@@ -264,7 +282,7 @@ impl Loaded {
                 {
                     relations.insert(
                         n.name.clone(),
-                        Resolved::Ephemeral(format!("__dbt__cte__{}", n.name)),
+                        Resolved::Cte(format!("__dbt__cte__{}", n.name)),
                     );
                 }
                 (ResourceType::Model | ResourceType::Seed, Some(r)) => {
@@ -272,7 +290,7 @@ impl Loaded {
                 }
                 (ResourceType::Source, Some(r)) => {
                     if let Some(s) = &n.source_name {
-                        sources.insert((s.clone(), n.name.clone()), r.clone());
+                        sources.insert((s.clone(), n.name.clone()), Resolved::Relation(r.clone()));
                     }
                 }
                 _ => {}
@@ -308,15 +326,18 @@ impl Loaded {
             .collect();
 
         let mut errors = Vec::new();
-        let mut sql_by_name: HashMap<String, (String, Vec<String>)> = HashMap::new();
+        // CTE name → (SQL, the CTEs it uses).
+        let mut ctes: HashMap<String, (String, Vec<String>)> = HashMap::new();
         let mut plain: HashMap<NodeIndex, RawSql> = HashMap::new();
         for (idx, r) in raw {
             match r {
                 Ok(v) => {
                     let node = dag.node(idx);
                     if node.materialization == Materialization::Ephemeral {
-                        sql_by_name
-                            .insert(node.name.clone(), (v.sql.clone(), v.ephemerals.clone()));
+                        ctes.insert(
+                            format!("__dbt__cte__{}", node.name),
+                            (v.sql.clone(), v.ephemerals.clone()),
+                        );
                     }
                     plain.insert(idx, v);
                 }
@@ -342,10 +363,37 @@ impl Loaded {
                 }
                 continue;
             }
+            if node.resource_type == ResourceType::UnitTest {
+                let test = match crate::testing::unit::compile(renderer, dag, node) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let path = materialize::compiled_path(&compiled_root, &project_name, node);
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if let Err(e) = std::fs::write(&path, &test.sql) {
+                    errors.push(Diagnostic::error(format!(
+                        "cannot write {}: {e}",
+                        path.display()
+                    )));
+                    continue;
+                }
+                let display = path
+                    .strip_prefix(&self.project.root)
+                    .unwrap_or(&path)
+                    .to_path_buf();
+                let file = SourceFile::new(display, test.sql.clone());
+                out.insert(idx, Compiled::UnitTest { test, file });
+                continue;
+            }
             let Some(raw) = plain.remove(&idx) else {
                 continue;
             };
-            let sql = inject_ctes(&raw.sql, &raw.ephemerals, &sql_by_name);
+            let sql = inject_ctes(&raw.sql, &raw.ephemerals, &ctes);
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
@@ -530,6 +578,20 @@ impl Loaded {
                             relation_name,
                         },
                     ),
+                    Compiled::UnitTest { test, .. } => (
+                        node.unique_id.clone(),
+                        CompiledInfo {
+                            sql: test.sql.clone(),
+                            compiled_path: materialize::compiled_path(
+                                target,
+                                self.project.name(),
+                                node,
+                            )
+                            .to_string_lossy()
+                            .into_owned(),
+                            relation_name: None,
+                        },
+                    ),
                     Compiled::Seed(_) => (
                         node.unique_id.clone(),
                         CompiledInfo {
@@ -658,8 +720,26 @@ fn compile_one(
     Ok(raw)
 }
 
-/// Inline ephemeral models as CTEs at the front of `sql`, dependencies first.
-fn inject_ctes(
+/// Where a SQL statement's first keyword is, past whitespace and comments.
+fn statement_start(sql: &str) -> usize {
+    let mut i = 0;
+    loop {
+        let rest = &sql[i..];
+        let trimmed = rest.trim_start();
+        i += rest.len() - trimmed.len();
+        if trimmed.starts_with("--") {
+            i += trimmed.find('\n').map_or(trimmed.len(), |n| n + 1);
+        } else if trimmed.starts_with("/*") {
+            i += trimmed.find("*/").map_or(trimmed.len(), |n| n + 2);
+        } else {
+            return i;
+        }
+    }
+}
+
+/// Put the CTEs `sql` uses (ephemeral models, unit-test inputs; by CTE name) at its
+/// front, dependencies first.
+pub fn inject_ctes(
     sql: &str,
     direct: &[String],
     ephemerals: &HashMap<String, (String, Vec<String>)>,
@@ -695,24 +775,27 @@ fn inject_ctes(
         .filter_map(|n| {
             ephemerals
                 .get(n)
-                .map(|(s, _)| format!("__dbt__cte__{n} as (\n{}\n)", s.trim()))
+                .map(|(s, _)| format!("{n} as (\n{}\n)", s.trim()))
         })
         .collect();
-    let trimmed = sql.trim_start();
-    let lower = trimmed.to_ascii_lowercase();
+    // Leading comments stay in front; the CTEs go where the statement starts.
+    let start = statement_start(sql);
+    let (head, body) = sql.split_at(start);
+    let lower = body.to_ascii_lowercase();
     let starts_with_with =
         lower.starts_with("with") && lower[4..].starts_with(|c: char| c.is_whitespace());
-    if starts_with_with {
-        let rest = trimmed[4..].trim_start();
-        let rest = if rest.to_ascii_lowercase().starts_with("recursive ") {
-            return format!("with recursive {},\n{}", ctes.join(",\n"), &rest[10..]);
-        } else {
-            rest
-        };
-        format!("with {},\n{}", ctes.join(",\n"), rest)
-    } else {
-        format!("with {}\n{}", ctes.join(",\n"), trimmed)
+    if !starts_with_with {
+        return format!("{head}with {}\n{body}", ctes.join(",\n"));
     }
+    let rest = body[4..].trim_start();
+    if rest.to_ascii_lowercase().starts_with("recursive ") {
+        return format!(
+            "{head}with recursive {},\n{}",
+            ctes.join(",\n"),
+            &rest[10..]
+        );
+    }
+    format!("{head}with {},\n{rest}", ctes.join(",\n"))
 }
 
 #[cfg(test)]
@@ -720,26 +803,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ctes_go_after_leading_comments() {
+        let mut eph = HashMap::new();
+        eph.insert("c".to_owned(), ("select 1".to_owned(), vec![]));
+        let out = inject_ctes(
+            "-- a note\n/* more */\nwith x as (select 2) select * from c, x",
+            &["c".to_owned()],
+            &eph,
+        );
+        assert_eq!(
+            out,
+            "-- a note\n/* more */\nwith c as (\nselect 1\n),\nx as (select 2) select * from c, x"
+        );
+    }
+
+    #[test]
     fn ctes_merge_into_an_existing_with() {
         let mut eph = HashMap::new();
-        eph.insert("a".to_owned(), ("select 1 as x".to_owned(), vec![]));
         eph.insert(
-            "b".to_owned(),
+            "__dbt__cte__a".to_owned(),
+            ("select 1 as x".to_owned(), vec![]),
+        );
+        eph.insert(
+            "__dbt__cte__b".to_owned(),
             (
                 "select x from __dbt__cte__a".to_owned(),
-                vec!["a".to_owned()],
+                vec!["__dbt__cte__a".to_owned()],
             ),
         );
         let out = inject_ctes(
             "with y as (select 2) select * from __dbt__cte__b, y",
-            &["b".to_owned()],
+            &["__dbt__cte__b".to_owned()],
             &eph,
         );
         assert_eq!(
             out,
             "with __dbt__cte__a as (\nselect 1 as x\n),\n__dbt__cte__b as (\nselect x from __dbt__cte__a\n),\ny as (select 2) select * from __dbt__cte__b, y"
         );
-        let plain = inject_ctes("select * from __dbt__cte__a", &["a".to_owned()], &eph);
+        let plain = inject_ctes(
+            "select * from __dbt__cte__a",
+            &["__dbt__cte__a".to_owned()],
+            &eph,
+        );
         assert!(plain.starts_with("with __dbt__cte__a as ("));
     }
 }

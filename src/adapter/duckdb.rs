@@ -174,6 +174,23 @@ impl Session for DuckDbSession {
         Ok(Rows { columns, rows })
     }
 
+    fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, WarehouseError> {
+        let rows = self.query(&format!(
+            "select column_name, column_type from (describe select * from (\n{sql}\n) as described)"
+        ))?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .map(|r| {
+                let mut cells = r.into_iter().map(Option::unwrap_or_default);
+                (
+                    cells.next().unwrap_or_default(),
+                    cells.next().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
     fn relation_kind(
         &mut self,
         relation: &RelationName,

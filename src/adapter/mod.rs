@@ -205,6 +205,9 @@ pub trait Session: Send {
     /// Run one query and return its rows as text.
     fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError>;
 
+    /// The columns a query returns, with their warehouse types, without running it.
+    fn describe(&mut self, sql: &str) -> Result<Vec<(String, String)>, WarehouseError>;
+
     /// Which of `relation` exists: a table, a view, or nothing.
     fn relation_kind(
         &mut self,

@@ -50,18 +50,58 @@ fn columns_json(node: &ParsedNode) -> Json {
     )
 }
 
+/// The nodes a node depends on, as dbt records them: a unit test depends on its
+/// model (sluice's graph orders it the other way round, so `build` runs it first).
 fn depends_on_ids(dag: &Dag, node: &ParsedNode) -> Vec<String> {
+    if let Some(u) = &node.unit_test {
+        return vec![u.model_id.clone()];
+    }
     let mut ids: Vec<String> = dag
         .by_id
         .get(&node.unique_id)
         .map(|i| {
             dag.parents(*i)
-                .map(|p| dag.node(p).unique_id.clone())
+                .map(|p| dag.node(p))
+                .filter(|p| p.resource_type != ResourceType::UnitTest)
+                .map(|p| p.unique_id.clone())
                 .collect()
         })
         .unwrap_or_default();
     ids.sort();
     ids
+}
+
+fn unit_test_json(node: &ParsedNode, inv: &Invocation) -> Json {
+    let Some(u) = &node.unit_test else {
+        return Json::Null;
+    };
+    let rows = |r: &crate::project::properties::RowsDef| json!({"rows": r.raw, "format": r.format});
+    let given: Vec<Json> = u
+        .def
+        .given
+        .iter()
+        .map(|g| {
+            let mut v = rows(&g.rows);
+            v["input"] = json!(g.input);
+            v
+        })
+        .collect();
+    json!({
+        "model": u.def.model,
+        "given": given,
+        "expect": rows(&u.def.expect),
+        "name": node.name,
+        "resource_type": "unit_test",
+        "package_name": inv.project_name,
+        "path": node.path.to_string_lossy(),
+        "original_file_path": node.original_file_path.to_string_lossy(),
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "description": node.description,
+        "overrides": {"vars": u.def.vars, "macros": u.def.macros, "env_vars": u.def.env_vars},
+        "depends_on": {"macros": [], "nodes": [u.model_id]},
+        "config": {"tags": node.tags(), "meta": node.config.get("meta").cloned().unwrap_or(json!({})), "enabled": true},
+    })
 }
 
 fn node_json(
@@ -264,6 +304,7 @@ pub fn manifest(
 ) -> Json {
     let mut nodes = Map::new();
     let mut sources = Map::new();
+    let mut unit_tests = Map::new();
     let mut parent_map = BTreeMap::new();
     let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for node in &dag.nodes {
@@ -279,6 +320,9 @@ pub fn manifest(
         match node.resource_type {
             ResourceType::Source => {
                 sources.insert(node.unique_id.clone(), source_json(node, inv));
+            }
+            ResourceType::UnitTest => {
+                unit_tests.insert(node.unique_id.clone(), unit_test_json(node, inv));
             }
             _ => {
                 nodes.insert(
@@ -334,7 +378,7 @@ pub fn manifest(
         "group_map": {},
         "saved_queries": {},
         "semantic_models": {},
-        "unit_tests": {},
+        "unit_tests": unit_tests,
     })
 }
 

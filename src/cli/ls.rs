@@ -34,6 +34,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
         ResourceType::Seed,
         ResourceType::Model,
         ResourceType::Test,
+        ResourceType::UnitTest,
         ResourceType::Source,
     ];
     let types: Vec<ResourceType> = all

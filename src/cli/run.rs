@@ -20,10 +20,15 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
     let (name, types): (&str, &[ResourceType]) = match kind {
         Kind::Run => ("run", &[ResourceType::Model]),
         Kind::Seed => ("seed", &[ResourceType::Seed]),
-        Kind::Test => ("test", &[ResourceType::Test]),
+        Kind::Test => ("test", &[ResourceType::Test, ResourceType::UnitTest]),
         Kind::Build => (
             "build",
-            &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
+            &[
+                ResourceType::Seed,
+                ResourceType::Model,
+                ResourceType::Test,
+                ResourceType::UnitTest,
+            ],
         ),
     };
     let started = std::time::Instant::now();

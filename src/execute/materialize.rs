@@ -41,6 +41,10 @@ pub enum Compiled {
         post_hooks: Vec<String>,
     },
     Seed(SeedData),
+    UnitTest {
+        test: crate::testing::unit::CompiledUnitTest,
+        file: Arc<SourceFile>,
+    },
 }
 
 /// Parse a seed's CSV: a header, then rows with the header's width.
@@ -428,6 +432,122 @@ impl DagRunner<'_> {
     }
 }
 
+impl DagRunner<'_> {
+    fn run_unit_test(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        test: &crate::testing::unit::CompiledUnitTest,
+        file: &Arc<SourceFile>,
+    ) -> NodeResult {
+        use crate::testing::unit;
+        let (started, clock) = (Utc::now(), Instant::now());
+        let model = node
+            .unit_test
+            .as_ref()
+            .and_then(|u| self.dag.get(&u.model_id))
+            .map_or(String::new(), |m| m.name.clone());
+        let error = |message: String, diagnostic: Diagnostic| {
+            let mut r = result(node, Status::Error, message, started, clock);
+            r.diagnostic = Some(diagnostic);
+            r
+        };
+        let Some(spec) = &node.unit_test else {
+            return result(
+                node,
+                Status::Error,
+                "not a unit test".into(),
+                started,
+                clock,
+            );
+        };
+        // The model's columns and types, from the warehouse itself.
+        let actual_types = match session.describe(&test.sql) {
+            Ok(t) => t,
+            Err(e) => {
+                return error(e.0.clone(), warehouse_diagnostic(node, Some(file), 0, &e));
+            }
+        };
+        let types: std::collections::BTreeMap<String, String> = actual_types
+            .iter()
+            .map(|(c, t)| (c.to_lowercase(), t.clone()))
+            .collect();
+        let mut columns = match unit::expected_columns(&test.expect, &spec.def.file) {
+            Ok(c) => c,
+            Err(d) => return error(d.message.clone(), d),
+        };
+        let expected_sql = match unit::rows_sql(
+            &test.expect,
+            &spec.def.file,
+            &unit::expected_types(&columns, &types),
+            false,
+            self.dialect,
+        ) {
+            Ok(sql) => sql,
+            Err(d) => return error(d.message.clone(), d),
+        };
+        let expected = match session.query(&expected_sql) {
+            Ok(rows) => rows,
+            Err(e) => {
+                let d = Diagnostic::error(format!(
+                    "the expected rows of unit test `{}` do not fit the model's column types: {}",
+                    node.name,
+                    first_line(&e.0)
+                ))
+                .with_label(&test.expect.span, "these rows")
+                .with_help(
+                    "write each value so it casts to the model's column type (dates as 2024-01-31)",
+                );
+                return error(e.0.clone(), d);
+            }
+        };
+        if columns.is_empty() {
+            columns = expected.columns.clone();
+        }
+        if let Some(missing) = columns
+            .iter()
+            .find(|c| !types.contains_key(&c.to_lowercase()))
+        {
+            let have: Vec<&str> = actual_types.iter().map(|(c, _)| c.as_str()).collect();
+            let d = Diagnostic::error(format!(
+                "unit test `{}` expects column `{missing}`, which model `{model}` does not return",
+                node.name
+            ))
+            .with_label(&test.expect.span, "in these rows")
+            .with_help(crate::diagnostics::suggestion_help(
+                missing,
+                have.iter().copied(),
+                || format!("the model returns: {}", have.join(", ")),
+            ));
+            let mut r = result(node, Status::Fail, d.message.clone(), started, clock);
+            r.diagnostic = Some(d);
+            return r;
+        }
+        let projection: Vec<String> = columns.iter().map(|c| self.dialect.quote(c)).collect();
+        let actual_sql = format!(
+            "select {} from (\n{}\n) as model_under_test",
+            projection.join(", "),
+            test.sql
+        );
+        let actual = match session.query(&actual_sql) {
+            Ok(rows) => rows,
+            Err(e) => return error(e.0.clone(), warehouse_diagnostic(node, Some(file), 1, &e)),
+        };
+        let (missing, unexpected) =
+            unit::diff(&expected.rows, &actual.rows, test.ordered, test.tolerance);
+        if missing.is_empty() && unexpected.is_empty() {
+            let mut r = result(node, Status::Pass, String::new(), started, clock);
+            r.failures = Some(0);
+            return r;
+        }
+        let d = unit::failure(node, &model, &columns, &missing, &unexpected);
+        let mut r = result(node, Status::Fail, d.message.clone(), started, clock);
+        r.failures = Some((missing.len() + unexpected.len()) as u64);
+        r.diagnostic = Some(d);
+        r
+    }
+}
+
 /// How many offending rows a failing test shows.
 const SHOWN_ROWS: usize = 10;
 
@@ -494,6 +614,9 @@ impl NodeRunner for DagRunner<'_> {
                     post_hooks,
                 }),
             ) => self.run_model(session, node, sql, file, pre_hooks, post_hooks),
+            (ResourceType::UnitTest, Some(Compiled::UnitTest { test, file })) => {
+                self.run_unit_test(session, node, test, file)
+            }
             (ResourceType::Test, Some(Compiled::Sql { sql, file, .. })) => {
                 self.run_test(session, node, sql, file)
             }
@@ -514,6 +637,8 @@ pub fn compiled_path(target: &Path, project: &str, node: &ParsedNode) -> PathBuf
         .join(&node.original_file_path);
     if node.generic_test.is_some() {
         base.join(&node.path)
+    } else if let Some(u) = &node.unit_test {
+        base.join(format!("{}__{}.sql", u.def.model, node.name))
     } else {
         base
     }

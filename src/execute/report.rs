@@ -75,6 +75,7 @@ impl Reporter {
         }
         let what = match (node.resource_type, result.status) {
             (ResourceType::Test, _) => format!("test {}", node.name),
+            (ResourceType::UnitTest, _) => format!("unit test {}", node.name),
             (ResourceType::Seed, Status::Success) => format!("loaded seed file {}", relation(node)),
             (ResourceType::Seed, _) => format!("seed file {}", relation(node)),
             (_, Status::Success) => format!(

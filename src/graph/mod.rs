@@ -42,7 +42,7 @@ impl Dag {
                         sources.insert((s.clone(), n.name.clone()), n.unique_id.clone());
                     }
                 }
-                ResourceType::Test => {}
+                ResourceType::Test | ResourceType::UnitTest => {}
             }
         }
         let mut errors = Vec::new();
@@ -91,6 +91,13 @@ impl Dag {
                     }
                     Err(e) => errors.push(e),
                 }
+            }
+        }
+        // A model waits for its unit tests: `build` runs them first and skips the
+        // model when one fails.
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(model) = n.unit_test.as_ref().and_then(|u| by_id.get(&u.model_id)) {
+                graph.add_edge(NodeIndex::new(i), *model, ());
             }
         }
         if !errors.is_empty() {

@@ -326,7 +326,7 @@ fn matches(
             }
         }
         "resource_type" => {
-            let known = ["model", "seed", "test", "source"];
+            let known = ["model", "seed", "test", "unit_test", "source"];
             if !known.contains(&value) {
                 return Err(
                     Diagnostic::error(format!("unknown resource type `{value}`"))
@@ -348,13 +348,14 @@ fn matches(
         "test_type" => match value {
             "generic" | "schema" => node.generic_test.as_ref().is_some_and(|t| !t.is_assertion),
             "assertion" => node.generic_test.as_ref().is_some_and(|t| t.is_assertion),
+            "unit" => node.resource_type == ResourceType::UnitTest,
             "singular" | "data" => {
                 node.resource_type == ResourceType::Test && node.generic_test.is_none()
             }
             other => {
                 return Err(Diagnostic::error(format!("unknown test type `{other}`"))
                     .with_label(span, "here")
-                    .with_help("use test_type:generic, test_type:singular or test_type:assertion"))
+                    .with_help("use test_type:generic, test_type:singular, test_type:unit or test_type:assertion"))
             }
         },
         "test_name" => node

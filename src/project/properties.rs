@@ -12,14 +12,20 @@ use crate::diagnostics::{Diagnostic, SourceFile, Span};
 
 const FILE_KEYS: KeySet = KeySet {
     what: "a properties file",
-    known: &["version", "models", "seeds", "sources", "assertions"],
+    known: &[
+        "version",
+        "models",
+        "seeds",
+        "sources",
+        "assertions",
+        "unit_tests",
+    ],
     ignored: &[
         "macros",
         "exposures",
         "metrics",
         "semantic_models",
         "saved_queries",
-        "unit_tests",
         "snapshots",
         "analyses",
         "groups",
@@ -190,12 +196,229 @@ pub struct AssertionDef {
     pub config: Config,
 }
 
+const UNIT_TEST_KEYS: KeySet = KeySet {
+    what: "a unit test",
+    known: &[
+        "name",
+        "description",
+        "model",
+        "given",
+        "expect",
+        "overrides",
+        "config",
+        "tolerance",
+    ],
+    ignored: &["versions"],
+};
+
+/// How rows are written in a unit test: YAML mappings, inline CSV, or a SELECT.
+#[derive(Clone, Debug)]
+pub enum Rows {
+    Dict(Vec<serde_json::Map<String, Json>>),
+    Csv(String),
+    Sql(String),
+}
+
+/// Rows plus where they are written.
+#[derive(Clone, Debug)]
+pub struct RowsDef {
+    pub rows: Rows,
+    pub span: Span,
+    /// As written, for manifest.json.
+    pub raw: Json,
+    pub format: &'static str,
+}
+
+/// One `given:` input: `ref('x')` or `source('s', 't')`.
+#[derive(Clone, Debug)]
+pub struct GivenDef {
+    pub input: String,
+    pub input_span: Span,
+    pub rows: RowsDef,
+}
+
+/// A unit test (dbt 1.8's `unit_tests:`).
+#[derive(Clone, Debug)]
+pub struct UnitTestDef {
+    pub name: String,
+    pub span: Span,
+    pub file: Arc<SourceFile>,
+    pub description: String,
+    pub model: String,
+    pub model_span: Span,
+    pub given: Vec<GivenDef>,
+    pub expect: RowsDef,
+    pub ordered: bool,
+    pub tolerance: Option<f64>,
+    pub vars: BTreeMap<String, Json>,
+    pub macros: BTreeMap<String, Json>,
+    pub env_vars: BTreeMap<String, Json>,
+    pub config: Config,
+}
+
+fn rows_def(
+    node: &Node,
+    what: &str,
+    extra_keys: &[&str],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<RowsDef, Diagnostic> {
+    let map = node.expect_map(what)?;
+    let mut known = vec!["rows", "format", "fixture"];
+    known.extend_from_slice(extra_keys);
+    KeySet {
+        what,
+        known: &known,
+        ignored: &[],
+    }
+    .check(map, warnings)?;
+    let format =
+        match map.get("format") {
+            None => "dict",
+            Some(f) => match f.expect_str("`format`")? {
+                "dict" => "dict",
+                "csv" => "csv",
+                "sql" => "sql",
+                other => return Err(Diagnostic::error(format!("unknown rows format `{other}`"))
+                    .with_label(&f.span, "unknown format")
+                    .with_help(
+                        "use `format: dict` (YAML rows), `csv` (inline CSV) or `sql` (a SELECT)",
+                    )),
+            },
+        };
+    if map.get("fixture").is_some() {
+        return Err(
+            Diagnostic::error("fixture files are not supported: write the rows inline")
+                .with_label(map.key_span("fixture").unwrap_or(&node.span), "here")
+                .with_help("move the fixture's rows under `rows:`"),
+        );
+    }
+    let rows_node = map.get("rows").ok_or_else(|| {
+        Diagnostic::error(format!("{what} has no `rows`"))
+            .with_label(&node.span, "here")
+            .with_help("add `rows:` (an empty list `[]` for no rows)")
+    })?;
+    let rows = match format {
+        "dict" => {
+            let mut out = Vec::new();
+            if !rows_node.is_null() {
+                for r in rows_node.expect_seq("`rows`")? {
+                    match r.expect_map("a row")?.to_json() {
+                        Json::Object(m) => out.push(m),
+                        _ => unreachable!("expect_map checked the node is a mapping"),
+                    }
+                }
+            }
+            Rows::Dict(out)
+        }
+        "csv" => Rows::Csv(rows_node.expect_str("`rows` (CSV text)")?.to_owned()),
+        _ => Rows::Sql(rows_node.expect_str("`rows` (a SELECT)")?.to_owned()),
+    };
+    Ok(RowsDef {
+        rows,
+        span: rows_node.span.clone(),
+        raw: rows_node.to_json(),
+        format,
+    })
+}
+
+fn unit_test_def(
+    entry: &Node,
+    file: &Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<UnitTestDef, Diagnostic> {
+    let entry = entry.expect_map("a unit test")?;
+    UNIT_TEST_KEYS.check(entry, warnings)?;
+    let (name, span) = name_of(entry, "unit test")?;
+    let model_node = entry.get("model").ok_or_else(|| {
+        Diagnostic::error(format!("unit test `{name}` has no `model`"))
+            .with_label(span, "this unit test")
+            .with_help("add `model: <the model under test>`")
+    })?;
+    let mut given = Vec::new();
+    if let Some(list) = entry.get("given").filter(|n| !n.is_null()) {
+        for g in list.expect_seq("`given`")? {
+            let input_node = g.expect_map("a given input")?.get("input").ok_or_else(|| {
+                Diagnostic::error("a given input has no `input`")
+                    .with_label(&g.span, "here")
+                    .with_help("write `input: ref('model')` or `input: source('source', 'table')`")
+            })?;
+            given.push(GivenDef {
+                input: input_node.expect_str("`input`")?.trim().to_owned(),
+                input_span: input_node.span.clone(),
+                rows: rows_def(g, "a given input", &["input"], warnings)?,
+            });
+        }
+    }
+    let expect_node = entry.get("expect").ok_or_else(|| {
+        Diagnostic::error(format!("unit test `{name}` has no `expect`"))
+            .with_label(span, "this unit test")
+            .with_help("add `expect: {rows: [...]}` with the rows the model must return")
+    })?;
+    let expect = rows_def(expect_node, "`expect`", &["ordered"], warnings)?;
+    let ordered = expect_node
+        .get("ordered")
+        .map(|o| o.expect_bool("`ordered`"))
+        .transpose()?
+        .unwrap_or(false);
+    let tolerance = match entry.get("tolerance") {
+        Some(t) => match t.value {
+            super::yaml::Value::Int(i) => Some(i as f64),
+            super::yaml::Value::Float(f) => Some(f),
+            _ => {
+                return Err(Diagnostic::error("`tolerance` must be a number")
+                    .with_label(&t.span, "expected a number"))
+            }
+        },
+        None => None,
+    };
+    let mut vars = BTreeMap::new();
+    let mut macros = BTreeMap::new();
+    let mut env_vars = BTreeMap::new();
+    if let Some(o) = entry.get("overrides").filter(|n| !n.is_null()) {
+        let o = o.expect_map("`overrides`")?;
+        KeySet {
+            what: "`overrides`",
+            known: &["vars", "macros", "env_vars"],
+            ignored: &[],
+        }
+        .check(o, warnings)?;
+        for (key, target) in [
+            ("vars", &mut vars),
+            ("macros", &mut macros),
+            ("env_vars", &mut env_vars),
+        ] {
+            if let Some(m) = o.get(key).filter(|n| !n.is_null()) {
+                for (k, _, v) in m.expect_map(&format!("`{key}`"))?.entries() {
+                    target.insert(k.to_owned(), v.to_json());
+                }
+            }
+        }
+    }
+    Ok(UnitTestDef {
+        name: name.to_owned(),
+        span: span.clone(),
+        file: Arc::clone(file),
+        description: string_field(entry, "description")?,
+        model: model_node.expect_str("`model`")?.to_owned(),
+        model_span: model_node.span.clone(),
+        given,
+        expect,
+        ordered,
+        tolerance,
+        vars,
+        macros,
+        env_vars,
+        config: config_block(entry, warnings)?,
+    })
+}
+
 #[derive(Debug, Default)]
 pub struct Properties {
     pub models: BTreeMap<String, NodeProps>,
     pub seeds: BTreeMap<String, NodeProps>,
     pub sources: Vec<SourceDef>,
     pub assertions: Vec<AssertionDef>,
+    pub unit_tests: Vec<UnitTestDef>,
 }
 
 fn assertion_def(
@@ -514,6 +737,24 @@ impl Properties {
                     "models" => insert_unique(&mut self.models, props, "model")?,
                     _ => insert_unique(&mut self.seeds, props, "seed")?,
                 }
+            }
+        }
+        if let Some(list) = doc.get("unit_tests").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`unit_tests`")? {
+                let def = unit_test_def(entry, file, warnings)?;
+                if let Some(prev) = self
+                    .unit_tests
+                    .iter()
+                    .find(|u| u.name == def.name && u.model == def.model)
+                {
+                    return Err(Diagnostic::error(format!(
+                        "unit test `{}` of model `{}` is defined twice",
+                        def.name, def.model
+                    ))
+                    .with_label(&def.span, "defined again here")
+                    .with_label(&prev.span, "first defined here"));
+                }
+                self.unit_tests.push(def);
             }
         }
         if let Some(list) = doc.get("assertions").filter(|n| !n.is_null()) {

@@ -22,12 +22,13 @@ pub enum Phase {
     Compile,
 }
 
-/// How `ref('x')` resolves in a compile render.
+/// How `ref('x')` or `source('s', 't')` resolves in a compile render.
 #[derive(Clone, Debug)]
 pub enum Resolved {
     Relation(RelationName),
-    /// An ephemeral model: inlined as the CTE `__dbt__cte__<name>`.
-    Ephemeral(String),
+    /// A CTE of this name, injected at the top of the compiled SQL: an ephemeral
+    /// model (`__dbt__cte__<name>`) or a unit test's given rows.
+    Cte(String),
 }
 
 /// What every render of one invocation shares.
@@ -41,7 +42,28 @@ pub struct RenderShared {
     /// Model and seed relations, filled in once the graph is known.
     pub relations: HashMap<String, Resolved>,
     /// `(source, table)` → relation.
-    pub sources: HashMap<(String, String), RelationName>,
+    pub sources: HashMap<(String, String), Resolved>,
+    /// Unit tests' `overrides: {macros: ...}`: a macro's name → the value it returns.
+    pub macro_overrides: HashMap<String, Json>,
+    /// Unit tests' `overrides: {env_vars: ...}`.
+    pub env_overrides: HashMap<String, String>,
+}
+
+impl RenderSession {
+    /// A relation or CTE as templates see it; a CTE is recorded for injection.
+    fn resolve(&self, resolved: &Resolved) -> Value {
+        match resolved {
+            Resolved::Relation(r) => Relation::value(r.clone(), self.shared.dialect),
+            Resolved::Cte(cte) => {
+                self.record(|r| {
+                    if !r.ephemerals.contains(cte) {
+                        r.ephemerals.push(cte.clone())
+                    }
+                });
+                Relation::cte(cte.clone())
+            }
+        }
+    }
 }
 
 /// What a parse render recorded.
@@ -52,6 +74,7 @@ pub struct Recorded {
     pub config: Vec<(String, Json)>,
     pub vars: BTreeSet<String>,
     pub env_vars: BTreeSet<String>,
+    /// The CTEs (by name) a compile render used.
     pub ephemerals: Vec<String>,
 }
 
@@ -192,15 +215,7 @@ fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
             Ok(Relation::value(placeholder, s.shared.dialect))
         }
         Phase::Compile => match s.shared.relations.get(&name) {
-            Some(Resolved::Relation(r)) => Ok(Relation::value(r.clone(), s.shared.dialect)),
-            Some(Resolved::Ephemeral(cte)) => {
-                s.record(|r| {
-                    if !r.ephemerals.contains(&name) {
-                        r.ephemerals.push(name.clone())
-                    }
-                });
-                Ok(Relation::cte(cte.clone()))
-            }
+            Some(resolved) => Ok(s.resolve(resolved)),
             None => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("ref('{name}') names no model or seed"),
@@ -222,7 +237,7 @@ fn source_fn(state: &State, source_name: String, table: String) -> Result<Value,
             Ok(Relation::value(placeholder, s.shared.dialect))
         }
         Phase::Compile => match s.shared.sources.get(&(source_name.clone(), table.clone())) {
-            Some(r) => Ok(Relation::value(r.clone(), s.shared.dialect)),
+            Some(resolved) => Ok(s.resolve(resolved)),
             None => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("source('{source_name}', '{table}') is not defined"),
@@ -313,6 +328,9 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
         s.record(|r| {
             r.env_vars.insert(name.clone());
         });
+        if let Some(v) = s.shared.env_overrides.get(&name) {
+            return Ok(Value::from(v.clone()));
+        }
     }
     match (std::env::var(&name), default) {
         (Ok(v), _) => Ok(Value::from(v)),
@@ -339,8 +357,26 @@ fn log_fn(state: &State, msg: Value, info: Option<bool>, kwargs: Kwargs) -> Resu
     Ok(Value::from(""))
 }
 
-fn is_incremental_fn() -> bool {
-    false
+fn is_incremental_fn(state: &State) -> bool {
+    // Incremental models are not built yet; a unit test may still override it.
+    session(state)
+        .ok()
+        .and_then(|s| {
+            s.shared
+                .macro_overrides
+                .get("is_incremental")
+                .and_then(Json::as_bool)
+        })
+        .unwrap_or(false)
+}
+
+/// A unit test's override for macro `name`, if the render in progress has one.
+pub fn macro_override(state: &State, name: &str) -> Option<Value> {
+    let s = session(state).ok()?;
+    s.shared
+        .macro_overrides
+        .get(name)
+        .map(Value::from_serialize)
 }
 
 fn fromjson_fn(s: String, default: Option<Value>) -> Result<Value, Error> {

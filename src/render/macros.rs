@@ -273,6 +273,9 @@ impl Object for MacroFn {
     }
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        if let Some(value) = super::context::macro_override(state, &self.def.name) {
+            return Ok(value);
+        }
         let template = state.env().get_template(&self.def.template)?;
         let ctx: HashMap<&str, Value> = SHARED_CONTEXT
             .iter()

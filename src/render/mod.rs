@@ -21,7 +21,7 @@ use serde_json::Value as Json;
 pub use context::{Phase, Recorded, Relation, RenderSession, RenderShared, Resolved};
 use macros::{MacroDef, MacroFn, MacroRegistry, OffsetMap, Origin};
 
-use crate::adapter::{Dialect, RelationName};
+use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::project::{Project, WarehouseKind};
 
@@ -203,9 +203,18 @@ impl Renderer {
     pub fn shared(
         &self,
         relations: HashMap<String, Resolved>,
-        sources: HashMap<(String, String), RelationName>,
+        sources: HashMap<(String, String), Resolved>,
     ) -> Arc<RenderShared> {
-        Arc::new(RenderShared {
+        Arc::new(self.shared_state(relations, sources))
+    }
+
+    /// Like [`Renderer::shared`], for a caller that adjusts it (unit tests).
+    pub fn shared_state(
+        &self,
+        relations: HashMap<String, Resolved>,
+        sources: HashMap<(String, String), Resolved>,
+    ) -> RenderShared {
+        RenderShared {
             project_name: self.project_name.clone(),
             vars: self.vars.clone(),
             registry: Arc::clone(&self.registry),
@@ -214,7 +223,9 @@ impl Renderer {
             target_schema: self.target.schema.clone(),
             relations,
             sources,
-        })
+            macro_overrides: HashMap::new(),
+            env_overrides: HashMap::new(),
+        }
     }
 
     fn context(&self, session: RenderSession, node: NodeContext) -> BTreeMap<&'static str, Value> {

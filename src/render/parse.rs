@@ -31,6 +31,7 @@ pub enum ResourceType {
     Model,
     Test,
     Source,
+    UnitTest,
 }
 
 impl ResourceType {
@@ -40,6 +41,7 @@ impl ResourceType {
             ResourceType::Model => "model",
             ResourceType::Test => "test",
             ResourceType::Source => "source",
+            ResourceType::UnitTest => "unit_test",
         }
     }
 }
@@ -102,6 +104,15 @@ pub struct ParsedNode {
     pub raw_code: String,
     /// For sources: the source's name.
     pub source_name: Option<String>,
+    /// For unit tests: the definition and the model under test.
+    pub unit_test: Option<UnitTestSpec>,
+}
+
+/// A unit test node's definition, and the unique_id of the model it tests.
+#[derive(Clone, Debug)]
+pub struct UnitTestSpec {
+    pub def: crate::project::properties::UnitTestDef,
+    pub model_id: String,
 }
 
 impl ParsedNode {
@@ -334,6 +345,7 @@ pub fn parse_project(
             raw_code: p.entry.file.text.clone(),
             file: Arc::clone(&p.entry.file),
             source_name: None,
+            unit_test: None,
         });
     }
 
@@ -378,6 +390,7 @@ pub fn parse_project(
             raw_code: String::new(),
             file: Arc::clone(&seed.file),
             source_name: None,
+            unit_test: None,
         });
     }
 
@@ -436,6 +449,7 @@ pub fn parse_project(
                 raw_code: String::new(),
                 file: Arc::clone(&source.file),
                 source_name: Some(source.name.clone()),
+                unit_test: None,
             });
         }
     }
@@ -473,6 +487,7 @@ pub fn parse_project(
             raw_code: p.entry.file.text.clone(),
             file: Arc::clone(&p.entry.file),
             source_name: None,
+            unit_test: None,
         });
     }
 
@@ -524,7 +539,7 @@ pub fn parse_project(
                     _ => (None, Vec::new()),
                 }
             }
-            ResourceType::Test => (None, Vec::new()),
+            ResourceType::Test | ResourceType::UnitTest => (None, Vec::new()),
         };
         let Some(yaml_file) = yaml_file else { continue };
         for (column, def) in tests {
@@ -545,6 +560,14 @@ pub fn parse_project(
         }
     }
     nodes.extend(generic_nodes);
+
+    for def in &project.properties.unit_tests {
+        match crate::testing::unit::build_unit_test_node(project, &nodes, def) {
+            Ok(Some(n)) => nodes.push(n),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
 
     for def in &project.properties.assertions {
         match crate::testing::assertions::build_assertion_node(

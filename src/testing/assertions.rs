@@ -191,6 +191,7 @@ pub fn build_assertion_node(
         checksum: crate::render::parse::checksum(&def.name),
         raw_code: String::new(),
         source_name: None,
+        unit_test: None,
     }))
 }
 

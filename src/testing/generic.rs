@@ -329,6 +329,7 @@ pub fn build_test_node(
         checksum: String::new(),
         raw_code: String::new(),
         source_name: None,
+        unit_test: None,
     }))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod assertions;
 pub mod generic;
+pub mod unit;
 
 use std::sync::Arc;
 

@@ -7,3 +7,4 @@ mod common;
 mod dialects;
 mod e2e;
 mod execution;
+mod unit_tests;
