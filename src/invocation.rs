@@ -20,9 +20,9 @@ use crate::graph::select::{IndirectSelection, Selector};
 use crate::graph::Dag;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
-use crate::render::parse::ParsedNode;
+use crate::render::compile::{self, inject_ctes, RawSql};
 use crate::render::parse::{self, ResourceType};
-use crate::render::{NodeContext, Phase, Relation, Renderer, Resolved, TargetInfo};
+use crate::render::{Renderer, Resolved, TargetInfo};
 use crate::sql;
 
 /// Options every command shares.
@@ -282,7 +282,7 @@ impl Loaded {
                 {
                     relations.insert(
                         n.name.clone(),
-                        Resolved::Cte(format!("__dbt__cte__{}", n.name)),
+                        Resolved::Cte(format!("{}{}", compile::EPHEMERAL_PREFIX, n.name)),
                     );
                 }
                 (ResourceType::Model | ResourceType::Seed, Some(r)) => {
@@ -335,7 +335,7 @@ impl Loaded {
                     let node = dag.node(idx);
                     if node.materialization == Materialization::Ephemeral {
                         ctes.insert(
-                            format!("__dbt__cte__{}", node.name),
+                            format!("{}{}", compile::EPHEMERAL_PREFIX, node.name),
                             (v.sql.clone(), v.ephemerals.clone()),
                         );
                     }
@@ -352,6 +352,7 @@ impl Loaded {
         let project_name = self.project.name().to_owned();
         let mut out = HashMap::new();
         let mut warnings = Vec::new();
+        let mut scratch = None;
         for &idx in selected {
             let node = dag.node(idx);
             if node.resource_type == ResourceType::Seed {
@@ -364,7 +365,16 @@ impl Loaded {
                 continue;
             }
             if node.resource_type == ResourceType::UnitTest {
-                let test = match crate::testing::unit::compile(renderer, dag, node) {
+                // Inputs without declared types take them from their upstream,
+                // built empty in a scratch DuckDB (only for DuckDB targets).
+                if scratch.is_none() && renderer.target.kind == WarehouseKind::DuckDb {
+                    scratch =
+                        crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(&shared));
+                }
+                let mut types = |t: &crate::render::parse::DependencyTarget| {
+                    scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
+                };
+                let test = match crate::testing::unit::compile(renderer, dag, node, &mut types) {
                     Ok(t) => t,
                     Err(e) => {
                         errors.push(e);
@@ -637,32 +647,8 @@ impl Loaded {
     }
 }
 
-/// One node's rendered SQL, before ephemeral CTEs are injected.
-struct RawSql {
-    sql: String,
-    ephemerals: Vec<String>,
-    pre_hooks: Vec<String>,
-    post_hooks: Vec<String>,
-}
-
-fn node_context(renderer: &Renderer, node: &ParsedNode) -> NodeContext {
-    let this = match &node.relation {
-        Some(r) => Relation::value(r.clone(), renderer.dialect),
-        None => minijinja::Value::UNDEFINED,
-    };
-    NodeContext {
-        this,
-        model: minijinja::Value::from_serialize(serde_json::json!({
-            "name": node.name, "unique_id": node.unique_id,
-            "resource_type": node.resource_type.as_str(),
-            "config": node.config.to_json(),
-        })),
-        config: node.config.to_json(),
-    }
-}
-
-/// Render one node (a model or test) for its target, hooks included: dbt renders
-/// hooks as templates too, so `{{ this }}` works in them.
+/// Render one node for its target: models and singular tests from their template
+/// (hooks included), generic tests and assertions through their test macro.
 fn compile_one(
     renderer: &Renderer,
     shared: &Arc<crate::render::RenderShared>,
@@ -670,181 +656,15 @@ fn compile_one(
     idx: NodeIndex,
 ) -> std::result::Result<RawSql, Diagnostic> {
     let node = dag.node(idx);
-    let mut raw = RawSql {
-        sql: String::new(),
-        ephemerals: Vec::new(),
-        pre_hooks: Vec::new(),
-        post_hooks: Vec::new(),
-    };
-    match (node.resource_type, &node.template, &node.generic_test) {
-        (ResourceType::Seed | ResourceType::Source, _, _) => return Ok(raw),
-        (_, Some(template), _) => {
-            let r = renderer.render(
-                template,
-                Phase::Compile,
-                shared,
-                node_context(renderer, node),
-            )?;
-            raw.sql = r.sql;
-            raw.ephemerals = r.recorded.ephemerals;
-        }
-        (_, None, Some(test)) => {
+    match (&node.template, &node.generic_test) {
+        (Some(_), _) => compile::render_node(renderer, shared, node),
+        (None, Some(test)) => {
             let attached = test.attached_to.as_ref().and_then(|id| dag.get(id));
-            raw.sql = crate::testing::compile_generic(renderer, shared, node, attached)?;
+            Ok(RawSql {
+                sql: crate::testing::compile_generic(renderer, shared, node, attached)?,
+                ..RawSql::default()
+            })
         }
-        _ => return Ok(raw),
-    }
-    for (key, out) in [
-        ("pre-hook", &mut raw.pre_hooks),
-        ("post-hook", &mut raw.post_hooks),
-    ] {
-        for hook in node.config.hooks(key) {
-            let rendered = renderer
-                .render_str(&hook, shared, node_context(renderer, node))
-                .map_err(|e| {
-                    let span = node
-                        .config
-                        .span(key)
-                        .cloned()
-                        .unwrap_or_else(|| node.span.clone());
-                    Diagnostic::error(format!(
-                        "cannot render a {key} of `{}`: {}",
-                        node.name,
-                        e.detail().unwrap_or("template error")
-                    ))
-                    .with_label(&span, "this hook")
-                })?;
-            out.push(rendered);
-        }
-    }
-    Ok(raw)
-}
-
-/// Where a SQL statement's first keyword is, past whitespace and comments.
-fn statement_start(sql: &str) -> usize {
-    let mut i = 0;
-    loop {
-        let rest = &sql[i..];
-        let trimmed = rest.trim_start();
-        i += rest.len() - trimmed.len();
-        if trimmed.starts_with("--") {
-            i += trimmed.find('\n').map_or(trimmed.len(), |n| n + 1);
-        } else if trimmed.starts_with("/*") {
-            i += trimmed.find("*/").map_or(trimmed.len(), |n| n + 2);
-        } else {
-            return i;
-        }
-    }
-}
-
-/// Put the CTEs `sql` uses (ephemeral models, unit-test inputs; by CTE name) at its
-/// front, dependencies first.
-pub fn inject_ctes(
-    sql: &str,
-    direct: &[String],
-    ephemerals: &HashMap<String, (String, Vec<String>)>,
-) -> String {
-    if direct.is_empty() {
-        return sql.to_owned();
-    }
-    let mut order: Vec<String> = Vec::new();
-    fn visit(
-        name: &str,
-        ephemerals: &HashMap<String, (String, Vec<String>)>,
-        order: &mut Vec<String>,
-        stack: &mut Vec<String>,
-    ) {
-        if order.iter().any(|n| n == name) || stack.iter().any(|n| n == name) {
-            return;
-        }
-        stack.push(name.to_owned());
-        if let Some((_, deps)) = ephemerals.get(name) {
-            for d in deps {
-                visit(d, ephemerals, order, stack);
-            }
-        }
-        stack.pop();
-        order.push(name.to_owned());
-    }
-    let mut stack = Vec::new();
-    for d in direct {
-        visit(d, ephemerals, &mut order, &mut stack);
-    }
-    let ctes: Vec<String> = order
-        .iter()
-        .filter_map(|n| {
-            ephemerals
-                .get(n)
-                .map(|(s, _)| format!("{n} as (\n{}\n)", s.trim()))
-        })
-        .collect();
-    // Leading comments stay in front; the CTEs go where the statement starts.
-    let start = statement_start(sql);
-    let (head, body) = sql.split_at(start);
-    let lower = body.to_ascii_lowercase();
-    let starts_with_with =
-        lower.starts_with("with") && lower[4..].starts_with(|c: char| c.is_whitespace());
-    if !starts_with_with {
-        return format!("{head}with {}\n{body}", ctes.join(",\n"));
-    }
-    let rest = body[4..].trim_start();
-    if rest.to_ascii_lowercase().starts_with("recursive ") {
-        return format!(
-            "{head}with recursive {},\n{}",
-            ctes.join(",\n"),
-            &rest[10..]
-        );
-    }
-    format!("{head}with {},\n{rest}", ctes.join(",\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ctes_go_after_leading_comments() {
-        let mut eph = HashMap::new();
-        eph.insert("c".to_owned(), ("select 1".to_owned(), vec![]));
-        let out = inject_ctes(
-            "-- a note\n/* more */\nwith x as (select 2) select * from c, x",
-            &["c".to_owned()],
-            &eph,
-        );
-        assert_eq!(
-            out,
-            "-- a note\n/* more */\nwith c as (\nselect 1\n),\nx as (select 2) select * from c, x"
-        );
-    }
-
-    #[test]
-    fn ctes_merge_into_an_existing_with() {
-        let mut eph = HashMap::new();
-        eph.insert(
-            "__dbt__cte__a".to_owned(),
-            ("select 1 as x".to_owned(), vec![]),
-        );
-        eph.insert(
-            "__dbt__cte__b".to_owned(),
-            (
-                "select x from __dbt__cte__a".to_owned(),
-                vec!["__dbt__cte__a".to_owned()],
-            ),
-        );
-        let out = inject_ctes(
-            "with y as (select 2) select * from __dbt__cte__b, y",
-            &["__dbt__cte__b".to_owned()],
-            &eph,
-        );
-        assert_eq!(
-            out,
-            "with __dbt__cte__a as (\nselect 1 as x\n),\n__dbt__cte__b as (\nselect x from __dbt__cte__a\n),\ny as (select 2) select * from __dbt__cte__b, y"
-        );
-        let plain = inject_ctes(
-            "select * from __dbt__cte__a",
-            &["__dbt__cte__a".to_owned()],
-            &eph,
-        );
-        assert!(plain.starts_with("with __dbt__cte__a as ("));
+        _ => Ok(RawSql::default()),
     }
 }

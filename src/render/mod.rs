@@ -6,6 +6,7 @@
 //! *compile* render produces the final SQL with relations resolved. Renders are
 //! independent, so callers run them in parallel (rayon).
 
+pub mod compile;
 pub mod context;
 pub mod macros;
 pub mod parse;

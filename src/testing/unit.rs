@@ -12,13 +12,17 @@ use std::sync::Arc;
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use crate::adapter::{Dialect, Rows as WarehouseRows};
+use petgraph::graph::NodeIndex;
+
+use crate::adapter::duckdb::DuckDbAdapter;
+use crate::adapter::{Adapter, Dialect, Rows as WarehouseRows, SeedLoad, Session};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
 use crate::graph::Dag;
 use crate::project::properties::{Rows, RowsDef, UnitTestDef};
 use crate::project::{Materialization, Project, SqlCheck};
+use crate::render::compile::render_with_ephemerals;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType, UnitTestSpec};
-use crate::render::{NodeContext, Phase, Relation, Renderer, Resolved};
+use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer, Resolved};
 
 /// A unit test compiled to SQL, ready to run.
 #[derive(Debug)]
@@ -353,11 +357,123 @@ pub fn rows_sql(
     Ok(selects?.join("\nunion all\n"))
 }
 
+/// Column types of upstream nodes, found by building them empty in a scratch
+/// in-memory DuckDB: seeds loaded from their CSV, models created from their compiled
+/// SQL with zero rows, recursively. Nothing touches the target warehouse.
+pub struct Scratch<'a> {
+    renderer: &'a Renderer,
+    dag: &'a Dag,
+    shared: Arc<RenderShared>,
+    session: Box<dyn Session>,
+    built: HashMap<NodeIndex, bool>,
+}
+
+impl<'a> Scratch<'a> {
+    /// `None` when the scratch database cannot be opened.
+    pub fn new(
+        renderer: &'a Renderer,
+        dag: &'a Dag,
+        shared: Arc<RenderShared>,
+    ) -> Option<Scratch<'a>> {
+        let session = DuckDbAdapter::open_in_memory().ok()?.session().ok()?;
+        Some(Scratch {
+            renderer,
+            dag,
+            shared,
+            session,
+            built: HashMap::new(),
+        })
+    }
+
+    /// The columns and types of an input, or nothing when they cannot be found.
+    pub fn types(&mut self, target: &DependencyTarget) -> Vec<(String, String)> {
+        let DependencyTarget::Ref(name) = target else {
+            return Vec::new();
+        };
+        let Some(&idx) = self
+            .dag
+            .by_name
+            .get(name)
+            .and_then(|id| self.dag.by_id.get(id))
+        else {
+            return Vec::new();
+        };
+        if !self.ensure(idx) {
+            return Vec::new();
+        }
+        let Some(relation) = &self.dag.node(idx).relation else {
+            return Vec::new();
+        };
+        let sql = format!(
+            "select * from {}",
+            self.renderer.dialect.render_relation(relation)
+        );
+        self.session.describe(&sql).unwrap_or_default()
+    }
+
+    /// Build `idx` (and what it reads) empty in the scratch database.
+    fn ensure(&mut self, idx: NodeIndex) -> bool {
+        if let Some(done) = self.built.get(&idx) {
+            return *done;
+        }
+        // Marked first, so a failure is not retried for every input that needs it.
+        self.built.insert(idx, false);
+        let dag = self.dag;
+        let node = dag.node(idx);
+        let parents: Vec<NodeIndex> = dag
+            .parents(idx)
+            .filter(|p| dag.node(*p).resource_type != ResourceType::UnitTest)
+            .collect();
+        if !parents.into_iter().all(|p| self.ensure(p)) {
+            return false;
+        }
+        let d = self.renderer.dialect;
+        let ok = match (node.resource_type, &node.relation) {
+            (ResourceType::Seed, Some(relation)) => {
+                let Ok(data) = crate::execute::materialize::read_seed(node) else {
+                    return false;
+                };
+                let load = SeedLoad {
+                    relation,
+                    columns: &data.columns,
+                    rows: &data.rows,
+                    lines: &data.lines,
+                    declared: &data.declared,
+                };
+                self.session
+                    .execute_atomic(&[d.create_schema(&relation.schema)])
+                    .is_ok()
+                    && self.session.load_seed(&load).is_ok()
+            }
+            (ResourceType::Model, _) if node.materialization == Materialization::Ephemeral => true,
+            (ResourceType::Model, Some(relation)) => {
+                let find = |name: &str| dag.by_name.get(name).and_then(|id| dag.get(id));
+                match render_with_ephemerals(self.renderer, &self.shared, node, find) {
+                    Ok(sql) => {
+                        let empty = format!("select * from (\n{sql}\n) as empty limit 0");
+                        let statements = [
+                            d.create_schema(&relation.schema),
+                            d.create_table_as(relation, &empty),
+                        ];
+                        self.session.execute_atomic(&statements).is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => false,
+        };
+        self.built.insert(idx, ok);
+        ok
+    }
+}
+
 /// Compile a unit test: the model rendered with its inputs replaced by given rows.
+/// `upstream_types` finds an input's column types when its YAML declares none.
 pub fn compile(
     renderer: &Renderer,
     dag: &Dag,
     node: &ParsedNode,
+    upstream_types: &mut dyn FnMut(&DependencyTarget) -> Vec<(String, String)>,
 ) -> Result<CompiledUnitTest, Diagnostic> {
     let spec = node
         .unit_test
@@ -378,13 +494,11 @@ pub fn compile(
         let target = parse_input(&g.input)
             .ok_or_else(|| Diagnostic::error("bad input").with_label(&g.input_span, "here"))?;
         let cte = cte_name(&target);
-        let sql = rows_sql(
-            &g.rows,
-            &def.file,
-            &known_types(dag, &target),
-            true,
-            renderer.dialect,
-        )?;
+        let mut types = known_types(dag, &target);
+        if types.is_empty() {
+            types = upstream_types(&target);
+        }
+        let sql = rows_sql(&g.rows, &def.file, &types, true, renderer.dialect)?;
         ctes.insert(cte.clone(), (sql, Vec::new()));
         match target {
             DependencyTarget::Ref(name) => {
@@ -429,7 +543,8 @@ pub fn compile(
                 def.span.location()
             ))
         })?;
-    let sql = crate::invocation::inject_ctes(&rendered.sql, &rendered.recorded.ephemerals, &ctes);
+    let sql =
+        crate::render::compile::inject_ctes(&rendered.sql, &rendered.recorded.ephemerals, &ctes);
     Ok(CompiledUnitTest {
         sql,
         expect: def.expect.clone(),
