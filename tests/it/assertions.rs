@@ -106,4 +106,5 @@ fn accepted_range_reports_the_offending_rows() {
         "{err}"
     );
     assert!(err.contains("-120.00"), "{err}");
+    insta::assert_snapshot!("assertion_failure__negative", err);
 }

@@ -12,6 +12,7 @@ fn unit_tests_run_on_a_fresh_project_without_building_anything() {
     assert_eq!(
         st.keys().collect::<Vec<_>>(),
         [
+            "unit_test.proofs.fct_mrr.overrides_reach_the_model",
             "unit_test.proofs.fct_mrr.previous_mrr_comes_from_the_prior_month",
             "unit_test.proofs.fct_mrr_bridge.expansion_then_churn",
             "unit_test.proofs.fct_mrr_quarterly.months_roll_up_to_their_quarter",
