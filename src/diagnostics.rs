@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use annotate_snippets::{Level, Renderer, Snippet};
 
@@ -20,6 +20,9 @@ pub struct SourceFile {
     /// The path as shown to the user (relative to the project directory).
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset of each line's start, computed on first use (YAML spans ask
+    /// for many offsets in the same file).
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -27,6 +30,15 @@ impl SourceFile {
         Arc::new(SourceFile {
             path: path.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
+        })
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
         })
     }
 
@@ -42,15 +54,13 @@ impl SourceFile {
 
     /// Byte offset of a 1-based line and 0-based character column.
     pub fn offset_of(&self, line: usize, col0: usize) -> usize {
-        let mut offset = 0;
-        for (i, l) in self.text.split_inclusive('\n').enumerate() {
-            if i + 1 == line {
-                let within = l.char_indices().nth(col0).map_or(l.len(), |(b, _)| b);
-                return offset + within;
-            }
-            offset += l.len();
-        }
-        self.text.len()
+        let starts = self.line_starts();
+        let Some(&start) = line.checked_sub(1).and_then(|l| starts.get(l)) else {
+            return self.text.len();
+        };
+        let end = starts.get(line).copied().unwrap_or(self.text.len());
+        let text = &self.text[start..end];
+        start + text.char_indices().nth(col0).map_or(text.len(), |(b, _)| b)
     }
 
     /// The byte range of a whole 1-based line, without its newline.

@@ -182,7 +182,7 @@ fn node_json(
         "meta".into(),
         node.config.get("meta").cloned().unwrap_or(json!({})),
     );
-    m.insert("raw_code".into(), json!(node.raw_code));
+    m.insert("raw_code".into(), json!(node.raw_code()));
     m.insert(
         "relation_name".into(),
         match (node.resource_type, compiled) {
@@ -442,6 +442,10 @@ pub fn write_json(path: &Path, value: &Json) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(value).unwrap_or_default())?;
+    // Compact, as dbt writes them: a 10,000-model manifest is tens of megabytes.
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    serde_json::to_writer(&mut out, value)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
     std::fs::rename(&tmp, path)
 }

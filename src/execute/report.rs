@@ -74,7 +74,9 @@ impl Reporter {
             return;
         }
         let what = match (node.resource_type, result.status) {
-            (ResourceType::Test, _) if node.generic_test.as_ref().is_some_and(|t| t.is_assertion) => {
+            (ResourceType::Test, _)
+                if node.generic_test.as_ref().is_some_and(|t| t.is_assertion) =>
+            {
                 format!("assertion {}", node.name)
             }
             (ResourceType::Test, _) => format!("test {}", node.name),

@@ -101,7 +101,6 @@ pub struct ParsedNode {
     pub columns: Vec<ColumnProps>,
     pub generic_test: Option<GenericTest>,
     pub checksum: String,
-    pub raw_code: String,
     /// For sources: the source's name.
     pub source_name: Option<String>,
     /// For unit tests: the definition and the model under test.
@@ -118,6 +117,15 @@ pub struct UnitTestSpec {
 impl ParsedNode {
     pub fn tags(&self) -> Vec<String> {
         self.config.tags()
+    }
+
+    /// The node's source code: a model's or singular test's SQL file, as written.
+    pub fn raw_code(&self) -> &str {
+        if self.template.is_some() {
+            &self.file.text
+        } else {
+            ""
+        }
     }
 }
 
@@ -342,7 +350,6 @@ pub fn parse_project(
             columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
             generic_test: None,
             checksum: checksum(&p.entry.file.text),
-            raw_code: p.entry.file.text.clone(),
             file: Arc::clone(&p.entry.file),
             source_name: None,
             unit_test: None,
@@ -387,7 +394,6 @@ pub fn parse_project(
             columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
             generic_test: None,
             checksum: checksum(&seed.file.text),
-            raw_code: String::new(),
             file: Arc::clone(&seed.file),
             source_name: None,
             unit_test: None,
@@ -446,7 +452,6 @@ pub fn parse_project(
                 columns: table.columns.clone(),
                 generic_test: None,
                 checksum: String::new(),
-                raw_code: String::new(),
                 file: Arc::clone(&source.file),
                 source_name: Some(source.name.clone()),
                 unit_test: None,
@@ -484,7 +489,6 @@ pub fn parse_project(
             columns: Vec::new(),
             generic_test: None,
             checksum: checksum(&p.entry.file.text),
-            raw_code: p.entry.file.text.clone(),
             file: Arc::clone(&p.entry.file),
             source_name: None,
             unit_test: None,
@@ -600,8 +604,10 @@ pub fn parse_project(
     }
 
     // Properties that describe nothing are usually typos: say so.
+    let model_names: std::collections::HashSet<&str> =
+        project.models.iter().map(|m| m.name.as_str()).collect();
     for (name, props) in &project.properties.models {
-        if !project.models.iter().any(|m| &m.name == name) {
+        if !model_names.contains(name.as_str()) {
             warnings.push(
                 Diagnostic::warning(format!(
                     "properties describe model `{name}`, but no model file has that name"

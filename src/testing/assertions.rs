@@ -189,7 +189,6 @@ pub fn build_assertion_node(
             is_assertion: true,
         }),
         checksum: crate::render::parse::checksum(&def.name),
-        raw_code: String::new(),
         source_name: None,
         unit_test: None,
     }))

@@ -327,7 +327,6 @@ pub fn build_test_node(
             short_name: short,
         }),
         checksum: String::new(),
-        raw_code: String::new(),
         source_name: None,
         unit_test: None,
     }))

@@ -170,7 +170,6 @@ pub fn build_unit_test_node(
         columns: Vec::new(),
         generic_test: None,
         checksum: crate::render::parse::checksum(&format!("{}{}", def.name, def.model)),
-        raw_code: String::new(),
         source_name: None,
         unit_test: Some(UnitTestSpec {
             def: def.clone(),
