@@ -4,7 +4,7 @@
 mod assertions;
 mod bad_inputs;
 mod common;
-mod dialects;
 mod e2e;
 mod execution;
+mod gtm;
 mod unit_tests;

@@ -1,0 +1,156 @@
+//! The GTM project at the repository root: it builds on DuckDB, compiles for
+//! Snowflake and BigQuery with no connection (SQL snapshotted per model), and its
+//! unit tests catch deliberate bugs in the revenue models.
+
+use crate::common::{copy_dir, repo_root, run_in, stderr};
+
+fn compile_all(project: &std::path::Path, target: &str) -> Vec<(String, String)> {
+    let out = run_in(project, &["compile", "-t", target]);
+    assert!(
+        out.status.success(),
+        "compile -t {target}: {}",
+        stderr(&out)
+    );
+    let target_path = crate::common::read_json(&project.join(".sluice/manifest.json"));
+    let mut compiled: Vec<(String, String)> = target_path["nodes"]
+        .as_object()
+        .expect("nodes")
+        .values()
+        .filter(|n| n["resource_type"] == "model")
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap_or_default().to_owned(),
+                n["compiled_code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    compiled.sort();
+    compiled
+}
+
+/// The repository's GTM project, copied so the test never writes into the repo.
+fn gtm_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = repo_root();
+    for item in ["project.yml", "models", "macros", "seeds", "tests/data"] {
+        let from = root.join(item);
+        if from.is_dir() {
+            std::fs::create_dir_all(dir.path().join(item)).expect("mkdir");
+            copy_dir(&from, &dir.path().join(item));
+        } else if from.is_file() {
+            std::fs::copy(&from, dir.path().join(item)).expect("copy");
+        }
+    }
+    dir
+}
+
+#[test]
+fn every_gtm_model_compiles_for_snowflake_and_bigquery() {
+    let p = gtm_copy();
+    for target in ["snowflake", "bigquery"] {
+        let models = compile_all(p.path(), target);
+        assert!(!models.is_empty());
+        for (name, sql) in models {
+            insta::assert_snapshot!(format!("{target}__{name}"), sql);
+        }
+    }
+}
+
+#[test]
+fn the_gtm_project_builds_on_duckdb() {
+    let p = gtm_copy();
+    let out = run_in(p.path(), &["build"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        crate::common::stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn selecting_parents_in_the_gtm_project_builds_only_that_lineage() {
+    let p = gtm_copy();
+    let out = run_in(p.path(), &["build", "-s", "+stg_subscriptions"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ran = crate::common::statuses(&p.path().join(".sluice"));
+    let built: Vec<&String> = ran.keys().filter(|k| !k.starts_with("test.")).collect();
+    assert_eq!(
+        built,
+        [
+            "model.gtm_analytics.stg_subscriptions",
+            "seed.gtm_analytics.raw_subscriptions"
+        ]
+    );
+    // Its tests run; tests that also need an unselected model (a relationship to
+    // stg_accounts) wait for a build that includes it.
+    assert!(ran
+        .keys()
+        .any(|k| k.starts_with("test.gtm_analytics.unique_stg_subscriptions_subscription_id.")));
+    assert!(
+        !ran.keys().any(|k| k.contains("ref_stg_accounts")),
+        "{ran:?}"
+    );
+    assert!(
+        ran.values().all(|s| s == "success" || s == "pass"),
+        "{ran:?}"
+    );
+}
+
+/// Replace `from` with `to` in one file of a GTM copy (the mutation must apply).
+fn mutate(project: &std::path::Path, file: &str, from: &str, to: &str) {
+    let path = project.join(file);
+    let text = std::fs::read_to_string(&path).expect("read model");
+    assert!(
+        text.contains(from),
+        "mutation target not found in {file}: {from}"
+    );
+    std::fs::write(&path, text.replace(from, to)).expect("write model");
+}
+
+#[test]
+fn unit_tests_catch_bugs_in_the_revenue_models() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            // A reactivation misclassified as new.
+            "models/marts/revenue/fct_mrr.sql",
+            "when previous_mrr = 0 and mrr > 0 and paid_before = 0 then 'new'",
+            "when previous_mrr = 0 and mrr > 0 then 'new'",
+            "reactivation_after_a_gap_is_not_new",
+        ),
+        (
+            // end_date treated as the last day in service instead of the first out.
+            "models/intermediate/int_account_mrr.sql",
+            "(s.end_date is null or s.end_date > am.month_end)",
+            "(s.end_date is null or s.end_date >= am.month_end)",
+            "mid_month_plan_change_counts_the_plan_active_at_month_end",
+        ),
+        (
+            // Movements measured against two months back: churn booked a month late.
+            "models/marts/revenue/fct_mrr.sql",
+            "coalesce(lag(mrr) over (partition by account_id order by month), 0)",
+            "coalesce(lag(mrr, 2) over (partition by account_id order by month), 0)",
+            "new_expansion_contraction_churn",
+        ),
+    ];
+    for (file, from, to, must_fail) in cases {
+        let p = gtm_copy();
+        mutate(p.path(), file, from, to);
+        let out = run_in(p.path(), &["test", "-s", "test_type:unit"]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "mutation of {file} went unnoticed"
+        );
+        let st = crate::common::statuses(&p.path().join(".sluice"));
+        let failed: Vec<&String> = st
+            .iter()
+            .filter(|(_, s)| *s == "fail")
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            failed.iter().any(|k| k.ends_with(must_fail)),
+            "{must_fail} should fail for the mutation of {file}; failed: {failed:?}"
+        );
+    }
+}
