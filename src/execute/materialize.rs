@@ -452,15 +452,6 @@ impl DagRunner<'_> {
             r.diagnostic = Some(diagnostic);
             r
         };
-        let Some(spec) = &node.unit_test else {
-            return result(
-                node,
-                Status::Error,
-                "not a unit test".into(),
-                started,
-                clock,
-            );
-        };
         // The model's columns and types, from the warehouse itself.
         let actual_types = match session.describe(&test.sql) {
             Ok(t) => t,
@@ -472,13 +463,12 @@ impl DagRunner<'_> {
             .iter()
             .map(|(c, t)| (c.to_lowercase(), t.clone()))
             .collect();
-        let mut columns = match unit::expected_columns(&test.expect, &spec.def.file) {
+        let mut columns = match unit::expected_columns(&test.expect) {
             Ok(c) => c,
             Err(d) => return error(d.message.clone(), d),
         };
         let expected_sql = match unit::rows_sql(
             &test.expect,
-            &spec.def.file,
             &unit::expected_types(&columns, &types),
             false,
             self.dialect,

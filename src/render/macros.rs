@@ -319,9 +319,3 @@ impl Object for Namespace {
             .map(MacroFn::value)
     }
 }
-
-/// Turn a macro-call error that carried a `return()` into nothing: used to tell a
-/// real error from the early-exit signal when it escapes a template.
-pub fn is_return_signal(e: &Error) -> bool {
-    e.detail() == Some(RETURN_MARKER)
-}

@@ -550,7 +550,6 @@ pub fn parse_project(
             match generic::build_test_node(
                 project,
                 renderer,
-                &shared,
                 node,
                 &yaml_file,
                 column,

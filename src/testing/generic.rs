@@ -12,7 +12,7 @@ use crate::project::config::check_key;
 use crate::project::project_yml::tree_config;
 use crate::project::{ColumnProps, Materialization, Project, SqlCheck, TestDef};
 use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
-use crate::render::{RenderShared, Renderer};
+use crate::render::Renderer;
 
 /// Keys of a test entry that configure it rather than feed its macro.
 const CONFIG_ARGS: &[&str] = &[
@@ -177,11 +177,9 @@ pub fn test_hash(
 }
 
 /// Build the node for one test entry of a model, seed or source.
-#[allow(clippy::too_many_arguments)]
 pub fn build_test_node(
     project: &Project,
     renderer: &Renderer,
-    _shared: &Arc<RenderShared>,
     attached: &ParsedNode,
     yaml_file: &Arc<SourceFile>,
     column: Option<&ColumnProps>,

@@ -16,7 +16,7 @@ use petgraph::graph::NodeIndex;
 
 use crate::adapter::duckdb::DuckDbAdapter;
 use crate::adapter::{Adapter, Dialect, Rows as WarehouseRows, SeedLoad, Session};
-use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
+use crate::diagnostics::{suggestion_help, Diagnostic, Span};
 use crate::graph::Dag;
 use crate::project::properties::{Rows, RowsDef, UnitTestDef};
 use crate::project::{Materialization, Project, SqlCheck};
@@ -204,14 +204,13 @@ fn known_types(dag: &Dag, target: &DependencyTarget) -> Vec<(String, String)> {
     types
 }
 
-fn literal(value: &Json, dialect: &dyn Dialect) -> Result<String, String> {
+fn literal(value: &Json) -> Result<String, String> {
     Ok(match value {
         Json::Null => "null".to_owned(),
         Json::Bool(b) => b.to_string(),
         Json::Number(n) => n.to_string(),
         Json::String(s) => format!("'{}'", s.replace('\'', "''")),
         other => {
-            let _ = dialect;
             return Err(format!(
                 "`{other}` is not a plain value (use a string, number, boolean or null)"
             ));
@@ -243,10 +242,7 @@ fn csv_value(cell: &str) -> Json {
 }
 
 /// The rows of a `given`/`expect` block as (columns, rows of values).
-fn table_of(
-    def: &RowsDef,
-    file: &Arc<SourceFile>,
-) -> Result<(Vec<String>, Vec<Vec<Json>>), Diagnostic> {
+fn table_of(def: &RowsDef) -> Result<(Vec<String>, Vec<Vec<Json>>), Diagnostic> {
     match &def.rows {
         Rows::Dict(rows) => {
             let mut columns: Vec<String> = Vec::new();
@@ -287,7 +283,6 @@ fn table_of(
             for record in reader.records() {
                 rows.push(record.map_err(bad)?.iter().map(csv_value).collect());
             }
-            let _ = file;
             Ok((columns, rows))
         }
         Rows::Sql(_) => Ok((Vec::new(), Vec::new())),
@@ -298,7 +293,6 @@ fn table_of(
 /// `extra` columns (known for the input but not given) are added as typed nulls.
 pub fn rows_sql(
     def: &RowsDef,
-    file: &Arc<SourceFile>,
     types: &[(String, String)],
     add_missing: bool,
     dialect: &dyn Dialect,
@@ -306,7 +300,7 @@ pub fn rows_sql(
     if let Rows::Sql(sql) = &def.rows {
         return Ok(sql.clone());
     }
-    let (mut columns, rows) = table_of(def, file)?;
+    let (mut columns, rows) = table_of(def)?;
     let type_of = |c: &str| {
         types
             .iter()
@@ -339,7 +333,7 @@ pub fn rows_sql(
             } else {
                 &Json::Null
             };
-            let lit = literal(v, dialect).map_err(bad_value)?;
+            let lit = literal(v).map_err(bad_value)?;
             parts.push(format!(
                 "{} as {}",
                 typed(lit, type_of(c)),
@@ -497,7 +491,7 @@ pub fn compile(
         if types.is_empty() {
             types = upstream_types(&target);
         }
-        let sql = rows_sql(&g.rows, &def.file, &types, true, renderer.dialect)?;
+        let sql = rows_sql(&g.rows, &types, true, renderer.dialect)?;
         ctes.insert(cte.clone(), (sql, Vec::new()));
         match target {
             DependencyTarget::Ref(name) => {
@@ -680,8 +674,8 @@ pub fn expected_types(
 }
 
 /// The expected columns (empty for `format: sql`, whose columns come from running it).
-pub fn expected_columns(def: &RowsDef, file: &Arc<SourceFile>) -> Result<Vec<String>, Diagnostic> {
-    table_of(def, file).map(|(c, _)| c)
+pub fn expected_columns(def: &RowsDef) -> Result<Vec<String>, Diagnostic> {
+    table_of(def).map(|(c, _)| c)
 }
 
 #[cfg(test)]
