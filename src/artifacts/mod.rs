@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rayon::prelude::*;
 use serde_json::{json, Map, Value as Json};
 
 use crate::execute::NodeResult;
@@ -307,7 +308,17 @@ pub fn manifest(
     let mut unit_tests = Map::new();
     let mut parent_map = BTreeMap::new();
     let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for node in &dag.nodes {
+    // Each node's JSON is independent of the others: build them in parallel.
+    let entries: Vec<Json> = dag
+        .nodes
+        .par_iter()
+        .map(|node| match node.resource_type {
+            ResourceType::Source => source_json(node, inv),
+            ResourceType::UnitTest => unit_test_json(node, inv),
+            _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
+        })
+        .collect();
+    for (node, entry) in dag.nodes.iter().zip(entries) {
         let parents = depends_on_ids(dag, node);
         for p in &parents {
             child_map
@@ -317,20 +328,12 @@ pub fn manifest(
         }
         child_map.entry(node.unique_id.clone()).or_default();
         parent_map.insert(node.unique_id.clone(), parents);
-        match node.resource_type {
-            ResourceType::Source => {
-                sources.insert(node.unique_id.clone(), source_json(node, inv));
-            }
-            ResourceType::UnitTest => {
-                unit_tests.insert(node.unique_id.clone(), unit_test_json(node, inv));
-            }
-            _ => {
-                nodes.insert(
-                    node.unique_id.clone(),
-                    node_json(dag, node, inv, compiled.get(&node.unique_id)),
-                );
-            }
-        }
+        let section = match node.resource_type {
+            ResourceType::Source => &mut sources,
+            ResourceType::UnitTest => &mut unit_tests,
+            _ => &mut nodes,
+        };
+        section.insert(node.unique_id.clone(), entry);
     }
     for children in child_map.values_mut() {
         children.sort();

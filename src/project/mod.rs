@@ -13,6 +13,7 @@ pub mod yaml;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 pub use config::{Config, Materialization, SqlCheck};
@@ -115,9 +116,14 @@ fn entries(
     extension: &str,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<ProjectFileEntry> {
-    let mut out = Vec::new();
-    for (path, in_folder) in walk(root, folders, extension) {
-        let file = match read_source(root, &path) {
+    // Reading is the slow part for big projects: read the files in parallel.
+    let read: Vec<_> = walk(root, folders, extension)
+        .into_par_iter()
+        .map(|(path, in_folder)| (read_source(root, &path), path, in_folder))
+        .collect();
+    let mut out = Vec::with_capacity(read.len());
+    for (file, path, in_folder) in read {
+        let file = match file {
             Ok(f) => f,
             Err(e) => {
                 errors.push(e);
@@ -220,12 +226,19 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let mut yaml_folders: Vec<String> = pf.model_paths.clone();
     yaml_folders.extend(pf.seed_paths.iter().cloned());
     yaml_folders.extend(pf.macro_paths.iter().cloned());
-    for ext in ["yml", "yaml"] {
-        for (path, _) in walk(&root, &yaml_folders, ext) {
-            match read_source(&root, &path).and_then(|f| properties.add_file(&f, &mut warnings)) {
-                Ok(()) => {}
-                Err(e) => errors.push(e),
-            }
+    let mut yaml_files = walk(&root, &yaml_folders, "yml");
+    yaml_files.extend(walk(&root, &yaml_folders, "yaml"));
+    // Parse in parallel; add in file order, so "defined twice" errors are stable.
+    let parsed: Vec<_> = yaml_files
+        .into_par_iter()
+        .map(|(path, _)| {
+            read_source(&root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
+        })
+        .collect();
+    for result in parsed {
+        match result.and_then(|(f, doc)| properties.add_document(&f, &doc, &mut warnings)) {
+            Ok(()) => {}
+            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {

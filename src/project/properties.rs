@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::config::{check_key, Config};
-use super::yaml::{self, KeySet, Node};
+use super::yaml::{KeySet, Node};
 use crate::diagnostics::{Diagnostic, SourceFile, Span};
 
 const FILE_KEYS: KeySet = KeySet {
@@ -718,13 +718,13 @@ fn insert_unique(
 }
 
 impl Properties {
-    /// Read one properties file into the collection.
-    pub fn add_file(
+    /// Add one parsed properties file to the collection.
+    pub fn add_document(
         &mut self,
         file: &Arc<SourceFile>,
+        doc: &Node,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<(), Diagnostic> {
-        let doc = yaml::parse(file)?;
         let doc = doc.expect_map("a properties file")?;
         FILE_KEYS.check(doc, warnings)?;
         for (key, entries) in [("models", doc.get("models")), ("seeds", doc.get("seeds"))] {
