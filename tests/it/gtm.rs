@@ -109,7 +109,7 @@ fn mutate(project: &std::path::Path, file: &str, from: &str, to: &str) {
 }
 
 #[test]
-fn unit_tests_catch_bugs_in_the_revenue_models() {
+fn unit_tests_catch_bugs_in_the_revenue_and_retention_models() {
     let cases: &[(&str, &str, &str, &str)] = &[
         (
             // A reactivation misclassified as new.
@@ -131,6 +131,13 @@ fn unit_tests_catch_bugs_in_the_revenue_models() {
             "coalesce(lag(mrr) over (partition by account_id order by month), 0)",
             "coalesce(lag(mrr, 2) over (partition by account_id order by month), 0)",
             "new_expansion_contraction_churn",
+        ),
+        (
+            // Cohorts off by one month.
+            "models/marts/customer_success/fct_cohort_retention.sql",
+            "select account_id, min(month) as cohort_month",
+            "select account_id, cast({{ dbt.dateadd('month', 1, 'min(month)') }} as date) as cohort_month",
+            "cohort_retention_rises_again_after_a_reactivation",
         ),
     ];
     for (file, from, to, must_fail) in cases {
