@@ -615,7 +615,7 @@ impl Loaded {
             .collect()
     }
 
-    fn write_artifact(&self, name: &str, value: &Json) -> Result<()> {
+    fn write_artifact(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {
         let path = self.target_path().join(name);
         artifacts::write_json(&path, value).map_err(|e| {
             Diagnostic::error(format!("cannot write {}: {e}", path.display()))

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value as Json};
 
 use crate::execute::NodeResult;
@@ -297,25 +299,51 @@ pub struct CompiledInfo {
 }
 
 /// The manifest of every parsed node.
+/// manifest.json. Each node is serialized on its own (in parallel) and kept as raw
+/// JSON text, so a 10,000-model manifest never exists as one big value tree.
+#[derive(Serialize)]
+pub struct Manifest {
+    metadata: Json,
+    nodes: BTreeMap<String, Box<RawValue>>,
+    sources: BTreeMap<String, Box<RawValue>>,
+    macros: Map<String, Json>,
+    docs: Json,
+    exposures: Json,
+    metrics: Json,
+    groups: Json,
+    selectors: Json,
+    disabled: Json,
+    parent_map: BTreeMap<String, Vec<String>>,
+    child_map: BTreeMap<String, Vec<String>>,
+    group_map: Json,
+    saved_queries: Json,
+    semantic_models: Json,
+    unit_tests: BTreeMap<String, Box<RawValue>>,
+}
+
+/// The manifest of every parsed node.
 pub fn manifest(
     dag: &Dag,
     inv: &Invocation,
     compiled: &BTreeMap<String, CompiledInfo>,
     macros: &[(String, String, String)],
-) -> Json {
-    let mut nodes = Map::new();
-    let mut sources = Map::new();
-    let mut unit_tests = Map::new();
+) -> Manifest {
+    let mut nodes = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    let mut unit_tests = BTreeMap::new();
     let mut parent_map = BTreeMap::new();
     let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    // Each node's JSON is independent of the others: build them in parallel.
-    let entries: Vec<Json> = dag
+    let entries: Vec<Box<RawValue>> = dag
         .nodes
         .par_iter()
-        .map(|node| match node.resource_type {
-            ResourceType::Source => source_json(node, inv),
-            ResourceType::UnitTest => unit_test_json(node, inv),
-            _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
+        .map(|node| {
+            let entry = match node.resource_type {
+                ResourceType::Source => source_json(node, inv),
+                ResourceType::UnitTest => unit_test_json(node, inv),
+                _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
+            };
+            // Serializing a serde_json::Value to text cannot fail.
+            serde_json::value::to_raw_value(&entry).expect("a JSON value serializes")
         })
         .collect();
     for (node, entry) in dag.nodes.iter().zip(entries) {
@@ -356,8 +384,9 @@ pub fn manifest(
             )
         })
         .collect();
-    json!({
-        "metadata": {
+    let empty = || json!({});
+    Manifest {
+        metadata: json!({
             "dbt_schema_version": MANIFEST_SCHEMA,
             "dbt_version": DBT_VERSION,
             "generated_at": iso(Utc::now()),
@@ -366,23 +395,23 @@ pub fn manifest(
             "env": {},
             "project_name": inv.project_name,
             "adapter_type": inv.adapter_type,
-        },
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": {},
-        "exposures": {},
-        "metrics": {},
-        "groups": {},
-        "selectors": {},
-        "disabled": {},
-        "parent_map": parent_map,
-        "child_map": child_map,
-        "group_map": {},
-        "saved_queries": {},
-        "semantic_models": {},
-        "unit_tests": unit_tests,
-    })
+        }),
+        nodes,
+        sources,
+        macros,
+        docs: empty(),
+        exposures: empty(),
+        metrics: empty(),
+        groups: empty(),
+        selectors: empty(),
+        disabled: empty(),
+        parent_map,
+        child_map,
+        group_map: empty(),
+        saved_queries: empty(),
+        semantic_models: empty(),
+        unit_tests,
+    }
 }
 
 /// The results of one run.
@@ -440,7 +469,7 @@ pub fn run_results(
 
 /// Write a JSON artifact atomically (temp file, then rename), so a reader never
 /// sees half a file.
-pub fn write_json(path: &Path, value: &Json) -> std::io::Result<()> {
+pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
