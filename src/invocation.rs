@@ -21,7 +21,7 @@ use crate::graph::Dag;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
 use crate::render::compile::{self, inject_ctes, RawSql};
-use crate::render::parse::{self, ResourceType};
+use crate::render::parse::{self, ParsedNode, ResourceType};
 use crate::render::{Renderer, Resolved, TargetInfo};
 use crate::sql;
 
@@ -350,99 +350,105 @@ impl Loaded {
 
         let compiled_root = self.project.target_path().to_path_buf();
         let project_name = self.project.name().to_owned();
-        let mut out = HashMap::new();
-        let mut warnings = Vec::new();
-        let mut scratch = None;
-        for &idx in selected {
-            let node = dag.node(idx);
-            if node.resource_type == ResourceType::Seed {
-                match materialize::read_seed(node) {
-                    Ok(data) => {
-                        out.insert(idx, Compiled::Seed(data));
-                    }
-                    Err(e) => errors.push(e),
-                }
-                continue;
-            }
-            if node.resource_type == ResourceType::UnitTest {
-                // Inputs without declared types take them from their upstream,
-                // built empty in a scratch DuckDB (only for DuckDB targets).
-                if scratch.is_none() && renderer.target.kind == WarehouseKind::DuckDb {
-                    scratch =
-                        crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(&shared));
-                }
-                let mut types = |t: &crate::render::parse::DependencyTarget| {
-                    scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
-                };
-                let test = match crate::testing::unit::compile(renderer, dag, node, &mut types) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                let path = materialize::compiled_path(&compiled_root, &project_name, node);
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                if let Err(e) = std::fs::write(&path, &test.sql) {
-                    errors.push(Diagnostic::error(format!(
-                        "cannot write {}: {e}",
-                        path.display()
-                    )));
-                    continue;
-                }
-                let display = path
-                    .strip_prefix(&self.project.root)
-                    .unwrap_or(&path)
-                    .to_path_buf();
-                let file = SourceFile::new(display, test.sql.clone());
-                out.insert(idx, Compiled::UnitTest { test, file });
-                continue;
-            }
-            let Some(raw) = plain.remove(&idx) else {
-                continue;
-            };
-            let sql = inject_ctes(&raw.sql, &raw.ephemerals, &ctes);
+        let root = &self.project.root;
+        // Write a compiled file; keep it as a source file for diagnostics.
+        let write_compiled = |node: &ParsedNode,
+                              sql: &str|
+         -> std::result::Result<Arc<SourceFile>, Diagnostic> {
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            if let Err(e) = std::fs::write(&path, &sql) {
-                errors.push(Diagnostic::error(format!(
-                    "cannot write {}: {e}",
-                    path.display()
-                )));
-                continue;
-            }
-            let display = path
-                .strip_prefix(&self.project.root)
-                .unwrap_or(&path)
-                .to_path_buf();
-            let file = SourceFile::new(display, sql.clone());
-            if node.sql_check != SqlCheck::Off {
-                let warn = node.sql_check == SqlCheck::Warn;
-                for p in sql::check(&sql, renderer.dialect) {
-                    let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
-                        "compiled from {}",
-                        node.original_file_path.display()
-                    ));
-                    if warn {
-                        warnings.push(d);
-                    } else {
-                        errors.push(d);
+            std::fs::write(&path, sql)
+                .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
+            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            Ok(SourceFile::new(display, sql))
+        };
+        let mut out = HashMap::new();
+        let mut warnings = Vec::new();
+        let mut scratch = None;
+        let mut sql_nodes = Vec::new();
+        for &idx in selected {
+            let node = dag.node(idx);
+            match node.resource_type {
+                ResourceType::Seed => match materialize::read_seed(node) {
+                    Ok(data) => {
+                        out.insert(idx, Compiled::Seed(data));
+                    }
+                    Err(e) => errors.push(e),
+                },
+                ResourceType::UnitTest => {
+                    // Inputs without declared types take them from their upstream,
+                    // built empty in a scratch DuckDB (only for DuckDB targets).
+                    if scratch.is_none() && renderer.target.kind == WarehouseKind::DuckDb {
+                        scratch =
+                            crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(&shared));
+                    }
+                    let mut types = |t: &crate::render::parse::DependencyTarget| {
+                        scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
+                    };
+                    match crate::testing::unit::compile(renderer, dag, node, &mut types)
+                        .and_then(|test| write_compiled(node, &test.sql).map(|file| (test, file)))
+                    {
+                        Ok((test, file)) => {
+                            out.insert(idx, Compiled::UnitTest { test, file });
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+                _ => {
+                    if let Some(raw) = plain.remove(&idx) {
+                        sql_nodes.push((idx, raw));
                     }
                 }
             }
-            out.insert(
-                idx,
-                Compiled::Sql {
+        }
+        // Models and tests: inject CTEs, write, and check the SQL, in parallel.
+        type Checked = (
+            NodeIndex,
+            Option<Compiled>,
+            Vec<Diagnostic>,
+            Vec<Diagnostic>,
+        );
+        let checked: Vec<Checked> = sql_nodes
+            .into_par_iter()
+            .map(|(idx, raw)| {
+                let node = dag.node(idx);
+                let sql = inject_ctes(&raw.sql, &raw.ephemerals, &ctes);
+                let file = match write_compiled(node, &sql) {
+                    Ok(f) => f,
+                    Err(e) => return (idx, None, vec![e], Vec::new()),
+                };
+                let (mut errs, mut warns) = (Vec::new(), Vec::new());
+                if node.sql_check != SqlCheck::Off {
+                    let warn = node.sql_check == SqlCheck::Warn;
+                    for p in sql::check(&sql, renderer.dialect) {
+                        let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
+                            "compiled from {}",
+                            node.original_file_path.display()
+                        ));
+                        if warn {
+                            warns.push(d)
+                        } else {
+                            errs.push(d)
+                        }
+                    }
+                }
+                let compiled = Compiled::Sql {
                     sql,
                     file,
                     pre_hooks: raw.pre_hooks,
                     post_hooks: raw.post_hooks,
-                },
-            );
+                };
+                (idx, Some(compiled), errs, warns)
+            })
+            .collect();
+        for (idx, compiled, errs, warns) in checked {
+            if let Some(c) = compiled {
+                out.insert(idx, c);
+            }
+            errors.extend(errs);
+            warnings.extend(warns);
         }
         self.warnings.extend(warnings);
         if !errors.is_empty() {
