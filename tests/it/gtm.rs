@@ -161,3 +161,38 @@ fn unit_tests_catch_bugs_in_the_revenue_and_retention_models() {
         );
     }
 }
+
+#[test]
+fn hand_computed_values_hold_on_the_tiny_fixture() {
+    // The GTM models on the tiny seeds, with assertions whose expected values were
+    // derived by hand (tests/fixtures/gtm_tiny/assertions.yml, re-derived
+    // independently by derive.py).
+    let p = gtm_copy();
+    let seeds = p.path().join("seeds");
+    std::fs::remove_dir_all(&seeds).expect("drop the full seeds");
+    std::fs::create_dir_all(&seeds).expect("seeds dir");
+    copy_dir(&crate::common::fixture("gtm_tiny/seeds"), &seeds);
+    std::fs::copy(
+        crate::common::fixture("gtm_tiny/assertions.yml"),
+        p.path().join("models/_tiny_assertions.yml"),
+    )
+    .expect("copy assertions");
+    let out = run_in(
+        p.path(),
+        &["build", "--vars", "{as_of_date: \"2025-03-31\"}"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        crate::common::stdout(&out),
+        stderr(&out)
+    );
+    let st = crate::common::statuses(&p.path().join(".sluice"));
+    let tiny: Vec<&String> = st
+        .iter()
+        .filter(|(k, _)| k.starts_with("assertion.gtm_analytics.tiny_"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(tiny.len(), 26);
+    assert!(tiny.iter().all(|s| *s == "pass"));
+}
