@@ -579,44 +579,29 @@ impl Loaded {
             .map(|(idx, c)| {
                 let node = self.dag.node(*idx);
                 let relation_name = node.relation.as_ref().map(|r| dialect.render_relation(r));
-                match c {
-                    Compiled::Sql { sql, .. } => (
-                        node.unique_id.clone(),
-                        CompiledInfo {
-                            sql: sql.clone(),
-                            compiled_path: materialize::compiled_path(
-                                target,
-                                self.project.name(),
-                                node,
-                            )
-                            .to_string_lossy()
-                            .into_owned(),
-                            relation_name,
-                        },
-                    ),
-                    Compiled::UnitTest { test, .. } => (
-                        node.unique_id.clone(),
-                        CompiledInfo {
-                            sql: test.sql.clone(),
-                            compiled_path: materialize::compiled_path(
-                                target,
-                                self.project.name(),
-                                node,
-                            )
-                            .to_string_lossy()
-                            .into_owned(),
-                            relation_name: None,
-                        },
-                    ),
-                    Compiled::Seed(_) => (
-                        node.unique_id.clone(),
-                        CompiledInfo {
-                            sql: String::new(),
-                            compiled_path: String::new(),
-                            relation_name,
-                        },
-                    ),
-                }
+                let path = || {
+                    materialize::compiled_path(target, self.project.name(), node)
+                        .to_string_lossy()
+                        .into_owned()
+                };
+                let info = match c {
+                    Compiled::Sql { sql, .. } => CompiledInfo {
+                        sql: sql.clone(),
+                        compiled_path: path(),
+                        relation_name,
+                    },
+                    Compiled::UnitTest { test, .. } => CompiledInfo {
+                        sql: test.sql.clone(),
+                        compiled_path: path(),
+                        relation_name: None,
+                    },
+                    Compiled::Seed(_) => CompiledInfo {
+                        sql: String::new(),
+                        compiled_path: String::new(),
+                        relation_name,
+                    },
+                };
+                (node.unique_id.clone(), info)
             })
             .collect()
     }

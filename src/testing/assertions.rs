@@ -13,8 +13,6 @@ use serde_json::Value as Json;
 
 use super::generic;
 use crate::diagnostics::{suggestion_help, Diagnostic};
-use crate::project::config::check_key;
-use crate::project::project_yml::tree_config;
 use crate::project::properties::AssertionDef;
 use crate::project::{Materialization, Project, SqlCheck};
 use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
@@ -125,15 +123,7 @@ pub fn build_assertion_node(
         (None, false) => None,
     };
     let fqn = vec![project.name().to_owned(), def.name.clone()];
-    let mut config = tree_config(project.file.tests_tree.as_ref(), &fqn);
-    config.merge(&def.config);
-    for key in config.keys().map(str::to_owned).collect::<Vec<_>>() {
-        let span = config
-            .span(&key)
-            .cloned()
-            .unwrap_or_else(|| def.span.clone());
-        check_key(&key, &span, warnings)?;
-    }
+    let config = generic::test_config(project, &fqn, &def.config, &def.span, warnings)?;
     if !config.enabled() {
         return Ok(None);
     }

@@ -176,6 +176,24 @@ pub fn test_hash(
     hex[hex.len() - 10..].to_owned()
 }
 
+/// A test's config: project.yml's `data_tests:` tree under its fqn, then its own
+/// `config:`, every key checked (unknown keys are errors at `span` or where set).
+pub fn test_config(
+    project: &Project,
+    fqn: &[String],
+    own: &crate::project::Config,
+    span: &crate::diagnostics::Span,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<crate::project::Config, Diagnostic> {
+    let mut config = tree_config(project.file.tests_tree.as_ref(), fqn);
+    config.merge(own);
+    for key in config.keys().map(str::to_owned).collect::<Vec<_>>() {
+        let at = config.span(&key).cloned().unwrap_or_else(|| span.clone());
+        check_key(&key, &at, warnings)?;
+    }
+    Ok(config)
+}
+
 /// Build the node for one test entry of a model, seed or source.
 pub fn build_test_node(
     project: &Project,
@@ -251,15 +269,7 @@ pub fn build_test_node(
         );
     }
     fqn.push(full.clone());
-    let mut config = tree_config(project.file.tests_tree.as_ref(), &fqn);
-    config.merge(&def.config);
-    for key in config.keys().map(str::to_owned).collect::<Vec<_>>() {
-        let span = config
-            .span(&key)
-            .cloned()
-            .unwrap_or_else(|| def.span.clone());
-        check_key(&key, &span, warnings)?;
-    }
+    let config = test_config(project, &fqn, &def.config, &def.span, warnings)?;
     if !config.enabled() {
         return Ok(None);
     }
