@@ -6,8 +6,12 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// The repository: cargo sets CARGO_MANIFEST_DIR when it runs the tests (read at run
+/// time, so a test binary reused from another checkout still tests this one).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn fixture(name: &str) -> PathBuf {

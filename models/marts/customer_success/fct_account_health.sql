@@ -31,8 +31,8 @@
 {%- endif %}
 {%- set open_penalty = var('health_open_ticket_penalty', 25) %}
 {%- set csat_penalty = var('health_low_csat_penalty', 15) %}
-{%- set as_of = "cast('" ~ var('as_of_date') ~ "' as date)" %}
-{%- set last_month = "cast(" ~ dbt.dateadd('month', -1, "cast(" ~ dbt.date_trunc('month', dbt.dateadd('day', 1, as_of)) ~ " as date)") ~ " as date)" %}
+{%- set as_of = as_of_date() %}
+{%- set last_month = last_complete_month() %}
 
 with paying as (
 

@@ -9,8 +9,8 @@
 -- LTV NULL (sluice.safe_divide), never infinite. One row per segment (its accounts'
 -- current segment) plus one row with segment 'All' over every account.
 
-{%- set as_of = "cast('" ~ var('as_of_date') ~ "' as date)" %}
-{%- set last_month = "cast(" ~ dbt.dateadd('month', -1, "cast(" ~ dbt.date_trunc('month', dbt.dateadd('day', 1, as_of)) ~ " as date)") ~ " as date)" %}
+{%- set as_of = as_of_date() %}
+{%- set last_month = last_complete_month() %}
 
 with window_months as (
 
@@ -62,34 +62,8 @@ by_scope as (
     from account_months
     having count(*) > 0
 
-),
-
-rates as (
-
-    select
-        segment,
-        window_start_month,
-        window_end_month,
-        total_mrr,
-        paying_account_months,
-        churned_logos,
-        starting_logo_months,
-        {{ sluice.safe_divide('total_mrr', 'paying_account_months') }} as arpa,
-        {{ sluice.safe_divide('churned_logos', 'starting_logo_months') }} as monthly_logo_churn_rate
-    from by_scope
-
 )
 
-select
-    segment,
-    window_start_month,
-    window_end_month,
-    total_mrr,
-    paying_account_months,
-    churned_logos,
-    starting_logo_months,
-    arpa,
-    cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
-    monthly_logo_churn_rate,
-    {{ sluice.safe_divide('arpa * ' ~ var('gross_margin', 0.80), 'monthly_logo_churn_rate') }} as ltv
-from rates
+select * from (
+{{ pooled_ltv('segment', 'by_scope') }}
+) as ltv

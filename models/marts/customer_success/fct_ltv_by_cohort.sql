@@ -5,8 +5,8 @@
 --   ARPA = Σ MRR / Σ paying account-months, churn = Σ churned logos / Σ logos paying
 --   at the prior month-ends, LTV = ARPA × gross margin / churn (NULL without churn).
 
-{%- set as_of = "cast('" ~ var('as_of_date') ~ "' as date)" %}
-{%- set last_month = "cast(" ~ dbt.dateadd('month', -1, "cast(" ~ dbt.date_trunc('month', dbt.dateadd('day', 1, as_of)) ~ " as date)") ~ " as date)" %}
+{%- set as_of = as_of_date() %}
+{%- set last_month = last_complete_month() %}
 
 with first_paid as (
 
@@ -45,28 +45,8 @@ by_cohort as (
       and f.month <= w.window_end_month
     group by c.cohort_year
 
-),
-
-rates as (
-
-    select
-        *,
-        {{ sluice.safe_divide('total_mrr', 'paying_account_months') }} as arpa,
-        {{ sluice.safe_divide('churned_logos', 'starting_logo_months') }} as monthly_logo_churn_rate
-    from by_cohort
-
 )
 
-select
-    cohort_year,
-    window_start_month,
-    window_end_month,
-    total_mrr,
-    paying_account_months,
-    churned_logos,
-    starting_logo_months,
-    arpa,
-    cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
-    monthly_logo_churn_rate,
-    {{ sluice.safe_divide('arpa * ' ~ var('gross_margin', 0.80), 'monthly_logo_churn_rate') }} as ltv
-from rates
+select * from (
+{{ pooled_ltv('cohort_year', 'by_cohort') }}
+) as ltv

@@ -1,0 +1,44 @@
+{#- SQL for the var as_of_date, as a date. -#}
+{% macro as_of_date() -%}
+cast('{{ var('as_of_date') }}' as date)
+{%- endmacro %}
+
+{#- SQL for the first day of the last complete month: the last month whose last day
+    is on or before as_of_date (2025-06-01 for 2025-06-30). -#}
+{% macro last_complete_month() -%}
+cast({{ dbt.dateadd('month', -1, "cast(" ~ dbt.date_trunc('month', dbt.dateadd('day', 1, as_of_date())) ~ " as date)") }} as date)
+{%- endmacro %}
+
+{#- LTV from pooled trailing-12-month inputs (GTM-METRICS.md "LTV"): `inputs` is a
+    relation or CTE with the column `key` and total_mrr, paying_account_months,
+    churned_logos, starting_logo_months, window_start_month, window_end_month.
+    ARPA = total_mrr / paying_account_months; churn = churned_logos /
+    starting_logo_months; LTV = ARPA × var('gross_margin') / churn (NULL without churn). -#}
+{% macro pooled_ltv(key, inputs) -%}
+with rates as (
+    select
+        {{ key }},
+        window_start_month,
+        window_end_month,
+        total_mrr,
+        paying_account_months,
+        churned_logos,
+        starting_logo_months,
+        {{ sluice.safe_divide('total_mrr', 'paying_account_months') }} as arpa,
+        {{ sluice.safe_divide('churned_logos', 'starting_logo_months') }} as monthly_logo_churn_rate
+    from {{ inputs }}
+)
+select
+    {{ key }},
+    window_start_month,
+    window_end_month,
+    total_mrr,
+    paying_account_months,
+    churned_logos,
+    starting_logo_months,
+    arpa,
+    cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
+    monthly_logo_churn_rate,
+    {{ sluice.safe_divide('arpa * ' ~ var('gross_margin', 0.80), 'monthly_logo_churn_rate') }} as ltv
+from rates
+{%- endmacro %}
