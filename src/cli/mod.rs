@@ -46,9 +46,9 @@ pub enum Command {
     Run(RunArgs),
     /// Load the selected seeds
     Seed(RunArgs),
-    /// Run the selected data tests
+    /// Run the selected data tests, unit tests and assertions
     Test(RunArgs),
-    /// Seeds, models and tests in DAG order
+    /// Seeds, models, unit tests, data tests and assertions in DAG order
     Build(RunArgs),
     /// List the selected nodes
     Ls(ls::LsArgs),
