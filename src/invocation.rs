@@ -356,10 +356,15 @@ impl Loaded {
                               sql: &str|
          -> std::result::Result<Arc<SourceFile>, Diagnostic> {
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
+            let mut written = std::fs::write(&path, sql);
+            if written.is_err() {
+                // The folder is made on the first miss only: most writes find it.
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                written = std::fs::write(&path, sql);
             }
-            std::fs::write(&path, sql)
+            written
                 .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
             let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
             Ok(SourceFile::new(display, sql))
