@@ -25,20 +25,12 @@ with rates as (
         churned_logos,
         starting_logo_months,
         {{ sluice.safe_divide('total_mrr', 'paying_account_months') }} as arpa,
+        cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
         {{ sluice.safe_divide('churned_logos', 'starting_logo_months') }} as monthly_logo_churn_rate
     from {{ inputs }}
 )
 select
-    {{ key }},
-    window_start_month,
-    window_end_month,
-    total_mrr,
-    paying_account_months,
-    churned_logos,
-    starting_logo_months,
-    arpa,
-    cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
-    monthly_logo_churn_rate,
-    {{ sluice.safe_divide('arpa * ' ~ var('gross_margin', 0.80), 'monthly_logo_churn_rate') }} as ltv
+    *,
+    {{ sluice.safe_divide('arpa * gross_margin', 'monthly_logo_churn_rate') }} as ltv
 from rates
 {%- endmacro %}
