@@ -18,6 +18,7 @@ use crate::execute::materialize::{self, Compiled};
 use crate::execute::{self, NodeResult, Reporter};
 use crate::graph::select::{IndirectSelection, Selector};
 use crate::graph::Dag;
+use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
 use crate::render::compile::{self, inject_ctes, RawSql};
@@ -42,6 +43,8 @@ pub struct Loaded {
     pub dag: Dag,
     pub warnings: Vec<Diagnostic>,
     pub invocation: Invocation,
+    /// `--full-refresh`: rebuild incremental models from scratch.
+    pub full_refresh: bool,
 }
 
 /// Parse `--vars` (YAML or JSON mapping).
@@ -198,6 +201,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         dag,
         warnings: all_warnings,
         invocation,
+        full_refresh: false,
     })
 }
 
@@ -307,7 +311,10 @@ impl Loaded {
         selected: &HashSet<NodeIndex>,
     ) -> Result<HashMap<NodeIndex, Compiled>> {
         let (relations, sources) = self.relations();
-        let shared = self.renderer.shared(relations, sources);
+        let mut state = self.renderer.shared_state(relations, sources);
+        state.full_refresh = self.full_refresh;
+        state.incremental = self.existing_incrementals(selected)?;
+        let shared = Arc::new(state);
         let dag = &self.dag;
         let renderer = &self.renderer;
         let mut wanted: Vec<NodeIndex> = selected.iter().copied().collect();
@@ -442,6 +449,7 @@ impl Loaded {
                 let compiled = Compiled::Sql {
                     sql,
                     file,
+                    incremental: shared.incremental.contains(&node.unique_id),
                     pre_hooks: raw.pre_hooks,
                     post_hooks: raw.post_hooks,
                 };
@@ -460,6 +468,64 @@ impl Loaded {
             return Err(errors.into());
         }
         Ok(out)
+    }
+
+    /// The selected incremental models this run builds incrementally: their table
+    /// exists and neither `--full-refresh` nor `full_refresh: true` rebuilds them.
+    /// `is_incremental()` is decided here, before rendering, because every model is
+    /// compiled before any runs; a run only ever creates the tables it found missing.
+    /// Targets sluice cannot connect to yet compile as a first build.
+    fn existing_incrementals(&self, selected: &HashSet<NodeIndex>) -> Result<HashSet<String>> {
+        let candidates: Vec<&ParsedNode> = selected
+            .iter()
+            .map(|i| self.dag.node(*i))
+            .filter(|n| n.materialization == Materialization::Incremental)
+            .filter(|n| {
+                IncrementalConfig::of(&n.config, &n.span)
+                    .is_ok_and(|c| !c.rebuilds(self.full_refresh))
+            })
+            .collect();
+        if candidates.is_empty() || !self.duckdb_file_exists()? {
+            return Ok(HashSet::new());
+        }
+        let adapter = self.adapter()?;
+        let mut session = adapter.session().map_err(|e| {
+            Diagnostic::error(format!("cannot connect to the warehouse: {e}"))
+                .with_label(&self.target_def.span, "this target")
+        })?;
+        let mut existing = HashSet::new();
+        for node in candidates {
+            let Some(relation) = &node.relation else {
+                continue;
+            };
+            match session.relation_kind(relation) {
+                Ok(Some(adapter::RelationKind::Table)) => {
+                    existing.insert(node.unique_id.clone());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Diagnostic::error(format!(
+                        "cannot look up {relation} in the warehouse: {e}"
+                    ))
+                    .with_label(&node.span, "this incremental model")
+                    .into())
+                }
+            }
+        }
+        Ok(existing)
+    }
+
+    /// Whether the target is a DuckDB database that already exists on disk (opening
+    /// one that does not would create it).
+    fn duckdb_file_exists(&self) -> Result<bool> {
+        if self.target_def.kind != WarehouseKind::DuckDb {
+            return Ok(false);
+        }
+        let path = match self.target_def.field("path") {
+            Some(n) => render_field(n, "`path`")?,
+            None => format!("{}.duckdb", self.project.name()),
+        };
+        Ok(path != ":memory:" && self.project.root.join(path).is_file())
     }
 
     /// The warehouse connection for the target.

@@ -10,9 +10,10 @@ use std::sync::Mutex;
 use duckdb::Connection;
 
 use super::{
-    Adapter, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError, SeedLoad, Session,
-    WarehouseError,
+    Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
+    SeedLoad, Session, WarehouseError,
 };
+use crate::project::incremental::IncrementalConfig;
 use crate::project::WarehouseKind;
 
 pub struct DuckDbDialect;
@@ -55,6 +56,41 @@ impl Dialect for DuckDbDialect {
             ("zeroifnull", "coalesce(x, 0)"),
             ("countif", "count_if"),
         ]
+    }
+
+    /// DuckDB 1.2 has no `MERGE`: a merge is an `update ... from` of the matched
+    /// rows and an insert of the others, after checking that no key repeats in the
+    /// batch (where a warehouse's `MERGE` fails too, rather than pick a row).
+    fn merge(
+        &self,
+        target: &RelationName,
+        w: &BatchWrite,
+        config: &IncrementalConfig,
+    ) -> Vec<String> {
+        let keys: Vec<String> = config.unique_key.iter().map(|k| self.quote(k)).collect();
+        let key_text = keys
+            .iter()
+            .map(|k| format!("coalesce(cast({k} as varchar), 'NULL')"))
+            .collect::<Vec<_>>()
+            .join(" || ', ' || ");
+        let mut out = vec![format!(
+            "select error('merge into {}: the new batch has more than one row with unique_key ({}) = (' || {key_text} || '); make the key unique in the model, or use incremental_strategy delete+insert')\nfrom {} group by {} having count(*) > 1 limit 1",
+            target.to_string().replace('\'', "''"),
+            config.unique_key.join(", ").replace('\'', "''"),
+            w.batch,
+            keys.join(", ")
+        )];
+        if !w.updates.is_empty() {
+            out.push(format!(
+                "update {} as DBT_INTERNAL_DEST\nset {}\nfrom {} as DBT_INTERNAL_SOURCE\nwhere {}",
+                w.target, w.updates, w.batch, w.matches
+            ));
+        }
+        out.push(format!(
+            "insert into {} ({})\nselect {} from {} as DBT_INTERNAL_SOURCE\nwhere not exists (select 1 from {} as DBT_INTERNAL_DEST where {})",
+            w.target, w.columns, w.source_columns, w.batch, w.target, w.matches
+        ));
+        out
     }
 
     fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {

@@ -13,6 +13,7 @@ pub mod snowflake;
 
 use std::fmt;
 
+use crate::project::incremental::{IncrementalConfig, Strategy};
 use crate::project::WarehouseKind;
 
 /// A relation's name in the warehouse: `[database.]schema.identifier`.
@@ -137,12 +138,146 @@ pub trait Dialect: Send + Sync {
         statements
     }
 
+    fn add_column(&self, table: &RelationName, column: &str, data_type: &str) -> String {
+        format!(
+            "alter table {} add column {} {data_type}",
+            self.render_relation(table),
+            self.quote(column)
+        )
+    }
+
+    fn drop_column(&self, table: &RelationName, column: &str) -> String {
+        format!(
+            "alter table {} drop column {}",
+            self.render_relation(table),
+            self.quote(column)
+        )
+    }
+
+    fn alter_column_type(&self, table: &RelationName, column: &str, data_type: &str) -> String {
+        format!(
+            "alter table {} alter column {} set data type {data_type}",
+            self.render_relation(table),
+            self.quote(column)
+        )
+    }
+
+    /// The statements that write an incremental batch (already built into `batch`)
+    /// into `target` with the model's strategy, filling `columns`.
+    fn write_batch(
+        &self,
+        target: &RelationName,
+        batch: &RelationName,
+        config: &IncrementalConfig,
+        columns: &[String],
+    ) -> Vec<String> {
+        let w = BatchWrite::new(self, target, batch, config, columns);
+        match config.strategy {
+            Strategy::Append => vec![w.insert_all()],
+            Strategy::DeleteInsert => vec![w.delete_matching(), w.insert_all()],
+            Strategy::Merge => self.merge(target, &w, config),
+        }
+    }
+
+    /// A merge: update the rows whose key matches, insert the others. The default
+    /// is standard SQL's `MERGE`.
+    fn merge(
+        &self,
+        _target: &RelationName,
+        w: &BatchWrite,
+        _config: &IncrementalConfig,
+    ) -> Vec<String> {
+        let mut merge = format!(
+            "merge into {} as DBT_INTERNAL_DEST\nusing {} as DBT_INTERNAL_SOURCE\non {}",
+            w.target, w.batch, w.matches
+        );
+        if !w.updates.is_empty() {
+            merge.push_str(&format!("\nwhen matched then update set {}", w.updates));
+        }
+        merge.push_str(&format!(
+            "\nwhen not matched then insert ({}) values ({})",
+            w.columns, w.source_columns
+        ));
+        vec![merge]
+    }
+
     fn rename_relation(&self, from: &RelationName, kind: RelationKind, to: &str) -> String {
         format!(
             "alter {} {} rename to {}",
             kind.as_sql(),
             self.render_relation(from),
             self.quote(to)
+        )
+    }
+}
+
+/// The pieces of an incremental write, quoted for one dialect. The target is
+/// aliased `DBT_INTERNAL_DEST` and the batch `DBT_INTERNAL_SOURCE`, as in dbt, so
+/// `incremental_predicates` written for dbt work unchanged.
+pub struct BatchWrite {
+    pub target: String,
+    pub batch: String,
+    /// `c1, c2`
+    pub columns: String,
+    /// `DBT_INTERNAL_SOURCE.c1, DBT_INTERNAL_SOURCE.c2`
+    pub source_columns: String,
+    /// `c2 = DBT_INTERNAL_SOURCE.c2` for every non-key column.
+    pub updates: String,
+    /// Key equality between the two aliases, and the incremental predicates.
+    pub matches: String,
+}
+
+impl BatchWrite {
+    pub fn new<D: Dialect + ?Sized>(
+        dialect: &D,
+        target: &RelationName,
+        batch: &RelationName,
+        config: &IncrementalConfig,
+        columns: &[String],
+    ) -> BatchWrite {
+        let quoted: Vec<String> = columns.iter().map(|c| dialect.quote(c)).collect();
+        let is_key = |c: &str| config.unique_key.iter().any(|k| k.eq_ignore_ascii_case(c));
+        let mut conditions: Vec<String> = config
+            .unique_key
+            .iter()
+            .map(|k| {
+                let k = dialect.quote(k);
+                format!("DBT_INTERNAL_SOURCE.{k} = DBT_INTERNAL_DEST.{k}")
+            })
+            .collect();
+        conditions.extend(config.predicates.iter().map(|p| format!("({p})")));
+        BatchWrite {
+            target: dialect.render_relation(target),
+            batch: dialect.render_relation(batch),
+            columns: quoted.join(", "),
+            source_columns: quoted
+                .iter()
+                .map(|c| format!("DBT_INTERNAL_SOURCE.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            updates: columns
+                .iter()
+                .zip(&quoted)
+                .filter(|(c, _)| !is_key(c))
+                .map(|(_, q)| format!("{q} = DBT_INTERNAL_SOURCE.{q}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            matches: conditions.join(" and "),
+        }
+    }
+
+    pub fn insert_all(&self) -> String {
+        format!(
+            "insert into {} ({})\nselect {} from {} as DBT_INTERNAL_SOURCE",
+            self.target, self.columns, self.source_columns, self.batch
+        )
+    }
+
+    /// Delete the target rows a batch row matches (delete+insert).
+    pub fn delete_matching(&self) -> String {
+        format!(
+            "delete from {} as DBT_INTERNAL_DEST\nwhere exists (select 1 from {} as DBT_INTERNAL_SOURCE where {})",
+            self.target, self.batch, self.matches
         )
     }
 }

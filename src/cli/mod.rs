@@ -144,7 +144,7 @@ pub struct RunArgs {
     /// Stop at the first failure
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
-    /// Rebuild incremental models from scratch (no incremental models yet: accepted for dbt compatibility)
+    /// Rebuild incremental models from scratch (unless a model sets `full_refresh: false`)
     #[arg(long)]
     pub full_refresh: bool,
 }

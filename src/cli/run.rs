@@ -33,6 +33,7 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
     };
     let started = std::time::Instant::now();
     let mut loaded = invocation::load(&common.options(), name)?;
+    loaded.full_refresh = args.full_refresh;
     let default = if kind == Kind::Build {
         IndirectSelection::Buildable
     } else {

@@ -12,10 +12,11 @@ use std::time::Instant;
 use chrono::Utc;
 use petgraph::graph::NodeIndex;
 
-use super::{NodeResult, NodeRunner, Status};
+use super::{incremental, NodeResult, NodeRunner, Status};
 use crate::adapter::{Dialect, RelationKind, SeedError, SeedLoad, Session, WarehouseError};
 use crate::diagnostics::{Diagnostic, SourceFile, Span};
 use crate::graph::Dag;
+use crate::project::incremental::IncrementalConfig;
 use crate::project::Materialization;
 use crate::render::parse::{ParsedNode, ResourceType};
 use crate::testing::{self, TestOutcome};
@@ -36,6 +37,9 @@ pub enum Compiled {
         sql: String,
         /// The compiled file (`target/compiled/...`), for diagnostics.
         file: Arc<SourceFile>,
+        /// An incremental model compiled with `is_incremental()` true: it runs as
+        /// a batch written into its existing table.
+        incremental: bool,
         /// Rendered hooks, run in the model's transaction.
         pre_hooks: Vec<String>,
         post_hooks: Vec<String>,
@@ -157,6 +161,12 @@ fn csv_error(file: &Arc<SourceFile>, e: &csv::Error) -> Diagnostic {
         .with_help(
             "every row needs one value per header column; quote values that contain the delimiter",
         )
+}
+
+/// A model's rendered hooks, run in its transaction.
+struct Hooks<'a> {
+    pre: &'a [String],
+    post: &'a [String],
 }
 
 /// Runs seeds, models and tests on a session.
@@ -326,8 +336,7 @@ impl DagRunner<'_> {
         node: &ParsedNode,
         sql: &str,
         file: &Arc<SourceFile>,
-        pre_hooks: &[String],
-        post_hooks: &[String],
+        hooks: &Hooks<'_>,
     ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
         let Some(relation) = &node.relation else {
@@ -339,18 +348,19 @@ impl DagRunner<'_> {
                 clock,
             );
         };
+        // An incremental model built from scratch (first run, --full-refresh) is a table.
         let kind = match node.materialization {
-            Materialization::Table => RelationKind::Table,
+            Materialization::Table | Materialization::Incremental => RelationKind::Table,
             _ => RelationKind::View,
         };
         let outcome = (|| -> Result<(), WarehouseError> {
             let existing = session.relation_kind(relation)?;
-            let mut statements = pre_hooks.to_vec();
+            let mut statements = hooks.pre.to_vec();
             statements.extend(
                 self.dialect
                     .replace_statements(relation, existing, kind, sql),
             );
-            statements.extend_from_slice(post_hooks);
+            statements.extend_from_slice(hooks.post);
             self.write_run_file(node, &statements);
             session.execute_atomic(&statements)
         })();
@@ -359,6 +369,91 @@ impl DagRunner<'_> {
                 node,
                 Status::Success,
                 format!("created sql {} model {relation}", kind.as_sql()),
+                started,
+                clock,
+            ),
+            Err(e) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
+                r
+            }
+        }
+    }
+
+    /// Write an incremental model's new batch into its existing table.
+    fn run_incremental(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        sql: &str,
+        file: &Arc<SourceFile>,
+        hooks: &Hooks<'_>,
+    ) -> NodeResult {
+        let (started, clock) = (Utc::now(), Instant::now());
+        let fail = |message: String, help: String| {
+            let mut r = result(node, Status::Error, message.clone(), started, clock);
+            r.diagnostic = Some(
+                Diagnostic::error(format!("incremental model `{}`: {message}", node.name))
+                    .with_label(&Span::file_start(&node.file), "this model")
+                    .with_help(help),
+            );
+            r
+        };
+        let (Some(relation), Ok(config)) = (
+            &node.relation,
+            IncrementalConfig::of(&node.config, &node.span),
+        ) else {
+            // Both were checked when the project was parsed.
+            return fail(
+                "no relation or no valid incremental config".into(),
+                "run `sluice parse` to see the problem".into(),
+            );
+        };
+        let described = (|| -> Result<_, WarehouseError> {
+            let existing = session.relation_kind(relation)?;
+            let table = session.describe(&format!(
+                "select * from {}",
+                self.dialect.render_relation(relation)
+            ))?;
+            let batch = session.describe(sql)?;
+            Ok((existing, table, batch))
+        })();
+        let (existing, table, batch) = match described {
+            Ok(v) => v,
+            Err(e) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 0, &e));
+                return r;
+            }
+        };
+        if existing != Some(RelationKind::Table) {
+            return fail(
+                format!("{relation} is no longer a table, so the batch compiled for it cannot be written"),
+                "run the model again: it will be built from scratch".into(),
+            );
+        }
+        let plan = match incremental::plan(&config, &table, &batch) {
+            Ok(p) => p,
+            Err(e) => return fail(e.message, e.help),
+        };
+        let mut statements = hooks.pre.to_vec();
+        statements.extend(incremental::statements(
+            self.dialect,
+            relation,
+            &config,
+            &plan,
+            sql,
+        ));
+        statements.extend_from_slice(hooks.post);
+        self.write_run_file(node, &statements);
+        match session.execute_atomic(&statements) {
+            Ok(()) => result(
+                node,
+                Status::Success,
+                format!(
+                    "{} into incremental model {relation}",
+                    config.strategy.as_str()
+                ),
                 started,
                 clock,
             ),
@@ -600,10 +695,21 @@ impl NodeRunner for DagRunner<'_> {
                 Some(Compiled::Sql {
                     sql,
                     file,
+                    incremental,
                     pre_hooks,
                     post_hooks,
                 }),
-            ) => self.run_model(session, node, sql, file, pre_hooks, post_hooks),
+            ) => {
+                let hooks = Hooks {
+                    pre: pre_hooks,
+                    post: post_hooks,
+                };
+                if *incremental {
+                    self.run_incremental(session, node, sql, file, &hooks)
+                } else {
+                    self.run_model(session, node, sql, file, &hooks)
+                }
+            }
             (ResourceType::UnitTest, Some(Compiled::UnitTest { test, file })) => {
                 self.run_unit_test(session, node, test, file)
             }

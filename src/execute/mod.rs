@@ -5,6 +5,7 @@
 //! branches: its descendants are reported as skipped (`--fail-fast` stops
 //! everything instead). Each worker holds its own warehouse session.
 
+pub mod incremental;
 pub mod materialize;
 pub mod report;
 

@@ -32,6 +32,11 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "warn_if",
     "error_if",
     "description",
+    "unique_key",
+    "incremental_strategy",
+    "on_schema_change",
+    "incremental_predicates",
+    "full_refresh",
 ];
 
 /// Config keys dbt knows that sluice accepts and ignores (with a warning).
@@ -41,10 +46,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "grants",
     "access",
     "group",
-    "unique_key",
-    "incremental_strategy",
-    "on_schema_change",
-    "full_refresh",
     "on_configuration_change",
     "event_time",
     "batch_size",
@@ -81,7 +82,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "indexes",
     "file_format",
     "location_root",
-    "incremental_predicates",
     "merge_update_columns",
     "merge_exclude_columns",
 ];
@@ -234,6 +234,7 @@ pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Resu
 pub enum Materialization {
     View,
     Table,
+    Incremental,
     Ephemeral,
     Seed,
     Test,
@@ -244,6 +245,7 @@ impl Materialization {
         match self {
             Materialization::View => "view",
             Materialization::Table => "table",
+            Materialization::Incremental => "incremental",
             Materialization::Ephemeral => "ephemeral",
             Materialization::Seed => "seed",
             Materialization::Test => "test",
@@ -259,16 +261,20 @@ impl Materialization {
                 "view" => Ok(Materialization::View),
                 "table" => Ok(Materialization::Table),
                 "ephemeral" => Ok(Materialization::Ephemeral),
-                "incremental" | "snapshot" | "materialized_view" | "dynamic_table" => {
-                    Err(Diagnostic::error(format!(
-                        "materialization `{s}` is not available in this version of sluice"
-                    ))
-                    .with_label(span, format!("`{s}` set here"))
-                    .with_help("use `table` for now; incremental models and snapshots are planned"))
-                }
+                "incremental" => Ok(Materialization::Incremental),
+                "snapshot" => Err(Diagnostic::error(
+                    "`snapshot` is not a model materialization",
+                )
+                .with_label(span, "set here")
+                .with_help("dbt snapshots are `{% snapshot %}` blocks, which sluice does not run yet; use `incremental` or `table` for a model")),
+                "materialized_view" | "dynamic_table" => Err(Diagnostic::error(format!(
+                    "materialization `{s}` is not available in this version of sluice"
+                ))
+                .with_label(span, format!("`{s}` set here"))
+                .with_help("use `table` or `incremental`")),
                 other => {
-                    let help = suggestion_help(other, ["view", "table", "ephemeral"], || {
-                        "materialized must be one of: view, table, ephemeral".to_owned()
+                    let help = suggestion_help(other, ["view", "table", "incremental", "ephemeral"], || {
+                        "materialized must be one of: view, table, incremental, ephemeral".to_owned()
                     });
                     Err(
                         Diagnostic::error(format!("unknown materialization `{other}`"))
@@ -280,7 +286,7 @@ impl Materialization {
             Some(other) => Err(Diagnostic::error(format!(
                 "`materialized` must be a string, found `{other}`"
             ))
-            .with_label(span, "expected view, table or ephemeral")),
+            .with_label(span, "expected view, table, incremental or ephemeral")),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! here renders Jinja or touches a warehouse.
 
 pub mod config;
+pub mod incremental;
 pub mod project_yml;
 pub mod properties;
 pub mod yaml;

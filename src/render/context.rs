@@ -5,7 +5,7 @@
 //! value (a [`RenderSession`]), which records what a parse render sees (refs,
 //! sources, config calls) and resolves relations in a compile render.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value};
@@ -47,6 +47,11 @@ pub struct RenderShared {
     pub macro_overrides: HashMap<String, Json>,
     /// Unit tests' `overrides: {env_vars: ...}`.
     pub env_overrides: HashMap<String, String>,
+    /// Incremental models (unique ids) whose table exists and that this run builds
+    /// incrementally: `is_incremental()` is true while rendering them.
+    pub incremental: HashSet<String>,
+    /// `--full-refresh` (`flags.FULL_REFRESH`).
+    pub full_refresh: bool,
 }
 
 impl RenderSession {
@@ -84,6 +89,8 @@ pub struct RenderSession {
     pub shared: Arc<RenderShared>,
     /// The node's merged config (compile phase), for `config.get`.
     pub config: Json,
+    /// `is_incremental()` for this render.
+    pub is_incremental: bool,
     pub recorded: Mutex<Recorded>,
 }
 
@@ -358,14 +365,16 @@ fn log_fn(state: &State, msg: Value, info: Option<bool>, kwargs: Kwargs) -> Resu
 }
 
 fn is_incremental_fn(state: &State) -> bool {
-    // Incremental models are not built yet; a unit test may still override it.
+    // A unit test's override wins; otherwise the run decided before rendering
+    // (the model's table exists and is not being fully refreshed).
     session(state)
         .ok()
-        .and_then(|s| {
+        .map(|s| {
             s.shared
                 .macro_overrides
                 .get("is_incremental")
                 .and_then(Json::as_bool)
+                .unwrap_or(s.is_incremental)
         })
         .unwrap_or(false)
 }

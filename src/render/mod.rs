@@ -11,7 +11,7 @@ pub mod context;
 pub mod macros;
 pub mod parse;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Kwargs, Value};
@@ -226,12 +226,15 @@ impl Renderer {
             sources,
             macro_overrides: HashMap::new(),
             env_overrides: HashMap::new(),
+            incremental: HashSet::new(),
+            full_refresh: false,
         }
     }
 
     fn context(&self, session: RenderSession, node: NodeContext) -> BTreeMap<&'static str, Value> {
         let phase = session.phase;
         let target = session.shared.target.clone();
+        let full_refresh = session.shared.full_refresh;
         BTreeMap::from([
             ("__sluice", Value::from_object(session)),
             ("this", node.this),
@@ -241,7 +244,7 @@ impl Renderer {
             ("project_name", Value::from(self.project_name.clone())),
             (
                 "flags",
-                Value::from_serialize(serde_json::json!({"FULL_REFRESH": false})),
+                Value::from_serialize(serde_json::json!({"FULL_REFRESH": full_refresh})),
             ),
         ])
     }
@@ -263,6 +266,7 @@ impl Renderer {
             phase,
             shared: Arc::clone(shared),
             config: node.config.clone(),
+            is_incremental: builds_incrementally(shared, &node),
             recorded: Default::default(),
         };
         let ctx = self.context(session, node);
@@ -286,6 +290,7 @@ impl Renderer {
             phase: Phase::Compile,
             shared: Arc::clone(shared),
             config: node.config.clone(),
+            is_incremental: builds_incrementally(shared, &node),
             recorded: Default::default(),
         };
         let ctx = self.context(session, node);
@@ -307,6 +312,7 @@ impl Renderer {
             phase,
             shared: Arc::clone(shared),
             config: node.config.clone(),
+            is_incremental: false,
             recorded: Default::default(),
         };
         let ctx = self.context(session, node);
@@ -453,4 +459,16 @@ pub fn macro_suggestion(renderer: &Renderer, name: &str) -> String {
         }
         None => "define the macro in a file under macro-paths, or check its spelling".to_owned(),
     }
+}
+
+/// Whether the node being rendered is an incremental model this run builds
+/// incrementally (its table exists and it is not being fully refreshed).
+fn builds_incrementally(shared: &RenderShared, node: &NodeContext) -> bool {
+    !shared.incremental.is_empty()
+        && node
+            .model
+            .get_attr("unique_id")
+            .ok()
+            .and_then(|id| id.as_str().map(|id| shared.incremental.contains(id)))
+            .unwrap_or(false)
 }

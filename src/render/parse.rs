@@ -19,6 +19,7 @@ use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
 use crate::adapter::RelationName;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::project::config::check_key;
+use crate::project::incremental::IncrementalConfig;
 use crate::project::project_yml::tree_config;
 use crate::project::{
     ColumnProps, Config, Materialization, Project, ProjectFileEntry, SqlCheck, TestDef,
@@ -320,6 +321,12 @@ pub fn parse_project(
                 continue;
             }
         };
+        if materialization == Materialization::Incremental {
+            if let Err(e) = IncrementalConfig::of(&p.config, &span) {
+                errors.push(e);
+                continue;
+            }
+        }
         let node_value = Value::from_serialize(serde_json::json!({
             "name": p.entry.name, "resource_type": "model", "config": p.config.to_json(),
         }));

@@ -177,7 +177,10 @@ fn hand_computed_values_hold_on_the_tiny_fixture() {
     let mut expected = 0;
     for entry in std::fs::read_dir(crate::common::fixture("gtm_tiny")).expect("fixture dir") {
         let path = entry.expect("fixture entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.starts_with("assertions") && name.ends_with(".yml") {
             let text = std::fs::read_to_string(&path).expect("read assertions");
             expected += text.matches("- name: tiny_").count();
@@ -201,7 +204,10 @@ fn hand_computed_values_hold_on_the_tiny_fixture() {
         .filter(|(k, _)| k.starts_with("assertion.gtm_analytics.tiny_"))
         .map(|(_, v)| v)
         .collect();
-    assert!(expected >= 26, "the fixture lists {expected} tiny assertions");
+    assert!(
+        expected >= 26,
+        "the fixture lists {expected} tiny assertions"
+    );
     assert_eq!(tiny.len(), expected);
     assert!(tiny.iter().all(|s| *s == "pass"));
 }

@@ -7,4 +7,5 @@ mod common;
 mod e2e;
 mod execution;
 mod gtm;
+mod incremental;
 mod unit_tests;
