@@ -174,12 +174,19 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         Some(v) => parse_cli_vars(v)?,
         None => BTreeMap::new(),
     };
-    let templates: Vec<(String, Arc<SourceFile>)> = project
+    let mut templates: Vec<crate::render::Template> = project
         .models
         .iter()
         .chain(&project.singular_tests)
-        .map(|e| (e.rel_path.display().to_string(), Arc::clone(&e.file)))
+        .map(|e| (e.rel_path.display().to_string(), Arc::clone(&e.file), None))
         .collect();
+    templates.extend(project.snapshots.iter().map(|s| {
+        (
+            s.template.clone(),
+            Arc::clone(&s.entry.file),
+            Some(s.source.clone()),
+        )
+    }));
     let adapter_type = target.kind.as_str().to_owned();
     let renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
     let (nodes, mut warnings) = parse::parse_project(&project, &renderer)?;
@@ -289,7 +296,7 @@ impl Loaded {
                         Resolved::Cte(format!("{}{}", compile::EPHEMERAL_PREFIX, n.name)),
                     );
                 }
-                (ResourceType::Model | ResourceType::Seed, Some(r)) => {
+                (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, Some(r)) => {
                     relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
                 }
                 (ResourceType::Source, Some(r)) => {
@@ -618,7 +625,12 @@ impl Loaded {
         let schemas: std::collections::BTreeSet<&str> = selected
             .iter()
             .map(|i| self.dag.node(*i))
-            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter(|n| {
+                matches!(
+                    n.resource_type,
+                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+                )
+            })
             .filter_map(|n| n.relation.as_ref().map(|r| r.schema.as_str()))
             .collect();
         let statements: Vec<String> = schemas

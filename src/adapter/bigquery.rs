@@ -58,6 +58,14 @@ impl Dialect for BigQueryDialect {
         ]
     }
 
+    fn assert_unique_keys(&self, from: &str, keys: &[String], what: &str) -> Option<String> {
+        Some(super::raise_on_repeated_keys(self, from, keys, what))
+    }
+
+    fn md5_hex(&self, expr: &str) -> String {
+        format!("to_hex(md5({expr}))")
+    }
+
     fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {
         &[
             ("varchar", "dbt.type_string()"),

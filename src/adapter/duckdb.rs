@@ -67,19 +67,14 @@ impl Dialect for DuckDbDialect {
         w: &BatchWrite,
         config: &IncrementalConfig,
     ) -> Vec<String> {
-        let keys: Vec<String> = config.unique_key.iter().map(|k| self.quote(k)).collect();
-        let key_text = keys
-            .iter()
-            .map(|k| format!("coalesce(cast({k} as varchar), 'NULL')"))
-            .collect::<Vec<_>>()
-            .join(" || ', ' || ");
-        let mut out = vec![format!(
-            "select error('merge into {}: the new batch has more than one row with unique_key ({}) = (' || {key_text} || '); make the key unique in the model, or use incremental_strategy delete+insert')\nfrom {} group by {} having count(*) > 1 limit 1",
-            target.to_string().replace('\'', "''"),
-            config.unique_key.join(", ").replace('\'', "''"),
-            w.batch,
-            keys.join(", ")
-        )];
+        let mut out: Vec<String> = self
+            .assert_unique_keys(
+                &w.batch,
+                &config.unique_key,
+                &format!("merge into {target}"),
+            )
+            .into_iter()
+            .collect();
         if !w.updates.is_empty() {
             out.push(format!(
                 "update {} as DBT_INTERNAL_DEST\nset {}\nfrom {} as DBT_INTERNAL_SOURCE\nwhere {}",
@@ -91,6 +86,10 @@ impl Dialect for DuckDbDialect {
             w.target, w.columns, w.source_columns, w.batch, w.target, w.matches
         ));
         out
+    }
+
+    fn assert_unique_keys(&self, from: &str, keys: &[String], what: &str) -> Option<String> {
+        Some(super::raise_on_repeated_keys(self, from, keys, what))
     }
 
     fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {

@@ -179,6 +179,18 @@ pub trait Dialect: Send + Sync {
         }
     }
 
+    /// A statement that fails when a key repeats in `from` (a relation, or a
+    /// parenthesized query), naming the key; `what` says what was being written.
+    /// `None` where the warehouse has no way to raise an error from a query.
+    fn assert_unique_keys(&self, _from: &str, _keys: &[String], _what: &str) -> Option<String> {
+        None
+    }
+
+    /// The MD5 of a string expression, as 32 hex digits.
+    fn md5_hex(&self, expr: &str) -> String {
+        format!("md5({expr})")
+    }
+
     /// A merge: update the rows whose key matches, insert the others. The default
     /// is standard SQL's `MERGE`.
     fn merge(
@@ -209,6 +221,30 @@ pub trait Dialect: Send + Sync {
             self.quote(to)
         )
     }
+}
+
+/// A query that raises an error naming the first key that repeats in `from`, for
+/// warehouses with an `error()` function (DuckDB, BigQuery). The message carries
+/// the key, so the warehouse cannot fold the call away as a constant.
+pub fn raise_on_repeated_keys<D: Dialect + ?Sized>(
+    dialect: &D,
+    from: &str,
+    keys: &[String],
+    what: &str,
+) -> String {
+    let text = dialect.type_name(GenericType::String);
+    let quoted: Vec<String> = keys.iter().map(|k| dialect.quote(k)).collect();
+    let key_text = quoted
+        .iter()
+        .map(|k| format!("coalesce(cast({k} as {text}), 'NULL')"))
+        .collect::<Vec<_>>()
+        .join(" || ', ' || ");
+    format!(
+        "select error('{}: more than one row has unique_key ({}) = (' || {key_text} || '); make the key unique')\nfrom {from} as keyed group by {} having count(*) > 1 limit 1",
+        what.replace('\'', "''"),
+        keys.join(", ").replace('\'', "''"),
+        quoted.join(", ")
+    )
 }
 
 /// The pieces of an incremental write, quoted for one dialect. The target is

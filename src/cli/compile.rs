@@ -26,7 +26,11 @@ pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
     let selected = loaded.select(
         &args.select,
         &args.exclude,
-        &[ResourceType::Model, ResourceType::Test],
+        &[
+            ResourceType::Model,
+            ResourceType::Snapshot,
+            ResourceType::Test,
+        ],
         args.indirect(IndirectSelection::Eager),
     )?;
     let compiled = loaded.compile(&selected);

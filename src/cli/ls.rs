@@ -33,6 +33,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
     let all = [
         ResourceType::Seed,
         ResourceType::Model,
+        ResourceType::Snapshot,
         ResourceType::Test,
         ResourceType::UnitTest,
         ResourceType::Source,

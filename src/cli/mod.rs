@@ -48,7 +48,9 @@ pub enum Command {
     Seed(RunArgs),
     /// Run the selected data tests, unit tests and assertions
     Test(RunArgs),
-    /// Seeds, models, unit tests, data tests and assertions in DAG order
+    /// Take the selected snapshots (type-2 history of a query's rows)
+    Snapshot(RunArgs),
+    /// Seeds, models, snapshots, unit tests, data tests and assertions in DAG order
     Build(RunArgs),
     /// List the selected nodes
     Ls(ls::LsArgs),
@@ -181,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args, run::Kind::Run),
         Command::Seed(args) => run::run(args, run::Kind::Seed),
         Command::Test(args) => run::run(args, run::Kind::Test),
+        Command::Snapshot(args) => run::run(args, run::Kind::Snapshot),
         Command::Build(args) => run::run(args, run::Kind::Build),
         Command::Ls(args) => ls::run(args),
         Command::Show(args) => show::run(args),

@@ -12,6 +12,7 @@ pub enum Kind {
     Run,
     Seed,
     Test,
+    Snapshot,
     Build,
 }
 
@@ -21,11 +22,13 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         Kind::Run => ("run", &[ResourceType::Model]),
         Kind::Seed => ("seed", &[ResourceType::Seed]),
         Kind::Test => ("test", &[ResourceType::Test, ResourceType::UnitTest]),
+        Kind::Snapshot => ("snapshot", &[ResourceType::Snapshot]),
         Kind::Build => (
             "build",
             &[
                 ResourceType::Seed,
                 ResourceType::Model,
+                ResourceType::Snapshot,
                 ResourceType::Test,
                 ResourceType::UnitTest,
             ],

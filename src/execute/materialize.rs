@@ -12,11 +12,12 @@ use std::time::Instant;
 use chrono::Utc;
 use petgraph::graph::NodeIndex;
 
-use super::{incremental, NodeResult, NodeRunner, Status};
+use super::{incremental, snapshot, NodeResult, NodeRunner, Status};
 use crate::adapter::{Dialect, RelationKind, SeedError, SeedLoad, Session, WarehouseError};
 use crate::diagnostics::{Diagnostic, SourceFile, Span};
 use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
+use crate::project::snapshot::SnapshotConfig;
 use crate::project::Materialization;
 use crate::render::parse::{ParsedNode, ResourceType};
 use crate::testing::{self, TestOutcome};
@@ -246,7 +247,7 @@ fn first_line(s: &str) -> &str {
 impl DagRunner<'_> {
     fn write_run_file(&self, node: &ParsedNode, statements: &[String]) {
         let path = self.run_dir.join(&node.original_file_path);
-        let path = if node.generic_test.is_some() {
+        let path = if defined_in_yaml(node) {
             path.join(&node.path)
         } else {
             path
@@ -454,6 +455,76 @@ impl DagRunner<'_> {
                     "{} into incremental model {relation}",
                     config.strategy.as_str()
                 ),
+                started,
+                clock,
+            ),
+            Err(e) => {
+                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
+                r
+            }
+        }
+    }
+
+    /// Create a snapshot's history, or add this run's changes to it.
+    fn run_snapshot(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        sql: &str,
+        file: &Arc<SourceFile>,
+        hooks: &Hooks<'_>,
+    ) -> NodeResult {
+        let (started, clock) = (Utc::now(), Instant::now());
+        let (Some(relation), Ok(config)) = (
+            &node.relation,
+            SnapshotConfig::of(&node.config, &node.name, &node.span),
+        ) else {
+            // Both were checked when the project was parsed.
+            return result(
+                node,
+                Status::Error,
+                "snapshot without a relation or a valid config".into(),
+                started,
+                clock,
+            );
+        };
+        let builder = snapshot::SnapshotSql {
+            dialect: self.dialect,
+            target: relation,
+            config: &config,
+            now: format!(
+                "cast('{}' as {})",
+                started.format("%Y-%m-%d %H:%M:%S%.6f"),
+                self.dialect
+                    .type_name(crate::adapter::GenericType::Timestamp)
+            ),
+        };
+        let outcome = (|| -> Result<&'static str, WarehouseError> {
+            let existing = session.relation_kind(relation)?;
+            let (verb, body) = match existing {
+                Some(RelationKind::Table) => {
+                    let history = session.describe(&format!(
+                        "select * from {}",
+                        self.dialect.render_relation(relation)
+                    ))?;
+                    let query = session.describe(sql)?;
+                    ("updated", builder.update(&history, &query, sql))
+                }
+                other => ("created", builder.create(other, sql)),
+            };
+            let mut statements = hooks.pre.to_vec();
+            statements.extend(body);
+            statements.extend_from_slice(hooks.post);
+            self.write_run_file(node, &statements);
+            session.execute_atomic(&statements)?;
+            Ok(verb)
+        })();
+        match outcome {
+            Ok(verb) => result(
+                node,
+                Status::Success,
+                format!("{verb} snapshot {relation}"),
                 started,
                 clock,
             ),
@@ -710,6 +781,22 @@ impl NodeRunner for DagRunner<'_> {
                     self.run_model(session, node, sql, file, &hooks)
                 }
             }
+            (
+                ResourceType::Snapshot,
+                Some(Compiled::Sql {
+                    sql,
+                    file,
+                    pre_hooks,
+                    post_hooks,
+                    ..
+                }),
+            ) => {
+                let hooks = Hooks {
+                    pre: pre_hooks,
+                    post: post_hooks,
+                };
+                self.run_snapshot(session, node, sql, file, &hooks)
+            }
             (ResourceType::UnitTest, Some(Compiled::UnitTest { test, file })) => {
                 self.run_unit_test(session, node, test, file)
             }
@@ -725,16 +812,26 @@ impl NodeRunner for DagRunner<'_> {
     }
 }
 
+/// A node declared in a YAML file (a generic test, an assertion, a YAML
+/// snapshot): its compiled and run files go in a folder named after the YAML file.
+fn defined_in_yaml(node: &ParsedNode) -> bool {
+    node.generic_test.is_some()
+        || node
+            .original_file_path
+            .extension()
+            .is_some_and(|e| e == "yml" || e == "yaml")
+}
+
 /// The compiled file's path for a node: `target/compiled/<project>/<file>`.
 pub fn compiled_path(target: &Path, project: &str, node: &ParsedNode) -> PathBuf {
     let base = target
         .join("compiled")
         .join(project)
         .join(&node.original_file_path);
-    if node.generic_test.is_some() {
-        base.join(&node.path)
-    } else if let Some(u) = &node.unit_test {
+    if let Some(u) = &node.unit_test {
         base.join(format!("{}__{}.sql", u.def.model, node.name))
+    } else if defined_in_yaml(node) {
+        base.join(&node.path)
     } else {
         base
     }

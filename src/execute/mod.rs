@@ -8,6 +8,7 @@
 pub mod incremental;
 pub mod materialize;
 pub mod report;
+pub mod snapshot;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex};

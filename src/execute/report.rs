@@ -83,6 +83,8 @@ impl Reporter {
             (ResourceType::UnitTest, _) => format!("unit test {}", node.name),
             (ResourceType::Seed, Status::Success) => format!("loaded seed file {}", relation(node)),
             (ResourceType::Seed, _) => format!("seed file {}", relation(node)),
+            (ResourceType::Snapshot, Status::Success) => format!("snapshotted {}", relation(node)),
+            (ResourceType::Snapshot, _) => format!("snapshot {}", relation(node)),
             (_, Status::Success) => format!(
                 "created sql {} model {}",
                 node.materialization.as_str(),

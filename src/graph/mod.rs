@@ -34,7 +34,7 @@ impl Dag {
             let idx = graph.add_node(i);
             by_id.insert(n.unique_id.clone(), idx);
             match n.resource_type {
-                ResourceType::Model | ResourceType::Seed => {
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
                     by_name.insert(n.name.clone(), n.unique_id.clone());
                 }
                 ResourceType::Source => {
@@ -56,7 +56,7 @@ impl Dag {
                                 "create the model, or fix the name in ref()".to_owned()
                             });
                         Diagnostic::error(format!(
-                            "`{}` refers to `{name}`, which is not a model or seed",
+                            "`{}` refers to `{name}`, which is not a model, seed or snapshot",
                             n.name
                         ))
                         .with_label(&dep.span, "unknown ref")

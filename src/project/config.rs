@@ -37,6 +37,13 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "on_schema_change",
     "incremental_predicates",
     "full_refresh",
+    "strategy",
+    "updated_at",
+    "check_cols",
+    "target_schema",
+    "target_database",
+    "invalidate_hard_deletes",
+    "hard_deletes",
 ];
 
 /// Config keys dbt knows that sluice accepts and ignores (with a warning).
@@ -69,14 +76,7 @@ pub const IGNORED_KEYS: &[&str] = &[
     "deprecation_date",
     "freshness",
     "loaded_at_field",
-    "strategy",
     "unique_id",
-    "updated_at",
-    "check_cols",
-    "target_schema",
-    "target_database",
-    "invalidate_hard_deletes",
-    "hard_deletes",
     "snapshot_meta_column_names",
     "dbt_valid_to_current",
     "indexes",
@@ -237,6 +237,7 @@ pub enum Materialization {
     Incremental,
     Ephemeral,
     Seed,
+    Snapshot,
     Test,
 }
 
@@ -248,6 +249,7 @@ impl Materialization {
             Materialization::Incremental => "incremental",
             Materialization::Ephemeral => "ephemeral",
             Materialization::Seed => "seed",
+            Materialization::Snapshot => "snapshot",
             Materialization::Test => "test",
         }
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod incremental;
 pub mod project_yml;
 pub mod properties;
+pub mod snapshot;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub struct Project {
     pub seeds: Vec<ProjectFileEntry>,
     pub macros: Vec<ProjectFileEntry>,
     pub singular_tests: Vec<ProjectFileEntry>,
+    /// Snapshot blocks from the snapshot paths, and YAML snapshots (`relation:`).
+    pub snapshots: Vec<snapshot::SnapshotBlock>,
     pub properties: Properties,
     pub warnings: Vec<Diagnostic>,
 }
@@ -195,9 +198,14 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let mut warnings = Vec::new();
     let file = read_source(&root, &project_path)?;
     let pf = project_yml::parse(&root, file, &mut warnings)?;
-    for tree in [&pf.models_tree, &pf.seeds_tree, &pf.tests_tree]
-        .into_iter()
-        .flatten()
+    for tree in [
+        &pf.models_tree,
+        &pf.seeds_tree,
+        &pf.snapshots_tree,
+        &pf.tests_tree,
+    ]
+    .into_iter()
+    .flatten()
     {
         project_yml::validate_tree(tree, &mut warnings)?;
     }
@@ -207,6 +215,13 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let seeds = entries(&root, &pf.name, &pf.seed_paths, "csv", &mut errors);
     let macros = entries(&root, &pf.name, &pf.macro_paths, "sql", &mut errors);
     let singular_tests = entries(&root, &pf.name, &pf.test_paths, "sql", &mut errors);
+    let mut snapshots = Vec::new();
+    for file in entries(&root, &pf.name, &pf.snapshot_paths, "sql", &mut errors) {
+        match snapshot::blocks(&file) {
+            Ok(b) => snapshots.extend(b),
+            Err(e) => errors.push(e),
+        }
+    }
     check_unique("model", &models, &mut errors);
     check_unique("seed", &seeds, &mut errors);
     for m in &models {
@@ -227,6 +242,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let mut yaml_folders: Vec<String> = pf.model_paths.clone();
     yaml_folders.extend(pf.seed_paths.iter().cloned());
     yaml_folders.extend(pf.macro_paths.iter().cloned());
+    yaml_folders.extend(pf.snapshot_paths.iter().cloned());
     let mut yaml_files = walk(&root, &yaml_folders, "yml");
     yaml_files.extend(walk(&root, &yaml_folders, "yaml"));
     // Parse in parallel; add in file order, so "defined twice" errors are stable.
@@ -242,6 +258,47 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
             Err(e) => errors.push(e),
         }
     }
+    for (name, props) in &properties.snapshots {
+        let Some((relation, span)) = &props.relation else {
+            continue;
+        };
+        let folder = props.file.path.parent().map(|p| {
+            p.components()
+                .skip(1)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        });
+        let mut fqn = vec![pf.name.clone()];
+        fqn.extend(folder.unwrap_or_default());
+        fqn.push(name.clone());
+        match snapshot::yaml_block(name, relation, span, &props.file, fqn) {
+            Ok(b) => snapshots.push(b),
+            Err(e) => errors.push(e),
+        }
+    }
+    let named: Vec<(&str, &Span)> = snapshots
+        .iter()
+        .map(|s| (s.entry.name.as_str(), &s.span))
+        .collect();
+    for (i, (name, span)) in named.iter().enumerate() {
+        if let Some((_, first)) = named[..i].iter().find(|(n, _)| n == name) {
+            errors.push(
+                Diagnostic::error(format!("snapshot `{name}` is defined twice"))
+                    .with_label(span, "defined again here")
+                    .with_label(first, "first defined here"),
+            );
+        } else if models.iter().chain(&seeds).any(|m| m.name == *name) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "a snapshot and a model or seed are both named `{name}`"
+                ))
+                .with_label(span, "the snapshot")
+                .with_help(format!(
+                    "rename one of them: `ref('{name}')` must name one node"
+                )),
+            );
+        }
+    }
     if !errors.is_empty() {
         return Err(errors.into());
     }
@@ -252,6 +309,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
         seeds,
         macros,
         singular_tests,
+        snapshots,
         properties,
         warnings,
     })

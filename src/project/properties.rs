@@ -16,6 +16,7 @@ const FILE_KEYS: KeySet = KeySet {
         "version",
         "models",
         "seeds",
+        "snapshots",
         "sources",
         "assertions",
         "unit_tests",
@@ -26,7 +27,6 @@ const FILE_KEYS: KeySet = KeySet {
         "metrics",
         "semantic_models",
         "saved_queries",
-        "snapshots",
         "analyses",
         "groups",
         "data_tests",
@@ -55,6 +55,23 @@ const NODE_KEYS: KeySet = KeySet {
         "deprecation_date",
         "time_spine",
     ],
+};
+
+const SNAPSHOT_KEYS: KeySet = KeySet {
+    what: "a snapshot entry",
+    known: &[
+        "name",
+        "relation",
+        "description",
+        "columns",
+        "data_tests",
+        "tests",
+        "config",
+        "docs",
+        "meta",
+        "tags",
+    ],
+    ignored: &[],
 };
 
 const COLUMN_KEYS: KeySet = KeySet {
@@ -152,6 +169,8 @@ pub struct NodeProps {
     pub columns: Vec<ColumnProps>,
     pub tests: Vec<TestDef>,
     pub config: Config,
+    /// A YAML snapshot's `relation:` (`ref('x')`), with where it is written.
+    pub relation: Option<(String, Span)>,
 }
 
 #[derive(Clone, Debug)]
@@ -416,6 +435,7 @@ fn unit_test_def(
 pub struct Properties {
     pub models: BTreeMap<String, NodeProps>,
     pub seeds: BTreeMap<String, NodeProps>,
+    pub snapshots: BTreeMap<String, NodeProps>,
     pub sources: Vec<SourceDef>,
     pub assertions: Vec<AssertionDef>,
     pub unit_tests: Vec<UnitTestDef>,
@@ -621,12 +641,26 @@ fn columns_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<ColumnPr
 fn node_props(
     entry: &Node,
     file: &Arc<SourceFile>,
+    snapshot: bool,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<NodeProps, Diagnostic> {
     let entry = entry.expect_map("an entry")?;
-    NODE_KEYS.check(entry, warnings)?;
+    let relation = if snapshot {
+        SNAPSHOT_KEYS.check(entry, warnings)?;
+        entry
+            .get("relation")
+            .map(|n| {
+                n.expect_str("`relation`")
+                    .map(|r| (r.to_owned(), n.span.clone()))
+            })
+            .transpose()?
+    } else {
+        NODE_KEYS.check(entry, warnings)?;
+        None
+    };
     let (name, span) = name_of(entry, "entry")?;
     Ok(NodeProps {
+        relation,
         name: name.to_owned(),
         span: span.clone(),
         file: Arc::clone(file),
@@ -727,15 +761,16 @@ impl Properties {
     ) -> Result<(), Diagnostic> {
         let doc = doc.expect_map("a properties file")?;
         FILE_KEYS.check(doc, warnings)?;
-        for (key, entries) in [("models", doc.get("models")), ("seeds", doc.get("seeds"))] {
-            let Some(entries) = entries.filter(|n| !n.is_null()) else {
+        for key in ["models", "seeds", "snapshots"] {
+            let Some(entries) = doc.get(key).filter(|n| !n.is_null()) else {
                 continue;
             };
             for entry in entries.expect_seq(&format!("`{key}`"))? {
-                let props = node_props(entry, file, warnings)?;
+                let props = node_props(entry, file, key == "snapshots", warnings)?;
                 match key {
                     "models" => insert_unique(&mut self.models, props, "model")?,
-                    _ => insert_unique(&mut self.seeds, props, "seed")?,
+                    "seeds" => insert_unique(&mut self.seeds, props, "seed")?,
+                    _ => insert_unique(&mut self.snapshots, props, "snapshot")?,
                 }
             }
         }

@@ -50,6 +50,10 @@ pub struct NodeContext {
     pub config: Json,
 }
 
+/// A template to render: its name, the file errors quote, and its source when
+/// that differs from the file's text (a snapshot block's body).
+pub type Template = (String, Arc<SourceFile>, Option<String>);
+
 pub struct Renderer {
     env: Environment<'static>,
     pub registry: Arc<MacroRegistry>,
@@ -98,7 +102,7 @@ impl Renderer {
         project: &Project,
         target: TargetInfo,
         cli_vars: &BTreeMap<String, Json>,
-        templates: &[(String, Arc<SourceFile>)],
+        templates: &[Template],
     ) -> Result<Renderer, Diagnostics> {
         let dialect = crate::adapter::dialect(target.kind);
         let mut env = Environment::new();
@@ -157,8 +161,9 @@ impl Renderer {
             }
             files.insert(template, (Arc::clone(&m.file), Some(pre.offsets)));
         }
-        for (name, file) in templates {
-            if let Err(e) = env.add_template_owned(name.clone(), file.text.clone()) {
+        for (name, file, source) in templates {
+            let source = source.clone().unwrap_or_else(|| file.text.clone());
+            if let Err(e) = env.add_template_owned(name.clone(), source) {
                 errors.push(jinja_diagnostic(file, None, &e));
             }
             files.insert(name.clone(), (Arc::clone(file), None));

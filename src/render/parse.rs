@@ -21,6 +21,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::project::config::check_key;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::project_yml::tree_config;
+use crate::project::snapshot::{SnapshotBlock, SnapshotConfig};
 use crate::project::{
     ColumnProps, Config, Materialization, Project, ProjectFileEntry, SqlCheck, TestDef,
 };
@@ -33,6 +34,7 @@ pub enum ResourceType {
     Test,
     Source,
     UnitTest,
+    Snapshot,
 }
 
 impl ResourceType {
@@ -43,6 +45,7 @@ impl ResourceType {
             ResourceType::Test => "test",
             ResourceType::Source => "source",
             ResourceType::UnitTest => "unit_test",
+            ResourceType::Snapshot => "snapshot",
         }
     }
 }
@@ -202,6 +205,7 @@ fn parse_sql_file(
     renderer: &Renderer,
     shared: &Arc<RenderShared>,
     entry: &ProjectFileEntry,
+    template: &str,
     base_config: Config,
 ) -> Result<ModelParse, Diagnostic> {
     if entry.file.text.trim().is_empty() {
@@ -216,8 +220,7 @@ fn parse_sql_file(
         model: Value::from_serialize(serde_json::json!({"name": entry.name})),
         config: Json::Null,
     };
-    let template = entry.rel_path.display().to_string();
-    let rendered = renderer.render(&template, Phase::Parse, shared, ctx)?;
+    let rendered = renderer.render(template, Phase::Parse, shared, ctx)?;
     let mut config = base_config;
     let mut warnings = Vec::new();
     for (key, value) in &rendered.recorded.config {
@@ -286,14 +289,18 @@ pub fn parse_project(
         .collect();
     let parsed: Vec<Result<ModelParse, Diagnostic>> = model_inputs
         .par_iter()
-        .map(|(entry, config)| parse_sql_file(renderer, &shared, entry, config.clone()))
+        .map(|(entry, config)| {
+            let template = entry.rel_path.display().to_string();
+            parse_sql_file(renderer, &shared, entry, &template, config.clone())
+        })
         .collect();
     let test_inputs: Vec<Result<ModelParse, Diagnostic>> = project
         .singular_tests
         .par_iter()
         .map(|t| {
             let config = tree_config(pf.tests_tree.as_ref(), &t.fqn);
-            parse_sql_file(renderer, &shared, t, config)
+            let template = t.rel_path.display().to_string();
+            parse_sql_file(renderer, &shared, t, &template, config)
         })
         .collect();
 
@@ -351,6 +358,85 @@ pub fn parse_project(
             config: p.config,
             materialization,
             sql_check,
+            relation: Some(relation),
+            depends_on: p.deps,
+            description: props.map(|p| p.description.clone()).unwrap_or_default(),
+            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+            generic_test: None,
+            checksum: checksum(&p.entry.file.text),
+            file: Arc::clone(&p.entry.file),
+            source_name: None,
+            unit_test: None,
+        });
+    }
+
+    let snapshots: Vec<(&SnapshotBlock, Result<ModelParse, Diagnostic>)> = project
+        .snapshots
+        .par_iter()
+        .map(|block| {
+            let mut config = tree_config(pf.snapshots_tree.as_ref(), &block.entry.fqn);
+            if let Some(props) = project.properties.snapshots.get(&block.entry.name) {
+                config.merge(&props.config);
+            }
+            let parsed = parse_sql_file(renderer, &shared, &block.entry, &block.template, config);
+            (block, parsed)
+        })
+        .collect();
+    for (block, parsed) in snapshots {
+        let p = match parsed {
+            Ok(p) if !p.config.enabled() => continue,
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let snapshot_config = match SnapshotConfig::of(&p.config, &p.entry.name, &block.span) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let node_value = Value::from_serialize(serde_json::json!({
+            "name": p.entry.name, "resource_type": "snapshot", "config": p.config.to_json(),
+        }));
+        let relation = match &snapshot_config.target_schema {
+            Some(schema) => Ok(RelationName {
+                database: p
+                    .config
+                    .get_str("target_database")
+                    .or(p.config.get_str("database"))
+                    .map(str::to_owned),
+                schema: schema.clone(),
+                identifier: p
+                    .config
+                    .get_str("alias")
+                    .unwrap_or(&p.entry.name)
+                    .to_owned(),
+            }),
+            None => relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value),
+        };
+        let relation = match relation {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let props = project.properties.snapshots.get(&p.entry.name);
+        nodes.push(ParsedNode {
+            unique_id: format!("snapshot.{}.{}", pf.name, p.entry.name),
+            resource_type: ResourceType::Snapshot,
+            name: p.entry.name.clone(),
+            fqn: p.entry.fqn.clone(),
+            span: block.span.clone(),
+            original_file_path: p.entry.rel_path.clone(),
+            path: p.entry.path_in_folder.clone(),
+            template: Some(block.template.clone()),
+            sql_check: SqlCheck::of(&p.config, &block.span).unwrap_or(SqlCheck::Error),
+            config: p.config,
+            materialization: Materialization::Snapshot,
             relation: Some(relation),
             depends_on: p.deps,
             description: props.map(|p| p.description.clone()).unwrap_or_default(),
@@ -506,9 +592,10 @@ pub fn parse_project(
     let mut generic_nodes = Vec::new();
     for node in &nodes {
         let (yaml_file, tests): (Option<Arc<SourceFile>>, TestList<'_>) = match node.resource_type {
-            ResourceType::Model | ResourceType::Seed => {
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
                 let props = match node.resource_type {
                     ResourceType::Model => project.properties.models.get(&node.name),
+                    ResourceType::Snapshot => project.properties.snapshots.get(&node.name),
                     _ => project.properties.seeds.get(&node.name),
                 };
                 match props {
@@ -596,7 +683,9 @@ pub fn parse_project(
                                 &m.name == name
                                     && matches!(
                                         m.resource_type,
-                                        ResourceType::Model | ResourceType::Seed
+                                        ResourceType::Model
+                                            | ResourceType::Seed
+                                            | ResourceType::Snapshot
                                     )
                             })
                             .map(|m| m.unique_id.clone())

@@ -173,7 +173,7 @@ fn merge_refuses_a_batch_with_a_repeated_key_and_changes_nothing() {
     let out = build(p.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("more than one row with unique_key (id) = (2)"),
+        stderr(&out).contains("more than one row has unique_key (id) = (2)"),
         "{}",
         stderr(&out)
     );

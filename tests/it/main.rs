@@ -8,4 +8,5 @@ mod e2e;
 mod execution;
 mod gtm;
 mod incremental;
+mod scd_snapshots;
 mod unit_tests;
