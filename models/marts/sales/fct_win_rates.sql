@@ -40,9 +40,9 @@ monthly as (
         m.month,
         count(c.opportunity_id) as closed_opportunities,
         coalesce(sum(case when c.is_won then 1 else 0 end), 0) as won_opportunities,
-        coalesce(sum(case when c.is_won then 0 else 1 end), 0) as lost_opportunities,
+        coalesce(sum(case when not c.is_won then 1 else 0 end), 0) as lost_opportunities,
         coalesce(sum(case when c.is_won then c.amount else 0 end), 0) as won_amount,
-        coalesce(sum(case when c.is_won then 0 else c.amount end), 0) as lost_amount,
+        coalesce(sum(case when not c.is_won then c.amount else 0 end), 0) as lost_amount,
         sum(case when c.is_won then c.days_to_close end) as won_days_to_close
     from months as m
     left join closed as c
