@@ -1,29 +1,14 @@
--- Multi-touch attribution of won opportunities (GTM-METRICS.md "Attribution"): one row
--- per won opportunity × eligible touch × attribution model, with the touch's weight
--- (weights of one opportunity sum to 1 under every model) and attributed revenue =
--- weight × amount. Eligible touches are the opportunity's account's touches with
---   created_at − var('attribution_lookback_days', 90) days ≤ touched_at ≤ closed_at
--- (exact timestamps, both ends inclusive). Touches are ordered by touched_at, ties by
--- touchpoint_id; n = number of eligible touches, k = 1..n the touch's position.
---   first_touch     1 to k = 1
---   last_touch      1 to k = n
---   linear          1/n
---   time_decay      2^(−d / var('attribution_half_life_days', 7)), normalised over the
---                   opportunity; d = days before close, exact (seconds / 86400)
---   position_based  n = 1: 1; n = 2: ½ each; else 0.4 first, 0.4 last, 0.2/(n − 2) others
---   w_shaped        milestones: F = first touch, C = last touch on or before the
---                   opportunity's creation, L = last touch (on or before close). 0.3 to
---                   each of F, C, L (a touch that is two milestones gets both shares);
---                   without C (no touch on or before creation) its 0.3 is split evenly
---                   over F and L: 0.45 each. 0.1 split evenly over the touches that are
---                   no milestone, or over the distinct milestone touches if every touch
---                   is one.
--- A won opportunity without eligible touches gets one `unattributed` row per model
--- (touchpoint_id NULL, channel 'unattributed', weight 1), so attributed revenue sums to
--- won revenue under every model.
+-- Multi-touch attribution (GTM-METRICS.md "Attribution"): one row per won opportunity ×
+-- eligible touch × attribution model (first_touch, last_touch, linear, time_decay,
+-- position_based, w_shaped), with the touch's weight under the model and attributed
+-- revenue = weight × the opportunity's amount. Weights, eligibility (lookback var
+-- attribution_lookback_days, default 90) and time decay (var attribution_half_life_days,
+-- default 7) are computed in int_attribution_touches. Every touch appears under every
+-- model, also with weight 0 (e.g. the middle touches under first_touch).
+-- A won opportunity with no eligible touch gets one row per model with touchpoint_id
+-- NULL, channel 'unattributed' and weight 1, so that under every model the weights of
+-- each won opportunity sum to 1 and attributed revenue sums to won revenue.
 
-{%- set lookback_days = var('attribution_lookback_days', 90) %}
-{%- set half_life_days = var('attribution_half_life_days', 7) %}
 {%- set models = ['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'w_shaped'] %}
 
 with won as (
@@ -32,7 +17,7 @@ with won as (
         opportunity_id,
         account_id,
         opportunity_type,
-        created_at as opportunity_created_at,
+        created_at,
         closed_at,
         amount
     from {{ ref('stg_opportunities') }}
@@ -40,115 +25,50 @@ with won as (
 
 ),
 
-eligible as (
+touches as (
 
-    select
-        w.opportunity_id,
-        w.opportunity_created_at,
-        w.closed_at,
-        t.touchpoint_id,
-        t.touched_at,
-        t.channel,
-        t.campaign_id,
-        t.touch_type,
-        row_number() over (
-            partition by w.opportunity_id
-            order by t.touched_at, t.touchpoint_id
-        ) as touch_number,
-        count(*) over (partition by w.opportunity_id) as touch_count,
-        cast({{ dbt.datediff('t.touched_at', 'w.closed_at', 'second') }} as {{ dbt.type_float() }}) / 86400 as days_before_close
-    from won as w
-    inner join {{ ref('stg_touchpoints') }} as t
-        on t.account_id = w.account_id
-        and t.touched_at >= {{ dbt.dateadd('day', -lookback_days, 'w.opportunity_created_at') }}
-        and t.touched_at <= w.closed_at
+    select * from {{ ref('int_attribution_touches') }}
 
 ),
 
-positioned as (
+attribution_models as (
 
-    select
-        *,
-        max(case when touched_at <= opportunity_created_at then touch_number end)
-            over (partition by opportunity_id) as creation_touch_number,
-        power(2, -days_before_close / {{ half_life_days }}) as decay
-    from eligible
-
-),
-
-shaped as (
-
-    select
-        *,
-        touch_number = 1 as is_first_touch,
-        coalesce(touch_number = creation_touch_number, false) as is_creation_touch,
-        touch_number = touch_count as is_last_touch,
-        -- the W-shaped milestone share: 0.3, or 0.45 when there is no creation touch
-        case when creation_touch_number is null then 0.45 else 0.3 end as milestone_share,
-        -- distinct milestone touches: F, plus C if it is neither F nor L, plus L if n > 1
-        1
-            + case when creation_touch_number is not null
-                    and creation_touch_number <> 1
-                    and creation_touch_number <> touch_count then 1 else 0 end
-            + case when touch_count > 1 then 1 else 0 end as milestone_touches,
-        sum(power(2, -days_before_close / {{ half_life_days }})) over (partition by opportunity_id) as decay_total
-    from positioned
-
-),
-
-weighted as (
-
-    select
-        opportunity_id,
-        touchpoint_id,
-        touched_at,
-        channel,
-        campaign_id,
-        touch_type,
-        touch_number,
-        touch_count,
-        days_before_close,
-        is_first_touch,
-        is_creation_touch,
-        is_last_touch,
-        cast(case when is_first_touch then 1 else 0 end as {{ dbt.type_float() }}) as w_first_touch,
-        cast(case when is_last_touch then 1 else 0 end as {{ dbt.type_float() }}) as w_last_touch,
-        cast(1 as {{ dbt.type_float() }}) / touch_count as w_linear,
-        decay / decay_total as w_time_decay,
-        cast(case
-            when touch_count = 1 then 1
-            when touch_count = 2 then 0.5
-            when is_first_touch or is_last_touch then 0.4
-            else 0.2 / (touch_count - 2)
-        end as {{ dbt.type_float() }}) as w_position_based,
-        cast(
-            milestone_share * (
-                case when is_first_touch then 1 else 0 end
-                + case when is_creation_touch then 1 else 0 end
-                + case when is_last_touch then 1 else 0 end
-            )
-            + case
-                when touch_count > milestone_touches then
-                    case when is_first_touch or is_creation_touch or is_last_touch then 0
-                         else 0.1 / (touch_count - milestone_touches) end
-                else 0.1 / milestone_touches
-            end
-        as {{ dbt.type_float() }}) as w_w_shaped
-    from shaped
+    {%- for m in models %}
+    select '{{ m }}' as attribution_model
+    {%- if not loop.last %} union all{% endif %}
+    {%- endfor %}
 
 ),
 
 touch_rows as (
 
-    {%- for m in models %}
-    select opportunity_id, '{{ m }}' as attribution_model, touchpoint_id, touched_at, channel,
-        campaign_id, touch_type, touch_number, touch_count, days_before_close,
-        is_first_touch, is_creation_touch, is_last_touch, w_{{ m }} as weight
-    from weighted
+    select
+        t.opportunity_id,
+        m.attribution_model,
+        t.touchpoint_id,
+        t.touched_at,
+        t.channel,
+        t.campaign_id,
+        t.touch_type,
+        t.touch_number,
+        t.touch_count,
+        t.days_before_close,
+        t.is_first_touch,
+        t.is_creation_touch,
+        t.is_last_touch,
+        case m.attribution_model
+            {%- for m in models %}
+            when '{{ m }}' then t.w_{{ m }}
+            {%- endfor %}
+        end as weight
+    from touches as t
+    cross join attribution_models as m
+
     union all
-    {%- endfor %}
-    {%- for m in models %}
-    select w.opportunity_id, '{{ m }}' as attribution_model,
+
+    select
+        w.opportunity_id,
+        m.attribution_model,
         cast(null as {{ dbt.type_int() }}) as touchpoint_id,
         cast(null as {{ dbt.type_timestamp() }}) as touched_at,
         'unattributed' as channel,
@@ -162,11 +82,10 @@ touch_rows as (
         cast(null as {{ dbt.type_boolean() }}) as is_last_touch,
         cast(1 as {{ dbt.type_float() }}) as weight
     from won as w
-    where not exists (select 1 from eligible as e where e.opportunity_id = w.opportunity_id)
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    cross join attribution_models as m
+    where not exists (
+        select 1 from touches as t where t.opportunity_id = w.opportunity_id
+    )
 
 )
 
@@ -177,7 +96,7 @@ select
     r.opportunity_id,
     w.account_id,
     w.opportunity_type,
-    w.opportunity_created_at,
+    w.created_at as opportunity_created_at,
     w.closed_at,
     cast({{ dbt.date_trunc('month', 'w.closed_at') }} as date) as close_month,
     w.amount,
