@@ -50,7 +50,7 @@ eligible as (
     from won as w
     inner join {{ ref('stg_touchpoints') }} as t
         on t.account_id = w.account_id
-        and t.touched_at >= {{ dbt.dateadd('day', -lookback_days, 'w.created_at') }}
+        and t.touched_at >= cast({{ dbt.dateadd('day', -lookback_days, 'w.created_at') }} as {{ dbt.type_timestamp() }})
         and t.touched_at <= w.closed_at
 
 ),

@@ -14,6 +14,9 @@
 -- which never count as leads downstream.
 
 {%- set window_days = var('lead_duplicate_window_days', 30) %}
+{#- the end of the kept lead's window, as a timestamp on every adapter (BigQuery's
+    dateadd returns a DATETIME, which does not compare with a TIMESTAMP) #}
+{%- set window_end = 'cast(' ~ dbt.dateadd('day', window_days, 'prev.kept_created_at') ~ ' as ' ~ dbt.type_timestamp() ~ ')' %}
 
 with recursive leads as (
 
@@ -47,9 +50,14 @@ with recursive leads as (
 
 ),
 
-resolved (email_hash, email_lead_number, lead_id, kept_lead_id, kept_created_at) as (
+resolved as (
 
-    select email_hash, email_lead_number, lead_id, lead_id, created_at
+    select
+        email_hash,
+        email_lead_number,
+        lead_id,
+        lead_id as kept_lead_id,
+        created_at as kept_created_at
     from leads
     where email_lead_number = 1
 
@@ -60,15 +68,13 @@ resolved (email_hash, email_lead_number, lead_id, kept_lead_id, kept_created_at)
         nxt.email_lead_number,
         nxt.lead_id,
         case
-            when nxt.created_at <= {{ dbt.dateadd('day', window_days, 'prev.kept_created_at') }}
-                then prev.kept_lead_id
+            when nxt.created_at <= {{ window_end }} then prev.kept_lead_id
             else nxt.lead_id
-        end,
+        end as kept_lead_id,
         case
-            when nxt.created_at <= {{ dbt.dateadd('day', window_days, 'prev.kept_created_at') }}
-                then prev.kept_created_at
+            when nxt.created_at <= {{ window_end }} then prev.kept_created_at
             else nxt.created_at
-        end
+        end as kept_created_at
     from resolved as prev
     inner join leads as nxt
         on nxt.email_hash = prev.email_hash

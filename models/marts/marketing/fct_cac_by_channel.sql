@@ -70,9 +70,13 @@ expense as (
 
 channels as (
 
-    select channel from new_customers
-    union
-    select channel from expense
+    -- UNION ALL + DISTINCT: BigQuery has no bare UNION
+    select distinct channel
+    from (
+        select channel from new_customers
+        union all
+        select channel from expense
+    ) as keys
 
 ),
 

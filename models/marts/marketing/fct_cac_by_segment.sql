@@ -63,9 +63,13 @@ sales_expense as (
 
 segments as (
 
-    select segment from new_customers
-    union
-    select segment from sales_expense
+    -- UNION ALL + DISTINCT: BigQuery has no bare UNION
+    select distinct segment
+    from (
+        select segment from new_customers
+        union all
+        select segment from sales_expense
+    ) as keys
 
 ),
 
@@ -101,7 +105,7 @@ scopes as (
 
     select segment, sales_expense, marketing_expense, sales_expense as sm_expense, new_customers, new_mrr
     from by_segment
-    union all
+        union all
     select segment, sales_expense, marketing_expense, sales_expense + marketing_expense, new_customers, new_mrr
     from all_segments
 

@@ -60,11 +60,15 @@ revenue as (
 
 campaign_days as (
 
-    select campaign_id, date_day from delivery
-    union
-    select campaign_id, date_day from leads
-    union
-    select campaign_id, date_day from revenue
+    -- UNION ALL + DISTINCT: BigQuery has no bare UNION
+    select distinct campaign_id, date_day
+    from (
+        select campaign_id, date_day from delivery
+        union all
+        select campaign_id, date_day from leads
+        union all
+        select campaign_id, date_day from revenue
+    ) as keys
 
 ),
 

@@ -66,11 +66,15 @@ revenue as (
 
 channel_months as (
 
-    select channel, month from delivery
-    union
-    select channel, month from leads
-    union
-    select channel, month from revenue
+    -- UNION ALL + DISTINCT: BigQuery has no bare UNION
+    select distinct channel, month
+    from (
+        select channel, month from delivery
+        union all
+        select channel, month from leads
+        union all
+        select channel, month from revenue
+    ) as keys
 
 ),
 
