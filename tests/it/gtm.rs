@@ -163,6 +163,58 @@ fn unit_tests_catch_bugs_in_the_revenue_and_retention_models() {
 }
 
 #[test]
+fn unit_tests_catch_bugs_in_the_marketing_sales_and_product_models() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            // Position-based: the middle touches' 20% split over all touches.
+            "models/intermediate/marketing/int_attribution_touches.sql",
+            "else 0.2 / (touch_count - 2)",
+            "else 0.2 / touch_count",
+            "attribution_five_touch_journey",
+        ),
+        (
+            // The funnel counts duplicate leads again.
+            "models/marts/marketing/fct_lead_funnel.sql",
+            "where not is_duplicate",
+            "where is_duplicate or not is_duplicate",
+            "funnel_stage_conversion_by_cohort_and_source",
+        ),
+        (
+            // A commit submitted at the month's first instant taken as "before".
+            "models/marts/sales/fct_forecast_accuracy.sql",
+            "and f.submitted_at < m.month_start_at",
+            "and f.submitted_at <= m.month_start_at",
+            "forecast_accuracy_last_commit_before_the_month",
+        ),
+        (
+            // MAU as a count of user-days instead of distinct users.
+            "models/marts/product/fct_product_monthly.sql",
+            "count(distinct user_id) as monthly_active_users",
+            "count(user_id) as monthly_active_users",
+            "product_mau_is_a_distinct_count",
+        ),
+    ];
+    for (file, from, to, must_fail) in cases {
+        let p = gtm_copy();
+        mutate(p.path(), file, from, to);
+        let out = run_in(p.path(), &["test", "-s", "test_type:unit"]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "mutation of {file} went unnoticed"
+        );
+        let st = crate::common::statuses(&p.path().join(".sluice"));
+        assert_eq!(
+            st.iter()
+                .find(|(k, _)| k.ends_with(must_fail))
+                .map(|(_, s)| s.as_str()),
+            Some("fail"),
+            "{must_fail} should fail for the mutation of {file}"
+        );
+    }
+}
+
+#[test]
 fn hand_computed_values_hold_on_the_tiny_fixture() {
     // The GTM models on the tiny seeds, with assertions whose expected values were
     // derived by hand (tests/fixtures/gtm_tiny/assertions.yml, re-derived
