@@ -266,8 +266,11 @@ impl Loaded {
             selected.extend(unit_tests);
         }
         if !exclude.is_empty() {
-            let excluded =
+            let mut excluded =
                 Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
+            // As in dbt, excluding a node excludes the tests that touch it.
+            let tests = IndirectSelection::Eager.tests_of(dag, &excluded);
+            excluded.extend(tests);
             selected.retain(|i| !excluded.contains(i));
         }
         selected.retain(|i| types.contains(&dag.node(*i).resource_type));

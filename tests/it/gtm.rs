@@ -32,7 +32,14 @@ fn compile_all(project: &std::path::Path, target: &str) -> Vec<(String, String)>
 fn gtm_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = repo_root();
-    for item in ["project.yml", "models", "macros", "seeds", "tests/data"] {
+    for item in [
+        "project.yml",
+        "models",
+        "macros",
+        "seeds",
+        "snapshots",
+        "tests/data",
+    ] {
         let from = root.join(item);
         if from.is_dir() {
             std::fs::create_dir_all(dir.path().join(item)).expect("mkdir");
@@ -262,4 +269,94 @@ fn hand_computed_values_hold_on_the_tiny_fixture() {
     );
     assert_eq!(tiny.len(), expected);
     assert!(tiny.iter().all(|s| *s == "pass"));
+}
+
+/// Replace a GTM copy's seeds with the tiny fixture's.
+fn use_tiny_seeds(project: &std::path::Path) {
+    let seeds = project.join("seeds");
+    std::fs::remove_dir_all(&seeds).expect("drop the full seeds");
+    std::fs::create_dir_all(&seeds).expect("seeds dir");
+    copy_dir(&crate::common::fixture("gtm_tiny/seeds"), &seeds);
+}
+
+#[test]
+fn a_daily_opportunity_snapshot_replays_the_stage_history() {
+    // Snapshot the tiny project once per day that has a stage change, oldest first,
+    // as a daily job would have; the history must be the stage-history rows, the last
+    // row of each day per opportunity, each valid until that opportunity's next one.
+    let p = gtm_copy();
+    use_tiny_seeds(p.path());
+    let out = run_in(
+        p.path(),
+        &[
+            "build",
+            "-s",
+            "+opportunity_history",
+            "--exclude",
+            "opportunity_history",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let csv = std::fs::read_to_string(crate::common::fixture(
+        "gtm_tiny/seeds/raw_opportunity_stage_history.csv",
+    ))
+    .expect("stage history");
+    // (opportunity, entered_at, id, stage, amount), in time order.
+    let mut rows: Vec<(String, String, u64, String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[1].to_owned(),
+                f[3].to_owned(),
+                f[0].parse().expect("id"),
+                f[2].to_owned(),
+                f[4].to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut days: Vec<&str> = rows.iter().map(|r| &r.1[..10]).collect();
+    days.sort();
+    days.dedup();
+    for day in &days {
+        let vars = format!("{{snapshot_as_of: \"{day}\"}}");
+        let out = run_in(p.path(), &["snapshot", "--vars", &vars]);
+        assert!(out.status.success(), "{day}: {}", stderr(&out));
+    }
+
+    // Expected: per opportunity, the last row of each day, valid to the next one.
+    let mut expected: Vec<Vec<String>> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let next_same_day = rows
+            .get(i + 1)
+            .is_some_and(|n| n.0 == r.0 && n.1[..10] == r.1[..10]);
+        if next_same_day {
+            continue;
+        }
+        expected.push(vec![
+            r.0.clone(),
+            r.3.clone(),
+            r.4.clone(),
+            r.1.clone(),
+            "NULL".into(),
+        ]);
+    }
+    for i in 0..expected.len().saturating_sub(1) {
+        if expected[i][0] == expected[i + 1][0] {
+            expected[i][4] = expected[i + 1][3].clone();
+        }
+    }
+    let db = p.path().join(".sluice/gtm.duckdb");
+    let got = crate::common::query(
+        &db,
+        "select opportunity_id, stage, cast(amount as decimal(18,2)), \
+                strftime(dbt_valid_from, '%Y-%m-%d %H:%M:%S'), \
+                coalesce(strftime(dbt_valid_to, '%Y-%m-%d %H:%M:%S'), 'NULL') \
+         from opportunity_history order by opportunity_id, dbt_valid_from",
+    );
+    assert!(expected.len() > 20, "the fixture has a real history");
+    assert_eq!(got, expected);
 }
