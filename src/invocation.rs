@@ -17,6 +17,7 @@ use crate::diagnostics::{suggestion_help, Diagnostic, Result, SourceFile, Span};
 use crate::execute::materialize::{self, Compiled};
 use crate::execute::{self, NodeResult, Reporter};
 use crate::graph::select::{IndirectSelection, Selector};
+use crate::graph::state::{Changes, State, STATE_FILE};
 use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml;
@@ -45,6 +46,21 @@ pub struct Loaded {
     pub invocation: Invocation,
     /// `--full-refresh`: rebuild incremental models from scratch.
     pub full_refresh: bool,
+    /// `--state DIR`: another run's artifacts.
+    pub state: Option<State>,
+    /// `--defer` / `--favor-state`.
+    pub defer: Defer,
+}
+
+/// Where refs to unselected nodes point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Defer {
+    /// This target's relations.
+    No,
+    /// The state's relation when this target lacks the node's.
+    WhenMissing,
+    /// The state's relation whenever the state has the node.
+    FavorState,
 }
 
 /// Parse `--vars` (YAML or JSON mapping).
@@ -164,6 +180,25 @@ fn target_info(def: &TargetDef, threads: Option<usize>) -> Result<TargetInfo, Di
     })
 }
 
+/// The DuckDB file's path (relative to the project), `:memory:` for none.
+fn duckdb_path(project: &Project, def: &TargetDef) -> Result<String> {
+    Ok(match def.field("path") {
+        Some(n) => render_field(n, "`path`")?,
+        None => format!("{}.duckdb", project.name()),
+    })
+}
+
+/// DuckDB names a database file's catalog after the file's stem.
+fn duckdb_catalog(project: &Project, def: &TargetDef) -> Result<String> {
+    let path = duckdb_path(project, def)?;
+    if path == ":memory:" {
+        return Ok("memory".to_owned());
+    }
+    Ok(Path::new(&path)
+        .file_stem()
+        .map_or_else(|| "memory".to_owned(), |s| s.to_string_lossy().into_owned()))
+}
+
 /// Load, render (parse) and build the graph.
 pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     let started_at = Utc::now();
@@ -200,6 +235,10 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         adapter_type,
         command: command.to_owned(),
         args: serde_json::json!({"which": command, "target": opts.target, "vars": opts.vars}),
+        database: match target_def.kind {
+            WarehouseKind::DuckDb => Some(duckdb_catalog(&project, &target_def)?),
+            _ => renderer.target.database.clone(),
+        },
     };
     Ok(Loaded {
         project,
@@ -209,6 +248,8 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         warnings: all_warnings,
         invocation,
         full_refresh: false,
+        state: None,
+        defer: Defer::No,
     })
 }
 
@@ -237,11 +278,21 @@ impl Loaded {
         types: &[ResourceType],
         indirect: IndirectSelection,
     ) -> Result<HashSet<NodeIndex>> {
+        let uses_state = select.iter().chain(exclude).any(|s| s.contains("state:"));
+        let changes = if uses_state {
+            self.state_changes()?
+        } else {
+            None
+        };
         let dag = &self.dag;
         let mut selected: HashSet<NodeIndex> = if select.is_empty() {
             dag.graph.node_indices().collect()
         } else {
-            Selector::parse("--select", select)?.evaluate(dag, &mut self.warnings)?
+            Selector::parse("--select", select)?.evaluate(
+                dag,
+                changes.as_ref(),
+                &mut self.warnings,
+            )?
         };
         if types.contains(&ResourceType::Test) && !select.is_empty() {
             let tests = indirect.tests_of(dag, &selected);
@@ -266,8 +317,11 @@ impl Loaded {
             selected.extend(unit_tests);
         }
         if !exclude.is_empty() {
-            let mut excluded =
-                Selector::parse("--exclude", exclude)?.evaluate(dag, &mut self.warnings)?;
+            let mut excluded = Selector::parse("--exclude", exclude)?.evaluate(
+                dag,
+                changes.as_ref(),
+                &mut self.warnings,
+            )?;
             // As in dbt, excluding a node excludes the tests that touch it.
             let tests = IndirectSelection::Eager.tests_of(dag, &excluded);
             excluded.extend(tests);
@@ -275,6 +329,159 @@ impl Loaded {
         }
         selected.retain(|i| types.contains(&dag.node(*i).resource_type));
         Ok(selected)
+    }
+
+    /// Apply `--state`, `--defer` and `--favor-state`.
+    pub fn use_state(&mut self, dir: Option<&Path>, defer: bool, favor_state: bool) -> Result<()> {
+        let Some(dir) = dir else {
+            if defer || favor_state {
+                let flag = if defer { "--defer" } else { "--favor-state" };
+                return Err(Diagnostic::error(format!("{flag} needs --state DIR"))
+                    .with_help(format!(
+                        "{flag} reads unselected parents from another run: add `--state <its target folder>`, e.g. `--state prod-artifacts/`"
+                    ))
+                    .into());
+            }
+            return Ok(());
+        };
+        // Relative to where sluice runs, like every other path flag.
+        self.state = Some(State::load(dir)?);
+        self.defer = match (defer, favor_state) {
+            (false, false) => Defer::No,
+            (_, true) => Defer::FavorState,
+            (true, false) => Defer::WhenMissing,
+        };
+        Ok(())
+    }
+
+    /// How every node differs from the `--state` run (for `state:` selectors).
+    fn state_changes(&mut self) -> Result<Option<HashMap<NodeIndex, Changes>>> {
+        // Without --state the selector itself reports the problem, at the atom.
+        let Some(state) = &self.state else {
+            return Ok(None);
+        };
+        if !state.knows_vars() {
+            self.warnings.push(
+                Diagnostic::warning(format!(
+                    "{} has no {STATE_FILE}: changes to vars are not detected",
+                    state.dir.display()
+                ))
+                .with_help(
+                    "save the whole target folder of the production run, not only manifest.json",
+                ),
+            );
+        }
+        let macros = self.macro_sources();
+        let dag = &self.dag;
+        let changes = dag
+            .graph
+            .node_indices()
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|&idx| {
+                let node = dag.node(idx);
+                let current = artifacts::entry_json(dag, node, &self.invocation);
+                (idx, state.compare(&current, &self.vars_read(node), &macros))
+            })
+            .collect();
+        Ok(Some(changes))
+    }
+
+    /// The values of the vars a node read (null when unset: its default applies).
+    fn vars_read(&self, node: &ParsedNode) -> serde_json::Map<String, Json> {
+        node.reads
+            .vars
+            .iter()
+            .map(|v| {
+                let value = self.renderer.vars.get(v).cloned().unwrap_or(Json::Null);
+                (v.clone(), value)
+            })
+            .collect()
+    }
+
+    /// Every project macro's own source, by unique id.
+    fn macro_sources(&self) -> HashMap<String, String> {
+        self.macro_list()
+            .into_iter()
+            .map(|(name, _, sql)| (format!("macro.{}.{name}", self.project.name()), sql))
+            .collect()
+    }
+
+    /// (name, file, source) of every project macro.
+    fn macro_list(&self) -> Vec<(String, String, String)> {
+        self.project
+            .macros
+            .iter()
+            .flat_map(|m| {
+                crate::render::macros::preprocess(&m.file.text)
+                    .macros
+                    .into_iter()
+                    .map(|(name, _)| {
+                        let sql = crate::render::macros::macro_source(&m.file.text, &name);
+                        (name, m.rel_path.display().to_string(), sql.to_owned())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// With `--defer`: point refs to unselected nodes at the state's relations.
+    fn defer_relations(
+        &self,
+        selected: &HashSet<NodeIndex>,
+        relations: &mut HashMap<String, Resolved>,
+    ) -> Result<()> {
+        let Some(state) = self.state.as_ref().filter(|_| self.defer != Defer::No) else {
+            return Ok(());
+        };
+        let mut candidates = Vec::new();
+        for idx in self.dag.graph.node_indices() {
+            let node = self.dag.node(idx);
+            let deferrable = matches!(
+                node.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            ) && node.materialization != Materialization::Ephemeral;
+            if !deferrable || selected.contains(&idx) {
+                continue;
+            }
+            let Some(old) = state.node(&node.unique_id) else {
+                continue;
+            };
+            let text = |k: &str| old.get(k).and_then(Json::as_str).map(str::to_owned);
+            let (Some(schema), Some(identifier)) = (text("schema"), text("alias")) else {
+                continue;
+            };
+            let deferred = adapter::RelationName {
+                database: text("database"),
+                schema,
+                identifier,
+            };
+            candidates.push((node, deferred));
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        // Without --favor-state, a node built here is read here.
+        let mut session = match self.defer {
+            Defer::WhenMissing if self.duckdb_file_exists()? => {
+                Some(self.adapter()?.session().map_err(|e| {
+                    Diagnostic::error(format!("cannot connect to the warehouse: {e}"))
+                })?)
+            }
+            _ => None,
+        };
+        for (node, deferred) in candidates {
+            if let (Some(s), Some(here)) = (session.as_mut(), &node.relation) {
+                if s.relation_kind(here)
+                    .map_err(|e| Diagnostic::error(e.0))?
+                    .is_some()
+                {
+                    continue;
+                }
+            }
+            relations.insert(node.name.clone(), Resolved::Relation(deferred));
+        }
+        Ok(())
     }
 
     pub fn target_path(&self) -> &Path {
@@ -320,7 +527,12 @@ impl Loaded {
         &mut self,
         selected: &HashSet<NodeIndex>,
     ) -> Result<HashMap<NodeIndex, Compiled>> {
-        let (relations, sources) = self.relations();
+        let (mut relations, sources) = self.relations();
+        // Unit tests type their inputs from this project's own models, never
+        // from the deferred ones.
+        let undeferred = (self.defer != Defer::No)
+            .then(|| self.renderer.shared(relations.clone(), sources.clone()));
+        self.defer_relations(selected, &mut relations)?;
         let mut state = self.renderer.shared_state(relations, sources);
         state.full_refresh = self.full_refresh;
         state.incremental = self.existing_incrementals(selected)?;
@@ -403,8 +615,9 @@ impl Loaded {
                     // Inputs without declared types take them from their upstream,
                     // built empty in a scratch DuckDB (only for DuckDB targets).
                     if scratch.is_none() && renderer.target.kind == WarehouseKind::DuckDb {
+                        let typing = undeferred.as_ref().unwrap_or(&shared);
                         scratch =
-                            crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(&shared));
+                            crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(typing));
                     }
                     let mut types = |t: &crate::render::parse::DependencyTarget| {
                         scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
@@ -531,10 +744,7 @@ impl Loaded {
         if self.target_def.kind != WarehouseKind::DuckDb {
             return Ok(false);
         }
-        let path = match self.target_def.field("path") {
-            Some(n) => render_field(n, "`path`")?,
-            None => format!("{}.duckdb", self.project.name()),
-        };
+        let path = duckdb_path(&self.project, &self.target_def)?;
         Ok(path != ":memory:" && self.project.root.join(path).is_file())
     }
 
@@ -542,21 +752,29 @@ impl Loaded {
     pub fn adapter(&self) -> Result<Box<dyn Adapter>> {
         match self.target_def.kind {
             WarehouseKind::DuckDb => {
-                let path = match self.target_def.field("path") {
-                    Some(n) => render_field(n, "`path`")?,
-                    None => format!("{}.duckdb", self.project.name()),
-                };
+                let path = duckdb_path(&self.project, &self.target_def)?;
                 let adapter = if path == ":memory:" {
                     DuckDbAdapter::open_in_memory()
                 } else {
                     DuckDbAdapter::open(&self.project.root.join(&path))
                 };
-                adapter.map(|a| Box::new(a) as Box<dyn Adapter>).map_err(|e| {
+                let adapter = adapter.map_err(|e| {
                     Diagnostic::error(format!("cannot open the DuckDB database {path}: {e}"))
                         .with_label(&self.target_def.span, "in this target")
                         .with_help("check the `path` of the target, and that no other process holds the file")
-                        .into()
-                })
+                })?;
+                // `attach:` (as in dbt-duckdb): other database files, readable under
+                // an alias, e.g. production's for `--defer`.
+                for (file, alias, span) in self.duckdb_attachments()? {
+                    adapter
+                        .attach(&self.project.root.join(&file), &alias)
+                        .map_err(|e| {
+                            Diagnostic::error(format!("cannot attach {file} as `{alias}`: {e}"))
+                                .with_label(&span, "attached here")
+                                .with_help("check the path, and that the alias is not the target's own catalog name")
+                        })?;
+                }
+                Ok(Box::new(adapter))
             }
             kind => Err(Diagnostic::error(format!(
                 "target `{}` is {}: sluice compiles for it, but cannot run on it yet",
@@ -570,6 +788,32 @@ impl Loaded {
             ))
             .into()),
         }
+    }
+
+    /// The target's `attach:` list: (path, alias, where it is written).
+    fn duckdb_attachments(&self) -> Result<Vec<(String, String, crate::diagnostics::Span)>> {
+        let Some(list) = self.target_def.field("attach") else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in list.expect_seq("`attach`")? {
+            let path = item
+                .get("path")
+                .ok_or_else(|| {
+                    Diagnostic::error("an `attach` entry needs a `path`")
+                        .with_label(&item.span, "this entry")
+                        .with_help("write `attach: [{path: prod.duckdb, alias: prod}]`")
+                })
+                .and_then(|n| render_field(n, "`path`"))?;
+            let alias = match item.get("alias") {
+                Some(n) => n.expect_str("`alias`")?.to_owned(),
+                None => Path::new(&path)
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            };
+            out.push((path, alias, item.span.clone()));
+        }
+        Ok(out)
     }
 
     /// The selected nodes that run: ephemeral models are inlined into their
@@ -705,18 +949,15 @@ impl Loaded {
     pub fn write_manifest(&self, compiled: &HashMap<NodeIndex, Compiled>) -> Result<()> {
         let mut info = self.compiled_info(compiled);
         info.retain(|_, c| !c.compiled_path.is_empty());
-        let macros: Vec<(String, String, String)> = self
-            .project
-            .macros
+        let macros = self.macro_list();
+        let vars: serde_json::Map<String, Json> = self
+            .dag
+            .nodes
             .iter()
-            .flat_map(|m| {
-                crate::render::macros::preprocess(&m.file.text)
-                    .macros
-                    .into_iter()
-                    .map(|(name, _)| (name, m.rel_path.display().to_string(), m.file.text.clone()))
-                    .collect::<Vec<_>>()
-            })
+            .filter(|n| !n.reads.vars.is_empty())
+            .map(|n| (n.unique_id.clone(), Json::Object(self.vars_read(n))))
             .collect();
+        self.write_artifact(STATE_FILE, &serde_json::json!({ "vars": vars }))?;
         self.write_artifact(
             "manifest.json",
             &artifacts::manifest(&self.dag, &self.invocation, &info, &macros),

@@ -123,6 +123,19 @@ impl DuckDbAdapter {
         })
     }
 
+    /// Attach another database file, read-only, as catalog `alias`; every session
+    /// opened afterwards sees it.
+    pub fn attach(&self, path: &Path, alias: &str) -> Result<(), WarehouseError> {
+        let guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .execute_batch(&format!(
+                "attach {} as {} (read_only)",
+                sql_literal(&path.display().to_string()),
+                DuckDbDialect.quote(alias)
+            ))
+            .map_err(warehouse_error)
+    }
+
     pub fn open_in_memory() -> Result<DuckDbAdapter, WarehouseError> {
         let connection = Connection::open_in_memory().map_err(warehouse_error)?;
         Ok(DuckDbAdapter {

@@ -27,6 +27,9 @@ pub struct Invocation {
     pub adapter_type: String,
     pub command: String,
     pub args: Json,
+    /// The database relations live in when a node names none (DuckDB: the
+    /// catalog, named after the file), so another run can `--defer` to them.
+    pub database: Option<String>,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -151,7 +154,9 @@ fn node_json(
     let mut m = Map::new();
     m.insert(
         "database".into(),
-        json!(relation.and_then(|r| r.database.clone())),
+        json!(relation
+            .and_then(|r| r.database.clone())
+            .or_else(|| inv.database.clone())),
     );
     m.insert("schema".into(), json!(schema));
     m.insert("name".into(), json!(node.name));
@@ -194,7 +199,12 @@ fn node_json(
             _ => Json::Null,
         },
     );
-    let macros: Vec<String> = Vec::new();
+    let macros: Vec<String> = node
+        .reads
+        .macros
+        .iter()
+        .map(|m| format!("macro.{}.{m}", inv.project_name))
+        .collect();
     if node.resource_type == ResourceType::Seed {
         m.insert("depends_on".into(), json!({"macros": macros}));
         return Json::Object(m);
@@ -271,7 +281,7 @@ fn node_json(
 fn source_json(node: &ParsedNode, inv: &Invocation) -> Json {
     let relation = node.relation.as_ref();
     json!({
-        "database": relation.and_then(|r| r.database.clone()),
+        "database": relation.and_then(|r| r.database.clone()).or_else(|| inv.database.clone()),
         "schema": relation.map_or(String::new(), |r| r.schema.clone()),
         "name": node.name,
         "resource_type": "source",
@@ -289,6 +299,15 @@ fn source_json(node: &ParsedNode, inv: &Invocation) -> Json {
         "tags": node.tags(),
         "config": {"enabled": true},
     })
+}
+
+/// A node's manifest entry as this run writes it, before compiling.
+pub fn entry_json(dag: &Dag, node: &ParsedNode, inv: &Invocation) -> Json {
+    match node.resource_type {
+        ResourceType::Source => source_json(node, inv),
+        ResourceType::UnitTest => unit_test_json(node, inv),
+        _ => node_json(dag, node, inv, None),
+    }
 }
 
 /// Per-node compile output the manifest records.
@@ -338,8 +357,7 @@ pub fn manifest(
         .par_iter()
         .map(|node| {
             let entry = match node.resource_type {
-                ResourceType::Source => source_json(node, inv),
-                ResourceType::UnitTest => unit_test_json(node, inv),
+                ResourceType::Source | ResourceType::UnitTest => entry_json(dag, node, inv),
                 _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
             };
             // Serializing a serde_json::Value to text cannot fail.

@@ -22,7 +22,7 @@ pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
 
 pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
     let started = std::time::Instant::now();
-    let mut loaded = invocation::load(&args.common.options(), "compile")?;
+    let mut loaded = args.load("compile")?;
     let selected = loaded.select(
         &args.select,
         &args.exclude,

@@ -5,7 +5,6 @@ use clap::{Args, ValueEnum};
 use super::{Outcome, SelectArgs};
 use crate::diagnostics::Diagnostics;
 use crate::graph::select::IndirectSelection;
-use crate::invocation;
 use crate::render::parse::ResourceType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -29,7 +28,7 @@ pub struct LsArgs {
 }
 
 pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
-    let mut loaded = invocation::load(&args.select.common.options(), "ls")?;
+    let mut loaded = args.select.load("ls")?;
     let all = [
         ResourceType::Seed,
         ResourceType::Model,

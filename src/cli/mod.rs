@@ -116,6 +116,15 @@ pub struct SelectArgs {
     /// Which tests come along with selected models [default: buildable for build, eager otherwise]
     #[arg(long, value_enum)]
     pub indirect_selection: Option<IndirectArg>,
+    /// Another run's artifacts (its target folder), for `state:` selectors and --defer
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Read unselected parents from the --state run's relations when they are not built here
+    #[arg(long)]
+    pub defer: bool,
+    /// With --defer: read unselected parents from the --state run even when built here
+    #[arg(long)]
+    pub favor_state: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -127,6 +136,13 @@ pub enum IndirectArg {
 }
 
 impl SelectArgs {
+    /// Load the project and apply `--state`/`--defer`/`--favor-state`.
+    pub fn load(&self, command: &str) -> Result<crate::invocation::Loaded, Diagnostics> {
+        let mut loaded = crate::invocation::load(&self.common.options(), command)?;
+        loaded.use_state(self.state.as_deref(), self.defer, self.favor_state)?;
+        Ok(loaded)
+    }
+
     /// The indirect selection to use, `default` unless the flag is given.
     pub fn indirect(&self, default: IndirectSelection) -> IndirectSelection {
         match self.indirect_selection {

@@ -4,7 +4,6 @@ use super::{print_diagnostics, Outcome, RunArgs};
 use crate::diagnostics::Diagnostics;
 use crate::execute::{Reporter, Status};
 use crate::graph::select::IndirectSelection;
-use crate::invocation;
 use crate::render::parse::ResourceType;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         ),
     };
     let started = std::time::Instant::now();
-    let mut loaded = invocation::load(&common.options(), name)?;
+    let mut loaded = args.select.load(name)?;
     loaded.full_refresh = args.full_refresh;
     let default = if kind == Kind::Build {
         IndirectSelection::Buildable

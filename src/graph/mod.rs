@@ -5,6 +5,7 @@
 //! a cycle is reported (every node of it, in order).
 
 pub mod select;
+pub mod state;
 
 use std::collections::{HashMap, HashSet};
 

@@ -3,12 +3,13 @@
 //! `resource_type:seed`, `source:s`, `test_type:generic`, globs (`stg_*`); spaces
 //! make a union, commas an intersection; `--exclude` uses the same grammar.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use serde_json::Value as Json;
 
+use super::state::Changes;
 use super::Dag;
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
 use crate::render::parse::ResourceType;
@@ -24,6 +25,7 @@ const METHODS: &[&str] = &[
     "test_name",
     "package",
     "config",
+    "state",
 ];
 
 /// Which tests a selection of models brings along (dbt's `--indirect-selection`).
@@ -132,16 +134,18 @@ impl Selector {
     }
 
     /// The nodes the expression selects, and warnings for atoms that matched nothing.
+    /// `changes` says how each node differs from `--state` (for `state:` atoms).
     pub fn evaluate(
         &self,
         dag: &Dag,
+        changes: Option<&HashMap<NodeIndex, Changes>>,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<HashSet<NodeIndex>, Diagnostic> {
         let mut union = HashSet::new();
         for term in &self.terms {
             let mut intersection: Option<HashSet<NodeIndex>> = None;
             for atom in term {
-                let matched = self.evaluate_atom(dag, atom, warnings)?;
+                let matched = self.evaluate_atom(dag, atom, changes, warnings)?;
                 intersection = Some(match intersection {
                     None => matched,
                     Some(acc) => acc.intersection(&matched).copied().collect(),
@@ -156,16 +160,41 @@ impl Selector {
         &self,
         dag: &Dag,
         atom: &Atom,
+        changes: Option<&HashMap<NodeIndex, Changes>>,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<HashSet<NodeIndex>, Diagnostic> {
         let span = Span::new(&self.file, atom.span.0, atom.span.1);
         let mut base = HashSet::new();
-        for idx in dag.graph.node_indices() {
-            if matches(dag, idx, &atom.method, &atom.value, &span)? {
-                base.insert(idx);
+        if atom.method == "state" {
+            let Some(changes) = changes else {
+                return Err(Diagnostic::error("`state:` selectors need --state DIR")
+                    .with_label(&span, "compares with another run")
+                    .with_help("add `--state <the target folder of the run to compare with>`, e.g. `--state prod-artifacts/`"));
+            };
+            if Changes::default().matches(&atom.value).is_none() {
+                return Err(Diagnostic::error(format!(
+                    "unknown state selector `state:{}`",
+                    atom.value
+                ))
+                .with_label(&span, "here")
+                .with_help(suggestion_help(&atom.value, Changes::VALUES, || {
+                    format!("use one of: {}", Changes::VALUES.join(", "))
+                })));
+            }
+            for (idx, c) in changes {
+                if c.matches(&atom.value) == Some(true) {
+                    base.insert(*idx);
+                }
+            }
+        } else {
+            for idx in dag.graph.node_indices() {
+                if matches(dag, idx, &atom.method, &atom.value, &span)? {
+                    base.insert(idx);
+                }
             }
         }
-        if base.is_empty() {
+        // A state selector matching nothing is good news, not a typo.
+        if base.is_empty() && atom.method != "state" {
             let names: Vec<&str> = dag.nodes.iter().map(|n| n.name.as_str()).collect();
             let help = suggestion_help(&atom.value, names.iter().copied(), || {
                 "`sluice ls` lists every node".to_owned()
@@ -326,13 +355,13 @@ fn matches(
             }
         }
         "resource_type" => {
-            let known = ["model", "seed", "test", "unit_test", "source"];
+            let known = ["model", "seed", "snapshot", "test", "unit_test", "source"];
             if !known.contains(&value) {
                 return Err(
                     Diagnostic::error(format!("unknown resource type `{value}`"))
                         .with_label(span, "here")
                         .with_help(suggestion_help(value, known, || {
-                            "use model, seed, test or source".to_owned()
+                            "use model, seed, snapshot, test, unit_test or source".to_owned()
                         })),
                 );
             }

@@ -79,6 +79,8 @@ pub struct Recorded {
     pub config: Vec<(String, Json)>,
     pub vars: BTreeSet<String>,
     pub env_vars: BTreeSet<String>,
+    /// Project macros called (directly or through other macros).
+    pub macros: BTreeSet<String>,
     /// The CTEs (by name) a compile render used.
     pub ephemerals: Vec<String>,
 }
@@ -377,6 +379,15 @@ fn is_incremental_fn(state: &State) -> bool {
                 .unwrap_or(s.is_incremental)
         })
         .unwrap_or(false)
+}
+
+/// Note that the render in progress called project macro `name`.
+pub fn record_macro(state: &State, name: &str) {
+    if let Ok(s) = session(state) {
+        s.record(|r| {
+            r.macros.insert(name.to_owned());
+        });
+    }
 }
 
 /// A unit test's override for macro `name`, if the render in progress has one.

@@ -276,6 +276,9 @@ impl Object for MacroFn {
         if let Some(value) = super::context::macro_override(state, &self.def.name) {
             return Ok(value);
         }
+        if matches!(self.def.origin, Origin::Project) {
+            super::context::record_macro(state, &self.def.name);
+        }
         let template = state.env().get_template(&self.def.template)?;
         let ctx: HashMap<&str, Value> = SHARED_CONTEXT
             .iter()
@@ -318,4 +321,30 @@ impl Object for Namespace {
             .resolve_in(&self.name, name)
             .map(MacroFn::value)
     }
+}
+
+/// The text of one `{% macro name(...) %} ... {% endmacro %}` block in a macro
+/// file (its own source, so a change to a neighbour does not count as a change to
+/// it), or the whole file when the block cannot be found.
+pub fn macro_source<'a>(text: &'a str, name: &str) -> &'a str {
+    let mut search = 0;
+    while let Some(pos) = text[search..].find("{%") {
+        let start = search + pos;
+        let inner = text[start + 2..].trim_start_matches('-').trim_start();
+        let is_it = inner
+            .strip_prefix("macro")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix(name))
+            .is_some_and(|rest| rest.trim_start().starts_with('('));
+        if is_it {
+            if let Some(end) = text[start..].find("endmacro") {
+                let close = text[start + end..]
+                    .find("%}")
+                    .map_or(text.len(), |c| start + end + c + 2);
+                return &text[start..close];
+            }
+        }
+        search = start + 2;
+    }
+    text
 }

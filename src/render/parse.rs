@@ -109,6 +109,15 @@ pub struct ParsedNode {
     pub source_name: Option<String>,
     /// For unit tests: the definition and the model under test.
     pub unit_test: Option<UnitTestSpec>,
+    /// The vars and project macros the node's template reads (state comparison).
+    pub reads: Reads,
+}
+
+/// What a node's render read besides refs and sources.
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    pub vars: Vec<String>,
+    pub macros: Vec<String>,
 }
 
 /// A unit test node's definition, and the unique_id of the model it tests.
@@ -199,6 +208,7 @@ struct ModelParse {
     entry: ProjectFileEntry,
     config: Config,
     deps: Vec<Dependency>,
+    reads: Reads,
 }
 
 fn parse_sql_file(
@@ -245,6 +255,10 @@ fn parse_sql_file(
         entry: entry.clone(),
         config,
         deps,
+        reads: Reads {
+            vars: rendered.recorded.vars.iter().cloned().collect(),
+            macros: rendered.recorded.macros.iter().cloned().collect(),
+        },
     })
 }
 
@@ -367,6 +381,7 @@ pub fn parse_project(
             file: Arc::clone(&p.entry.file),
             source_name: None,
             unit_test: None,
+            reads: p.reads,
         });
     }
 
@@ -446,6 +461,7 @@ pub fn parse_project(
             file: Arc::clone(&p.entry.file),
             source_name: None,
             unit_test: None,
+            reads: p.reads,
         });
     }
 
@@ -490,6 +506,7 @@ pub fn parse_project(
             file: Arc::clone(&seed.file),
             source_name: None,
             unit_test: None,
+            reads: Reads::default(),
         });
     }
 
@@ -548,6 +565,7 @@ pub fn parse_project(
                 file: Arc::clone(&source.file),
                 source_name: Some(source.name.clone()),
                 unit_test: None,
+                reads: Reads::default(),
             });
         }
     }
@@ -585,6 +603,7 @@ pub fn parse_project(
             file: Arc::clone(&p.entry.file),
             source_name: None,
             unit_test: None,
+            reads: p.reads,
         });
     }
 

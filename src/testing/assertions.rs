@@ -181,6 +181,7 @@ pub fn build_assertion_node(
         checksum: crate::render::parse::checksum(&def.name),
         source_name: None,
         unit_test: None,
+        reads: Default::default(),
     }))
 }
 

@@ -337,6 +337,7 @@ pub fn build_test_node(
         checksum: String::new(),
         source_name: None,
         unit_test: None,
+        reads: Default::default(),
     }))
 }
 

@@ -175,6 +175,7 @@ pub fn build_unit_test_node(
             def: def.clone(),
             model_id: model.unique_id.clone(),
         }),
+        reads: Default::default(),
     }))
 }
 

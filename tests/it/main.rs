@@ -9,4 +9,5 @@ mod execution;
 mod gtm;
 mod incremental;
 mod scd_snapshots;
+mod slim_ci;
 mod unit_tests;
