@@ -14,5 +14,6 @@ pub mod graph;
 pub mod invocation;
 pub mod project;
 pub mod render;
+pub mod semantic;
 pub mod sql;
 pub mod testing;

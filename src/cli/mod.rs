@@ -7,6 +7,7 @@ mod compile;
 mod debug;
 mod init;
 mod ls;
+mod metrics;
 mod run;
 mod show;
 
@@ -56,6 +57,8 @@ pub enum Command {
     Ls(ls::LsArgs),
     /// Preview the rows of a model
     Show(show::ShowArgs),
+    /// The semantic layer: list, query and export governed metrics
+    Metrics(metrics::MetricsArgs),
     /// Remove the project's target-path
     Clean(CommonArgs),
 }
@@ -202,6 +205,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => run::run(args, run::Kind::Snapshot),
         Command::Build(args) => run::run(args, run::Kind::Build),
         Command::Ls(args) => ls::run(args),
+        Command::Metrics(args) => metrics::run(args),
         Command::Show(args) => show::run(args),
         Command::Clean(args) => clean::run(args),
     };

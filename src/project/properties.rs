@@ -20,12 +20,13 @@ const FILE_KEYS: KeySet = KeySet {
         "sources",
         "assertions",
         "unit_tests",
+        "semantic_models",
+        "metrics",
+        "dashboards",
     ],
     ignored: &[
         "macros",
         "exposures",
-        "metrics",
-        "semantic_models",
         "saved_queries",
         "analyses",
         "groups",
@@ -433,6 +434,9 @@ fn unit_test_def(
 
 #[derive(Debug, Default)]
 pub struct Properties {
+    /// Documents with semantic-layer definitions (`semantic_models:`, `metrics:`,
+    /// `dashboards:`), read by the `semantic` module.
+    pub semantic_docs: Vec<(Arc<SourceFile>, Node)>,
     pub models: BTreeMap<String, NodeProps>,
     pub seeds: BTreeMap<String, NodeProps>,
     pub snapshots: BTreeMap<String, NodeProps>,
@@ -761,6 +765,12 @@ impl Properties {
     ) -> Result<(), Diagnostic> {
         let doc = doc.expect_map("a properties file")?;
         FILE_KEYS.check(doc, warnings)?;
+        if ["semantic_models", "metrics", "dashboards"]
+            .iter()
+            .any(|k| doc.get(k).is_some())
+        {
+            self.semantic_docs.push((Arc::clone(file), doc.clone()));
+        }
         for key in ["models", "seeds", "snapshots"] {
             let Some(entries) = doc.get(key).filter(|n| !n.is_null()) else {
                 continue;

@@ -685,10 +685,34 @@ pub fn parse_project(
         }
     }
 
+    // The semantic layer's definitions, checked on every parse; `metric`
+    // assertions compile against them.
+    let catalog = if project.properties.semantic_docs.is_empty() {
+        None
+    } else {
+        let names: Vec<&str> = project
+            .models
+            .iter()
+            .chain(&project.seeds)
+            .map(|m| m.name.as_str())
+            .chain(project.snapshots.iter().map(|s| s.entry.name.as_str()))
+            .collect();
+        match crate::semantic::Catalog::load(project, &names) {
+            Ok((c, mut w)) => {
+                warnings.append(&mut w);
+                Some(c)
+            }
+            Err(e) => {
+                errors.extend(e.0);
+                None
+            }
+        }
+    };
     for def in &project.properties.assertions {
         match crate::testing::assertions::build_assertion_node(
             project,
             renderer,
+            catalog.as_ref(),
             def,
             &mut warnings,
         ) {

@@ -1,6 +1,7 @@
 //! Metric-accuracy assertions (`assertions:` in YAML): tests of numbers on built
 //! data — `expression_is_true`, `accepted_range`, `sums_to`, `balances`,
-//! `equal_totals`, `equal_rowcount`, `equality`, `equals` — or any project
+//! `equal_totals`, `equal_rowcount`, `equality`, `equals`, `metric` (see
+//! `semantic::assertion`) — or any project
 //! `{% test %}` macro as a custom kind.
 //!
 //! Each built-in kind is a `{% test %}` macro in sluice's builtin library
@@ -17,6 +18,7 @@ use crate::project::properties::AssertionDef;
 use crate::project::{Materialization, Project, SqlCheck};
 use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
 use crate::render::Renderer;
+use crate::semantic::Catalog;
 
 /// A built-in kind: its required and optional arguments, and whether it needs `model`.
 struct Kind {
@@ -81,9 +83,13 @@ const KINDS: &[Kind] = &[
 pub fn build_assertion_node(
     project: &Project,
     renderer: &Renderer,
+    catalog: Option<&Catalog>,
     def: &AssertionDef,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Option<ParsedNode>, Diagnostic> {
+    if def.kind == "metric" {
+        return metric_assertion(project, renderer, catalog, def, warnings);
+    }
     let builtin = KINDS.iter().find(|k| k.name == def.kind);
     let namespace = match builtin {
         Some(kind) => {
@@ -175,6 +181,93 @@ pub fn build_assertion_node(
             // Resolved to a unique_id by the caller, which knows the models.
             attached_to,
             model_expr,
+            short_name: def.name.clone(),
+            is_assertion: true,
+        }),
+        checksum: crate::render::parse::checksum(&def.name),
+        source_name: None,
+        unit_test: None,
+        reads: Default::default(),
+    }))
+}
+
+/// A `metric` assertion: the semantic layer's answer vs expected rows or a query.
+fn metric_assertion(
+    project: &Project,
+    renderer: &Renderer,
+    catalog: Option<&Catalog>,
+    def: &AssertionDef,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Option<ParsedNode>, Diagnostic> {
+    for (arg, (_, span)) in &def.args {
+        if !crate::semantic::assertion::ARGUMENTS.contains(&arg.as_str()) {
+            return Err(
+                Diagnostic::error(format!("the `metric` kind has no argument `{arg}`"))
+                    .with_label(span, "unknown argument")
+                    .with_help(suggestion_help(
+                        arg,
+                        crate::semantic::assertion::ARGUMENTS,
+                        || {
+                            format!(
+                                "its arguments are: {}",
+                                crate::semantic::assertion::ARGUMENTS.join(", ")
+                            )
+                        },
+                    )),
+            );
+        }
+    }
+    let Some(catalog) = catalog else {
+        return Err(Diagnostic::error(format!(
+            "assertion `{}` checks a metric, but the project defines no metrics",
+            def.name
+        ))
+        .with_label(&def.kind_span, "metric assertion")
+        .with_help("define `semantic_models:` and `metrics:` in a YAML file under models/"));
+    };
+    let (sql, models) = crate::semantic::assertion::compile(
+        catalog,
+        renderer.dialect,
+        &def.name,
+        &def.span,
+        &def.args,
+    )?;
+    let fqn = vec![project.name().to_owned(), def.name.clone()];
+    let config = generic::test_config(project, &fqn, &def.config, &def.span, warnings)?;
+    if !config.enabled() {
+        return Ok(None);
+    }
+    let depends_on = models
+        .into_iter()
+        .map(|m| Dependency {
+            target: DependencyTarget::Ref(m),
+            span: def.kind_span.clone(),
+        })
+        .collect();
+    Ok(Some(ParsedNode {
+        unique_id: format!("assertion.{}.{}", project.name(), def.name),
+        resource_type: ResourceType::Test,
+        name: def.name.clone(),
+        fqn,
+        file: Arc::clone(&def.file),
+        span: def.span.clone(),
+        original_file_path: def.file.path.clone(),
+        path: format!("{}.sql", def.name).into(),
+        template: None,
+        config,
+        materialization: Materialization::Test,
+        sql_check: SqlCheck::Error,
+        relation: None,
+        depends_on,
+        description: def.description.clone(),
+        columns: Vec::new(),
+        generic_test: Some(GenericTest {
+            test_name: "metric".to_owned(),
+            namespace: Some("sluice".to_owned()),
+            kwargs: vec![("compare_sql".to_owned(), Json::String(sql))],
+            column_name: None,
+            attached_to: None,
+            model_expr: None,
             short_name: def.name.clone(),
             is_assertion: true,
         }),

@@ -140,3 +140,9 @@ from (
 where actual is null or abs(actual - expected) > {{ tolerance }}
 {%- endif %}
 {% endtest %}
+
+{# A metric's answer vs expected rows or a query: sluice writes the comparison
+   (src/semantic/assertion.rs); it selects the rows where the two differ. #}
+{% test metric(model, compare_sql) %}
+{{ compare_sql }}
+{% endtest %}

@@ -1,0 +1,691 @@
+//! The definitions of the semantic layer, read from YAML in MetricFlow's shape:
+//! `semantic_models:` (a model's entities, dimensions and measures), `metrics:`
+//! (simple, ratio, derived, cumulative) and `dashboards:` (saved queries).
+//!
+//! Everything keeps its span, so a bad definition — or a query naming one — is
+//! reported at the line that declares it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
+use crate::project::yaml::{KeySet, Node};
+
+/// Time grains, finest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 5] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        Grain::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// The grains at least as coarse as this one.
+    pub fn and_coarser(self) -> Vec<&'static str> {
+        Grain::ALL
+            .into_iter()
+            .filter(|g| *g >= self)
+            .map(Grain::as_str)
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntityType {
+    Primary,
+    Unique,
+    Foreign,
+    Natural,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entity {
+    pub name: String,
+    pub kind: EntityType,
+    /// The column (or SQL expression) holding the key.
+    pub expr: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dimension {
+    pub name: String,
+    pub span: Span,
+    pub expr: String,
+    /// `Some(finest grain)` for a time dimension.
+    pub time_grain: Option<Grain>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agg {
+    Sum,
+    Count,
+    CountDistinct,
+    Average,
+    Min,
+    Max,
+    SumBoolean,
+}
+
+impl Agg {
+    const NAMES: [&'static str; 7] = [
+        "sum",
+        "count",
+        "count_distinct",
+        "average",
+        "min",
+        "max",
+        "sum_boolean",
+    ];
+}
+
+/// A measure whose value is a balance at a point in time (MRR, open pipeline):
+/// it is never summed over `dimension`; each period takes the rows at the
+/// period's last (or first) time.
+#[derive(Clone, Debug)]
+pub struct NonAdditive {
+    pub dimension: String,
+    pub window_max: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Measure {
+    pub name: String,
+    pub span: Span,
+    pub agg: Agg,
+    pub expr: String,
+    pub agg_time_dimension: Option<String>,
+    pub non_additive: Option<NonAdditive>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SemanticModel {
+    pub name: String,
+    pub span: Span,
+    /// The dbt model it reads (`ref('x')` → `x`).
+    pub model: String,
+    pub description: String,
+    pub default_time: Option<String>,
+    pub entities: Vec<Entity>,
+    pub dimensions: Vec<Dimension>,
+    pub measures: Vec<Measure>,
+}
+
+impl SemanticModel {
+    pub fn primary_entity(&self) -> Option<&Entity> {
+        self.entities.iter().find(|e| {
+            matches!(
+                e.kind,
+                EntityType::Primary | EntityType::Unique | EntityType::Natural
+            )
+        })
+    }
+
+    pub fn dimension(&self, name: &str) -> Option<&Dimension> {
+        self.dimensions.iter().find(|d| d.name == name)
+    }
+}
+
+/// What a metric computes.
+#[derive(Clone, Debug)]
+pub enum MetricKind {
+    Simple {
+        measure: String,
+    },
+    /// Σ numerator / Σ denominator at the requested grain (both metrics).
+    Ratio {
+        numerator: String,
+        denominator: String,
+    },
+    /// An expression over other metrics.
+    Derived {
+        expr: String,
+        metrics: Vec<String>,
+    },
+    /// The measure over a trailing window (or since the start of a grain) ending
+    /// at each period.
+    Cumulative {
+        measure: String,
+        window: Option<(i64, Grain)>,
+        grain_to_date: Option<Grain>,
+        period_last: bool,
+    },
+}
+
+impl MetricKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetricKind::Simple { .. } => "simple",
+            MetricKind::Ratio { .. } => "ratio",
+            MetricKind::Derived { .. } => "derived",
+            MetricKind::Cumulative { .. } => "cumulative",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Metric {
+    pub name: String,
+    pub span: Span,
+    pub label: String,
+    pub description: String,
+    pub kind: MetricKind,
+    /// The dimensions a query may group or filter this metric by (`None`: every
+    /// dimension reachable from its measures).
+    pub dimensions: Option<Vec<String>>,
+    /// A SQL condition applied to the metric's rows (`filter:`).
+    pub filter: Option<String>,
+    /// `meta: {domain: sales}`, for `metrics list --domain`.
+    pub domain: Option<String>,
+}
+
+/// A saved query of a dashboard.
+#[derive(Clone, Debug)]
+pub struct SavedQuery {
+    pub name: String,
+    pub span: Span,
+    pub metrics: Vec<String>,
+    pub group_by: Vec<String>,
+    pub grain: Option<String>,
+    pub where_sql: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub order: Vec<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    pub name: String,
+    pub description: String,
+    pub queries: Vec<SavedQuery>,
+}
+
+/// Every definition of a project.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub models: Vec<SemanticModel>,
+    pub metrics: BTreeMap<String, Metric>,
+    pub dashboards: Vec<Dashboard>,
+}
+
+const MODEL_KEYS: KeySet = KeySet {
+    what: "a semantic model",
+    known: &[
+        "name",
+        "description",
+        "model",
+        "defaults",
+        "entities",
+        "dimensions",
+        "measures",
+        "label",
+        "meta",
+        "config",
+    ],
+    ignored: &["primary_entity", "node_relation"],
+};
+
+const METRIC_KEYS: KeySet = KeySet {
+    what: "a metric",
+    known: &[
+        "name",
+        "description",
+        "label",
+        "type",
+        "type_params",
+        "dimensions",
+        "filter",
+        "meta",
+        "config",
+    ],
+    ignored: &["time_granularity"],
+};
+
+const DASHBOARD_KEYS: KeySet = KeySet {
+    what: "a dashboard",
+    known: &["name", "description", "queries"],
+    ignored: &[],
+};
+
+const QUERY_KEYS: KeySet = KeySet {
+    what: "a saved query",
+    known: &[
+        "name", "metrics", "group_by", "grain", "where", "start", "end", "order", "limit",
+    ],
+    ignored: &[],
+};
+
+fn text(map: &Node, key: &str) -> Result<Option<String>, Diagnostic> {
+    map.get(key)
+        .filter(|n| !n.is_null())
+        .map(|n| n.expect_scalar_text(&format!("`{key}`")))
+        .transpose()
+}
+
+fn required<'a>(
+    map: &'a Node,
+    key: &str,
+    what: &str,
+    example: &str,
+) -> Result<&'a Node, Diagnostic> {
+    map.get(key).filter(|n| !n.is_null()).ok_or_else(|| {
+        Diagnostic::error(format!("{what} has no `{key}`"))
+            .with_label(&map.span, format!("this {what}"))
+            .with_help(format!("add e.g. `{key}: {example}`"))
+    })
+}
+
+fn name_of(map: &Node, what: &str) -> Result<(String, Span), Diagnostic> {
+    let n = required(map, "name", what, "my_name")?;
+    Ok((n.expect_str("`name`")?.to_owned(), n.span.clone()))
+}
+
+fn str_list(map: &Node, key: &str) -> Result<Vec<String>, Diagnostic> {
+    match map.get(key).filter(|n| !n.is_null()) {
+        None => Ok(Vec::new()),
+        Some(n) if n.as_str().is_some() => Ok(n
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()),
+        Some(n) => n.expect_str_list(&format!("`{key}`")),
+    }
+}
+
+/// `ref('fct_mrr')` → `fct_mrr`.
+fn ref_name(node: &Node) -> Result<String, Diagnostic> {
+    let raw = node.expect_str("`model`")?.trim();
+    let inner = raw
+        .strip_prefix("ref(")
+        .and_then(|r| r.strip_suffix(')'))
+        .map(|r| r.trim().trim_matches(|c| c == '\'' || c == '"'));
+    match inner {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ if !raw.contains(['(', ' ']) && !raw.is_empty() => Ok(raw.to_owned()),
+        _ => Err(
+            Diagnostic::error(format!("`model` must be ref('<model>'), found `{raw}`"))
+                .with_label(&node.span, "expected ref('model_name')")
+                .with_help("write `model: ref('fct_mrr')`"),
+        ),
+    }
+}
+
+fn grain_of(node: &Node, what: &str) -> Result<Grain, Diagnostic> {
+    let s = node.expect_str(what)?;
+    Grain::parse(s).ok_or_else(|| {
+        let names = Grain::ALL.map(Grain::as_str);
+        Diagnostic::error(format!("unknown grain `{s}`"))
+            .with_label(&node.span, "not a grain")
+            .with_help(suggestion_help(s, names, || {
+                format!("grains are: {}", names.join(", "))
+            }))
+    })
+}
+
+fn semantic_model(
+    entry: &Node,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<SemanticModel, Diagnostic> {
+    let entry = entry.expect_map("a semantic model")?;
+    MODEL_KEYS.check(entry, warnings)?;
+    let (name, span) = name_of(entry, "semantic model")?;
+    let model = ref_name(required(
+        entry,
+        "model",
+        "semantic model",
+        "ref('fct_mrr')",
+    )?)?;
+    let default_time = match entry.get("defaults") {
+        Some(d) => text(d.expect_map("`defaults`")?, "agg_time_dimension")?,
+        None => None,
+    };
+    let mut entities = Vec::new();
+    for e in entry
+        .get("entities")
+        .map(|n| n.expect_seq("`entities`"))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        let e = e.expect_map("an entity")?;
+        let (ename, _) = name_of(e, "entity")?;
+        let kind_node = required(e, "type", "entity", "foreign")?;
+        let kind = match kind_node.expect_str("`type`")? {
+            "primary" => EntityType::Primary,
+            "unique" => EntityType::Unique,
+            "foreign" => EntityType::Foreign,
+            "natural" => EntityType::Natural,
+            other => {
+                let names = ["primary", "unique", "foreign", "natural"];
+                return Err(Diagnostic::error(format!("unknown entity type `{other}`"))
+                    .with_label(&kind_node.span, "entity type")
+                    .with_help(suggestion_help(other, names, || {
+                        "entity types are primary, unique, foreign, natural".into()
+                    })));
+            }
+        };
+        let expr = text(e, "expr")?.unwrap_or_else(|| ename.clone());
+        entities.push(Entity {
+            name: ename,
+            kind,
+            expr,
+        });
+    }
+    let mut dimensions = Vec::new();
+    for d in entry
+        .get("dimensions")
+        .map(|n| n.expect_seq("`dimensions`"))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        let d = d.expect_map("a dimension")?;
+        let (dname, dspan) = name_of(d, "dimension")?;
+        let type_node = required(d, "type", "dimension", "categorical")?;
+        let time_grain = match type_node.expect_str("`type`")? {
+            "categorical" => None,
+            "time" => Some(
+                match d.get("type_params").and_then(|p| p.get("time_granularity")) {
+                    Some(g) => grain_of(g, "`time_granularity`")?,
+                    None => Grain::Day,
+                },
+            ),
+            other => {
+                return Err(
+                    Diagnostic::error(format!("unknown dimension type `{other}`"))
+                        .with_label(&type_node.span, "dimension type")
+                        .with_help("dimension types are categorical and time"),
+                )
+            }
+        };
+        let expr = text(d, "expr")?.unwrap_or_else(|| dname.clone());
+        dimensions.push(Dimension {
+            name: dname,
+            span: dspan,
+            expr,
+            time_grain,
+        });
+    }
+    let mut measures = Vec::new();
+    for m in entry
+        .get("measures")
+        .map(|n| n.expect_seq("`measures`"))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        let m = m.expect_map("a measure")?;
+        let (mname, mspan) = name_of(m, "measure")?;
+        let agg_node = required(m, "agg", "measure", "sum")?;
+        let agg = match agg_node.expect_str("`agg`")? {
+            "sum" => Agg::Sum,
+            "count" => Agg::Count,
+            "count_distinct" => Agg::CountDistinct,
+            "average" | "avg" => Agg::Average,
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            "sum_boolean" => Agg::SumBoolean,
+            other => {
+                return Err(Diagnostic::error(format!("unknown aggregation `{other}`"))
+                    .with_label(&agg_node.span, "agg")
+                    .with_help(suggestion_help(other, Agg::NAMES, || {
+                        format!("aggregations are: {}", Agg::NAMES.join(", "))
+                    })))
+            }
+        };
+        let non_additive = match m.get("non_additive_dimension").filter(|n| !n.is_null()) {
+            Some(n) => {
+                let n = n.expect_map("`non_additive_dimension`")?;
+                let (dim, _) = name_of(n, "non_additive_dimension")?;
+                let window_max = !matches!(text(n, "window_choice")?.as_deref(), Some("min"));
+                Some(NonAdditive {
+                    dimension: dim,
+                    window_max,
+                })
+            }
+            None => None,
+        };
+        measures.push(Measure {
+            expr: text(m, "expr")?.unwrap_or_else(|| mname.clone()),
+            name: mname,
+            span: mspan,
+            agg,
+            agg_time_dimension: text(m, "agg_time_dimension")?,
+            non_additive,
+        });
+    }
+    Ok(SemanticModel {
+        name,
+        span,
+        model,
+        description: text(entry, "description")?.unwrap_or_default(),
+        default_time,
+        entities,
+        dimensions,
+        measures,
+    })
+}
+
+/// `12 months` → (12, month).
+fn window(node: &Node) -> Result<(i64, Grain), Diagnostic> {
+    let raw = node.expect_scalar_text("`window`")?;
+    let mut parts = raw.split_whitespace();
+    let count = parts.next().and_then(|n| n.parse::<i64>().ok());
+    let grain = parts
+        .next()
+        .map(|g| g.trim_end_matches('s'))
+        .and_then(Grain::parse);
+    match (count, grain) {
+        (Some(c), Some(g)) if c > 0 => Ok((c, g)),
+        _ => Err(Diagnostic::error(format!("invalid window `{raw}`"))
+            .with_label(&node.span, "expected a count and a grain")
+            .with_help("write e.g. `window: 12 months` or `window: 7 days`")),
+    }
+}
+
+fn metric(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Metric, Diagnostic> {
+    let entry = entry.expect_map("a metric")?;
+    METRIC_KEYS.check(entry, warnings)?;
+    let (name, span) = name_of(entry, "metric")?;
+    let type_node = required(entry, "type", "metric", "simple")?;
+    let params = entry.get("type_params").filter(|n| !n.is_null());
+    let param = |key: &str, example: &str| -> Result<String, Diagnostic> {
+        let p = params.ok_or_else(|| {
+            Diagnostic::error(format!("metric `{name}` has no `type_params`"))
+                .with_label(&span, "this metric")
+                .with_help(format!("add `type_params: {{{key}: {example}}}`"))
+        })?;
+        let n = required(p, key, "metric's type_params", example)?;
+        // MetricFlow allows `measure: {name: x}` as well as `measure: x`.
+        match n.get("name") {
+            Some(inner) => Ok(inner.expect_str(&format!("`{key}.name`"))?.to_owned()),
+            None => Ok(n.expect_scalar_text(&format!("`{key}`"))?),
+        }
+    };
+    let kind = match type_node.expect_str("`type`")? {
+        "simple" => MetricKind::Simple {
+            measure: param("measure", "mrr")?,
+        },
+        "ratio" => MetricKind::Ratio {
+            numerator: param("numerator", "won_deals")?,
+            denominator: param("denominator", "closed_deals")?,
+        },
+        "derived" => MetricKind::Derived {
+            expr: param("expr", "ltv / cac")?,
+            metrics: params
+                .map(|p| str_list(p, "metrics"))
+                .transpose()?
+                .unwrap_or_default(),
+        },
+        "cumulative" => {
+            let p = params.ok_or_else(|| {
+                Diagnostic::error(format!("metric `{name}` has no `type_params`"))
+                    .with_label(&span, "this metric")
+                    .with_help("add `type_params: {measure: revenue, window: 12 months}`")
+            })?;
+            let window = p
+                .get("window")
+                .filter(|n| !n.is_null())
+                .map(window)
+                .transpose()?;
+            let grain_to_date = p
+                .get("grain_to_date")
+                .filter(|n| !n.is_null())
+                .map(|g| grain_of(g, "`grain_to_date`"))
+                .transpose()?;
+            let period_last = match p.get("period_agg").filter(|n| !n.is_null()) {
+                None => true,
+                Some(n) => match n.expect_str("`period_agg`")? {
+                    "last" => true,
+                    "first" => false,
+                    other => {
+                        return Err(Diagnostic::error(format!("unsupported period_agg `{other}`"))
+                            .with_label(&n.span, "period_agg")
+                            .with_help("use `last` (the window ending at each period's end) or `first` (ending at its start)"))
+                    }
+                },
+            };
+            MetricKind::Cumulative {
+                measure: param("measure", "revenue")?,
+                window,
+                grain_to_date,
+                period_last,
+            }
+        }
+        other => {
+            let names = ["simple", "ratio", "derived", "cumulative"];
+            return Err(Diagnostic::error(format!("unknown metric type `{other}`"))
+                .with_label(&type_node.span, "metric type")
+                .with_help(suggestion_help(other, names, || {
+                    "metric types are simple, ratio, derived, cumulative".into()
+                })));
+        }
+    };
+    let dimensions = entry
+        .get("dimensions")
+        .filter(|n| !n.is_null())
+        .map(|n| n.expect_str_list("`dimensions`"))
+        .transpose()?;
+    let domain = entry
+        .get("meta")
+        .and_then(|m| text(m, "domain").ok().flatten());
+    Ok(Metric {
+        label: text(entry, "label")?.unwrap_or_else(|| name.clone()),
+        description: text(entry, "description")?.unwrap_or_default(),
+        filter: text(entry, "filter")?,
+        name,
+        span,
+        kind,
+        dimensions,
+        domain,
+    })
+}
+
+fn dashboard(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Dashboard, Diagnostic> {
+    let entry = entry.expect_map("a dashboard")?;
+    DASHBOARD_KEYS.check(entry, warnings)?;
+    let (name, _) = name_of(entry, "dashboard")?;
+    let mut queries = Vec::new();
+    for q in required(entry, "queries", "dashboard", "[{name: q, metrics: [mrr]}]")?
+        .expect_seq("`queries`")?
+    {
+        let q = q.expect_map("a saved query")?;
+        QUERY_KEYS.check(q, warnings)?;
+        let (qname, qspan) = name_of(q, "saved query")?;
+        queries.push(SavedQuery {
+            name: qname,
+            span: qspan,
+            metrics: str_list(q, "metrics")?,
+            group_by: str_list(q, "group_by")?,
+            grain: text(q, "grain")?,
+            where_sql: text(q, "where")?,
+            start: text(q, "start")?,
+            end: text(q, "end")?,
+            order: str_list(q, "order")?,
+            limit: q
+                .get("limit")
+                .map(|n| n.expect_int("`limit`"))
+                .transpose()?
+                .map(|n| n.max(0) as u64),
+        });
+    }
+    Ok(Dashboard {
+        name,
+        description: text(entry, "description")?.unwrap_or_default(),
+        queries,
+    })
+}
+
+impl Catalog {
+    /// Add the semantic definitions of one YAML document.
+    pub fn add_document(
+        &mut self,
+        _file: &Arc<SourceFile>,
+        doc: &Node,
+        warnings: &mut Vec<Diagnostic>,
+    ) -> Result<(), Diagnostic> {
+        if let Some(list) = doc.get("semantic_models").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`semantic_models`")? {
+                let m = semantic_model(entry, warnings)?;
+                if let Some(prev) = self.models.iter().find(|x| x.name == m.name) {
+                    return Err(Diagnostic::error(format!(
+                        "semantic model `{}` is defined twice",
+                        m.name
+                    ))
+                    .with_label(&m.span, "defined again here")
+                    .with_label(&prev.span, "first defined here"));
+                }
+                self.models.push(m);
+            }
+        }
+        if let Some(list) = doc.get("metrics").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`metrics`")? {
+                let m = metric(entry, warnings)?;
+                if let Some(prev) = self.metrics.get(&m.name) {
+                    return Err(
+                        Diagnostic::error(format!("metric `{}` is defined twice", m.name))
+                            .with_label(&m.span, "defined again here")
+                            .with_label(&prev.span, "first defined here"),
+                    );
+                }
+                self.metrics.insert(m.name.clone(), m);
+            }
+        }
+        if let Some(list) = doc.get("dashboards").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`dashboards`")? {
+                self.dashboards.push(dashboard(entry, warnings)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The measure `name` and the semantic model that defines it.
+    pub fn measure(&self, name: &str) -> Option<(&SemanticModel, &Measure)> {
+        self.models
+            .iter()
+            .find_map(|m| m.measures.iter().find(|x| x.name == name).map(|x| (m, x)))
+    }
+}
