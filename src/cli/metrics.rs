@@ -69,9 +69,9 @@ pub struct QueryArgs {
     /// Last day (YYYY-MM-DD)
     #[arg(long)]
     pub end: Option<String>,
-    /// Columns to order by; a leading `-` sorts descending
-    #[arg(long, num_args = 1.., allow_hyphen_values = true)]
-    pub order: Vec<String>,
+    /// Columns to order by, comma-separated; a leading `-` sorts descending
+    #[arg(long, allow_hyphen_values = true, value_name = "COLUMNS")]
+    pub order: Option<String>,
     /// At most this many rows
     #[arg(long)]
     pub limit: Option<u64>,
@@ -229,7 +229,7 @@ fn query(args: &QueryArgs) -> Result<Outcome, Diagnostics> {
         where_sql: args.where_sql.clone(),
         start: args.start.clone(),
         end: args.end.clone(),
-        order: args.order.clone(),
+        order: args.order.iter().cloned().collect(),
         limit: args.limit,
     });
     let sql = compile(&loaded, &catalog, &request)?;

@@ -230,7 +230,7 @@ fn reach<'a>(
             }
         }
         many => Err(format!(
-            "`{entity}__{dim}` is ambiguous: {} each have one row per {entity} and a `{dim}`",
+            "`{entity}__{dim}` is ambiguous: {} each have one row per {entity} and a dimension `{dim}`",
             many.iter()
                 .map(|m| format!("`{}`", m.name))
                 .collect::<Vec<_>>()
@@ -937,7 +937,7 @@ impl Plan<'_> {
                     })
                     .map_or_else(
                         || "null".to_owned(),
-                        |l| format!("{}.{}", l.alias, q("value")),
+                        |l| format!("{}.{}", l.alias, q("metric_value")),
                     )
             }
             MetricKind::Ratio {
@@ -1084,7 +1084,7 @@ impl Plan<'_> {
                 dates.trunc(grain, "sl_t"),
                 out.join(", "),
                 agg_sql(leaf.measure.agg, "r.sl_v"),
-                q("value"),
+                q("metric_value"),
                 window.join(" and "),
                 group.join(", "),
             );
@@ -1158,13 +1158,13 @@ impl Plan<'_> {
                  {alias} as (\n    select {out_select}{} as {}\n    from {alias}_rows as r\n    inner join {alias}_ends as e on {on}{out_group}\n)",
                 rows.join(", "),
                 agg_sql(leaf.measure.agg, "r.sl_v"),
-                q("value"),
+                q("metric_value"),
             );
         }
         select.push(format!(
             "{} as {}",
             agg_sql(leaf.measure.agg, &qualify(&leaf.measure.expr, "base")),
-            q("value")
+            q("metric_value")
         ));
         let group_sql = if keys.is_empty() {
             String::new()

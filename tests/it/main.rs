@@ -9,5 +9,6 @@ mod execution;
 mod gtm;
 mod incremental;
 mod scd_snapshots;
+mod semantic;
 mod slim_ci;
 mod unit_tests;
