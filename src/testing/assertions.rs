@@ -156,7 +156,36 @@ pub fn build_assertion_node(
         .map(|(k, (v, _))| (k.clone(), v.clone()))
         .collect();
     let attached_to = def.model.as_ref().map(|(m, _)| m.clone());
-    Ok(Some(ParsedNode {
+    Ok(Some(assertion_node(
+        project,
+        def,
+        fqn,
+        config,
+        depends_on,
+        GenericTest {
+            test_name: def.kind.clone(),
+            namespace,
+            kwargs,
+            column_name: None,
+            // Resolved to a unique_id by the caller, which knows the models.
+            attached_to,
+            model_expr,
+            short_name: def.name.clone(),
+            is_assertion: true,
+        },
+    )))
+}
+
+/// The node of an assertion, around its test.
+fn assertion_node(
+    project: &Project,
+    def: &AssertionDef,
+    fqn: Vec<String>,
+    config: crate::project::Config,
+    depends_on: Vec<Dependency>,
+    test: GenericTest,
+) -> ParsedNode {
+    ParsedNode {
         unique_id: format!("assertion.{}.{}", project.name(), def.name),
         resource_type: ResourceType::Test,
         name: def.name.clone(),
@@ -173,22 +202,12 @@ pub fn build_assertion_node(
         depends_on,
         description: def.description.clone(),
         columns: Vec::new(),
-        generic_test: Some(GenericTest {
-            test_name: def.kind.clone(),
-            namespace,
-            kwargs,
-            column_name: None,
-            // Resolved to a unique_id by the caller, which knows the models.
-            attached_to,
-            model_expr,
-            short_name: def.name.clone(),
-            is_assertion: true,
-        }),
+        generic_test: Some(test),
         checksum: crate::render::parse::checksum(&def.name),
         source_name: None,
         unit_test: None,
         reads: Default::default(),
-    }))
+    }
 }
 
 /// A `metric` assertion: the semantic layer's answer vs expected rows or a query.
@@ -244,24 +263,13 @@ fn metric_assertion(
             span: def.kind_span.clone(),
         })
         .collect();
-    Ok(Some(ParsedNode {
-        unique_id: format!("assertion.{}.{}", project.name(), def.name),
-        resource_type: ResourceType::Test,
-        name: def.name.clone(),
+    Ok(Some(assertion_node(
+        project,
+        def,
         fqn,
-        file: Arc::clone(&def.file),
-        span: def.span.clone(),
-        original_file_path: def.file.path.clone(),
-        path: format!("{}.sql", def.name).into(),
-        template: None,
         config,
-        materialization: Materialization::Test,
-        sql_check: SqlCheck::Error,
-        relation: None,
         depends_on,
-        description: def.description.clone(),
-        columns: Vec::new(),
-        generic_test: Some(GenericTest {
+        GenericTest {
             test_name: "metric".to_owned(),
             namespace: Some("sluice".to_owned()),
             kwargs: vec![("compare_sql".to_owned(), Json::String(sql))],
@@ -270,12 +278,8 @@ fn metric_assertion(
             model_expr: None,
             short_name: def.name.clone(),
             is_assertion: true,
-        }),
-        checksum: crate::render::parse::checksum(&def.name),
-        source_name: None,
-        unit_test: None,
-        reads: Default::default(),
-    }))
+        },
+    )))
 }
 
 /// Every string in a YAML value (arguments may hold refs in nested lists).
