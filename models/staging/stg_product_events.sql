@@ -1,3 +1,7 @@
+-- A table, not a view: ~141k events are deduplicated and converted to UTC once, not
+-- again in every mart, metric and assertion that reads them.
+{{ config(materialized='table') }}
+
 with source as (
 
     select * from {{ ref('raw_product_events') }}

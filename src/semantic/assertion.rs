@@ -16,9 +16,10 @@
 //! grouped by that dimension and summed back — an additive metric must total the
 //! same over every dimension.
 //!
-//! The assertion's query selects the rows where the two sides differ: a key only
-//! one side has, a NULL on one side only, or values further apart than
-//! `tolerance` (relative; default 1e-9).
+//! The assertion's query selects the rows where the two sides differ: a value on
+//! one side only (which includes a key only one side has, unless its values there
+//! are all NULL — no number either way), or values further apart than `tolerance`
+//! (relative; default 1e-9).
 
 use std::collections::BTreeMap;
 

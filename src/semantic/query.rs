@@ -340,6 +340,23 @@ impl Catalog {
         common.unwrap_or_default()
     }
 
+    /// The names of the time dimensions of a metric's measures.
+    fn time_dimension_names(&self, metric: &Metric) -> Vec<String> {
+        let mut leaves = Vec::new();
+        self.leaves_of(metric, None, &mut leaves);
+        leaves
+            .iter()
+            .filter_map(|(_, measure, _, _)| self.measure(measure))
+            .flat_map(|(model, _)| {
+                model
+                    .dimensions
+                    .iter()
+                    .filter(|d| d.time_grain.is_some())
+                    .map(|d| d.name.clone())
+            })
+            .collect()
+    }
+
     /// The finest grain a metric can be queried at (`None`: it has no time).
     pub fn finest_grain(&self, metric: &Metric) -> Option<Grain> {
         let mut leaves = Vec::new();
@@ -523,7 +540,35 @@ impl Catalog {
         // Filters name dimensions too; they must reach every measure.
         let where_expr = match &request.where_sql {
             None => None,
-            Some(w) => Some(self.check_filter(&w.text, &w.span, &leaves_raw)?),
+            Some(w) => {
+                let expr = self.check_filter(&w.text, &w.span, &leaves_raw)?;
+                // A filter is a question by that dimension: the metric must allow it.
+                let mut names = BTreeSet::new();
+                collect_identifiers(&expr, &mut names);
+                for metric in &metrics {
+                    let allowed = self.allowed_dimensions(metric);
+                    let time_dims = self.time_dimension_names(metric);
+                    for name in &names {
+                        if !allowed.contains(name) && !time_dims.contains(name) {
+                            return Err(err(
+                                &w.span,
+                                format!("metric `{}` cannot be filtered by `{name}`", metric.name),
+                                "not allowed for this metric",
+                                format!(
+                                    "`{}` can be filtered by: {}",
+                                    metric.name,
+                                    if allowed.is_empty() {
+                                        "its time only".to_owned()
+                                    } else {
+                                        allowed.join(", ")
+                                    }
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Some(expr)
+            }
         };
         let mut leaves: Vec<Leaf<'a>> = Vec::new();
         for (owner, measure, filter, cumulative) in leaves_raw {
@@ -1092,6 +1137,8 @@ impl Plan<'_> {
 
         let mut select = Vec::new();
         let mut keys = Vec::new();
+        // Conditions on time only (also where a balance's period ends are found).
+        let mut time_filters = Vec::new();
         if let (Some(grain), Some(time)) = (self.grain, &time) {
             select.push(format!(
                 "{} as {}",
@@ -1100,21 +1147,22 @@ impl Plan<'_> {
             ));
             keys.push(q(grain.as_str()));
             // A row without a time (an opportunity not closed yet) has no period.
-            filters.push(format!("{time} is not null"));
+            time_filters.push(format!("{time} is not null"));
         }
         select.extend(dims_select);
         keys.extend(dim_keys);
         if let Some(time) = &time {
             if let Some(s) = &self.start {
-                filters.push(format!("{time} >= {}", dates.literal(s)));
+                time_filters.push(format!("{time} >= {}", dates.literal(s)));
             }
             if let Some(e) = &self.end {
-                filters.push(format!(
+                time_filters.push(format!(
                     "{time} < {}",
                     dates.add(Grain::Day, 1, &dates.literal(e))
                 ));
             }
         }
+        filters.extend(time_filters.iter().cloned());
         let where_sql = if filters.is_empty() {
             String::new()
         } else {
@@ -1131,17 +1179,24 @@ impl Plan<'_> {
             let mut rows = select.clone();
             rows.push(format!("{} as sl_nad", qualify(&nad_expr, "base")));
             rows.push(format!("{} as sl_v", qualify(&leaf.measure.expr, "base")));
-            let (ends_select, ends_group, on) = match &period {
-                Some(k) => (
-                    format!("{k}, "),
-                    format!(" group by {k}"),
+            // A period ends at the model's last time in it, whatever the filters
+            // keep: a filtered balance is read at the same instant as a grouped one.
+            let (ends_select, ends_group, on) = match (&period, self.grain, &time) {
+                (Some(k), Some(grain), Some(time)) => (
+                    format!("{} as {k}, ", dates.trunc(grain, time)),
+                    " group by 1".to_owned(),
                     format!("e.{k} = r.{k} and r.sl_nad = e.sl_end"),
                 ),
-                None => (
+                _ => (
                     String::new(),
                     String::new(),
                     "r.sl_nad = e.sl_end".to_owned(),
                 ),
+            };
+            let ends_where = if time_filters.is_empty() {
+                String::new()
+            } else {
+                format!(" where {}", time_filters.join(" and "))
             };
             let out: Vec<String> = keys.iter().map(|k| format!("r.{k}")).collect();
             let (out_select, out_group) = if out.is_empty() {
@@ -1154,9 +1209,10 @@ impl Plan<'_> {
             };
             return format!(
                 "{alias}_rows as (\n    select {}\n    from {rel} as base{join_sql}{where_sql}\n),\n\
-                 {alias}_ends as (\n    select {ends_select}{pick}(sl_nad) as sl_end from {alias}_rows{ends_group}\n),\n\
+                 {alias}_ends as (\n    select {ends_select}{pick}({}) as sl_end\n    from {rel} as base{ends_where}{ends_group}\n),\n\
                  {alias} as (\n    select {out_select}{} as {}\n    from {alias}_rows as r\n    inner join {alias}_ends as e on {on}{out_group}\n)",
                 rows.join(", "),
+                qualify(&nad_expr, "base"),
                 agg_sql(leaf.measure.agg, "r.sl_v"),
                 q("metric_value"),
             );

@@ -256,13 +256,24 @@ fn metric_assertion(
     if !config.enabled() {
         return Ok(None);
     }
-    let depends_on = models
+    let mut depends_on: Vec<Dependency> = models
         .into_iter()
         .map(|m| Dependency {
             target: DependencyTarget::Ref(m),
             span: def.kind_span.clone(),
         })
         .collect();
+    // The comparison query reads models too.
+    for (v, span) in def.args.values() {
+        for text in strings(v) {
+            for dep in generic::relation_calls(text) {
+                depends_on.push(Dependency {
+                    target: dep,
+                    span: span.clone(),
+                });
+            }
+        }
+    }
     Ok(Some(assertion_node(
         project,
         def,

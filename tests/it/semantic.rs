@@ -181,6 +181,10 @@ fn every_guardrail_is_a_located_error_with_exit_2() {
             ],
         ),
         (
+            "filter_on_a_dimension_the_metric_does_not_allow",
+            &["--metrics", "mrr", "--where", "plan = 'pro'"],
+        ),
+        (
             "metrics_without_common_time",
             &["--metrics", "mrr,account_count", "--grain", "month"],
         ),
@@ -343,4 +347,36 @@ fn the_gtm_catalogue_and_its_docs_list_the_same_metrics() {
         undocumented.is_empty() && undefined.is_empty(),
         "in YAML but not in docs/metrics.md: {undocumented:?}; in the docs but not defined: {undefined:?}"
     );
+}
+
+#[test]
+fn a_filtered_balance_is_read_at_the_same_period_end_as_a_grouped_one() {
+    // pipeline.csv: rep A has 100 open in January, rep B 50 in March. At quarter
+    // grain the balance is March's: B 50, and nothing for A — filtered or grouped.
+    let p = built();
+    let grouped = query(
+        p.path(),
+        &[
+            "--metrics",
+            "open_pipeline",
+            "--grain",
+            "quarter",
+            "--group-by",
+            "rep",
+        ],
+    );
+    assert_eq!(column(&grouped, "rep"), ["B"]);
+    assert!(close(&grouped[0]["open_pipeline"], 50.0), "{grouped:?}");
+    let filtered = query(
+        p.path(),
+        &[
+            "--metrics",
+            "open_pipeline",
+            "--grain",
+            "quarter",
+            "--where",
+            "rep = 'A'",
+        ],
+    );
+    assert!(filtered.is_empty(), "{filtered:?}");
 }

@@ -13,6 +13,9 @@
 -- is converted when any of them was; these merged columns are NULL on duplicates,
 -- which never count as leads downstream.
 
+-- A table: the recursive dedup runs once, not in every model and metric reading it.
+{{ config(materialized='table') }}
+
 {%- set window_days = var('lead_duplicate_window_days', 30) %}
 {#- the end of the kept lead's window, as a timestamp on every adapter (BigQuery's
     dateadd returns a DATETIME, which does not compare with a TIMESTAMP) #}
