@@ -240,6 +240,25 @@ fn warehouse_diagnostic(
     ))
 }
 
+/// The result of statements run for a model or snapshot: `message` on success,
+/// the warehouse's error located in the compiled file otherwise.
+fn finished(
+    node: &ParsedNode,
+    outcome: Result<String, WarehouseError>,
+    file: &Arc<SourceFile>,
+    started: chrono::DateTime<Utc>,
+    clock: Instant,
+) -> NodeResult {
+    match outcome {
+        Ok(message) => result(node, Status::Success, message, started, clock),
+        Err(e) => {
+            let mut r = result(node, Status::Error, e.0.clone(), started, clock);
+            r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
+            r
+        }
+    }
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
@@ -364,21 +383,9 @@ impl DagRunner<'_> {
             statements.extend_from_slice(hooks.post);
             self.write_run_file(node, &statements);
             session.execute_atomic(&statements)
-        })();
-        match outcome {
-            Ok(()) => result(
-                node,
-                Status::Success,
-                format!("created sql {} model {relation}", kind.as_sql()),
-                started,
-                clock,
-            ),
-            Err(e) => {
-                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
-                r
-            }
-        }
+        })()
+        .map(|()| format!("created sql {} model {relation}", kind.as_sql()));
+        finished(node, outcome, file, started, clock)
     }
 
     /// Write an incremental model's new batch into its existing table.
@@ -447,23 +454,13 @@ impl DagRunner<'_> {
         ));
         statements.extend_from_slice(hooks.post);
         self.write_run_file(node, &statements);
-        match session.execute_atomic(&statements) {
-            Ok(()) => result(
-                node,
-                Status::Success,
-                format!(
-                    "{} into incremental model {relation}",
-                    config.strategy.as_str()
-                ),
-                started,
-                clock,
-            ),
-            Err(e) => {
-                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
-                r
-            }
-        }
+        let outcome = session.execute_atomic(&statements).map(|()| {
+            format!(
+                "{} into incremental model {relation}",
+                config.strategy.as_str()
+            )
+        });
+        finished(node, outcome, file, started, clock)
     }
 
     /// Create a snapshot's history, or add this run's changes to it.
@@ -520,20 +517,8 @@ impl DagRunner<'_> {
             session.execute_atomic(&statements)?;
             Ok(verb)
         })();
-        match outcome {
-            Ok(verb) => result(
-                node,
-                Status::Success,
-                format!("{verb} snapshot {relation}"),
-                started,
-                clock,
-            ),
-            Err(e) => {
-                let mut r = result(node, Status::Error, e.0.clone(), started, clock);
-                r.diagnostic = Some(warehouse_diagnostic(node, Some(file), 1, &e));
-                r
-            }
-        }
+        let outcome = outcome.map(|verb| format!("{verb} snapshot {relation}"));
+        finished(node, outcome, file, started, clock)
     }
 
     fn run_test(
