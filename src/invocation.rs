@@ -22,6 +22,7 @@ use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
+use crate::render::cache::{self, ParseCache, Reuse};
 use crate::render::compile::{self, inject_ctes, RawSql};
 use crate::render::parse::{self, ParsedNode, ResourceType};
 use crate::render::{Renderer, Resolved, TargetInfo};
@@ -34,6 +35,8 @@ pub struct Options {
     pub target: Option<String>,
     pub vars: Option<String>,
     pub threads: Option<usize>,
+    /// `--no-partial-parse`: parse every file, ignoring and not writing the cache.
+    pub no_partial_parse: bool,
 }
 
 /// A loaded, parsed project with its graph.
@@ -50,6 +53,15 @@ pub struct Loaded {
     pub state: Option<State>,
     /// `--defer` / `--favor-state`.
     pub defer: Defer,
+    /// What came from the parse cache, and the manifest entries serialized for it.
+    parse_cache: ParseCacheState,
+}
+
+#[derive(Default)]
+struct ParseCacheState {
+    reuse: Reuse,
+    /// Manifest entries (unique_id → JSON) serialized while writing the cache.
+    entries: HashMap<String, String>,
 }
 
 /// Where refs to unselected nodes point.
@@ -223,11 +235,20 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         )
     }));
     let adapter_type = target.kind.as_str().to_owned();
+    let global_key = cache::global_key(&project, &target, &cli_vars);
+    let mut reuse = if opts.no_partial_parse {
+        Reuse::none()
+    } else {
+        ParseCache::open(project.target_path(), global_key)
+            .map(Reuse::new)
+            .unwrap_or_default()
+    };
+    let cached = reuse.lookup(&project);
     let renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
-    let (nodes, mut warnings) = parse::parse_project(&project, &renderer)?;
-    let dag = Dag::build(nodes)?;
+    let parsed = parse::parse_project(&project, &renderer, cached)?;
+    let dag = Dag::build(parsed.nodes)?;
     let mut all_warnings = project.warnings.clone();
-    all_warnings.append(&mut warnings);
+    all_warnings.extend(parsed.warnings);
     let invocation = Invocation {
         invocation_id: invocation_id(),
         started_at,
@@ -240,7 +261,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
             _ => renderer.target.database.clone(),
         },
     };
-    Ok(Loaded {
+    let mut loaded = Loaded {
         project,
         target_def,
         renderer,
@@ -250,7 +271,15 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         full_refresh: false,
         state: None,
         defer: Defer::No,
-    })
+        parse_cache: ParseCacheState {
+            reuse,
+            entries: HashMap::new(),
+        },
+    };
+    if !opts.no_partial_parse {
+        loaded.save_parse_cache(global_key, &parsed.warned);
+    }
+    Ok(loaded)
 }
 
 fn invocation_id() -> String {
@@ -269,6 +298,99 @@ fn invocation_id() -> String {
 }
 
 impl Loaded {
+    /// Write the parse cache (see [`crate::render::cache`]) when this load parsed
+    /// model files the cache does not have. A few misses in a large project are not
+    /// worth rewriting tens of megabytes for: they are parsed again next time,
+    /// until enough accumulate. A cache that cannot be written is not an error.
+    fn save_parse_cache(&mut self, global_key: u128, warned: &HashSet<String>) {
+        let reuse = &self.parse_cache.reuse;
+        let models = &self.project.models;
+        let misses = models
+            .iter()
+            .filter(|m| !reuse.was_reused(&m.rel_path))
+            .count();
+        let rewrite =
+            !reuse.loaded() || (misses > 0 && (models.len() < 2000 || misses * 32 > models.len()));
+        if !rewrite {
+            return;
+        }
+        let dag = &self.dag;
+        let mut tests_of: HashMap<&str, Vec<&ParsedNode>> = HashMap::new();
+        for n in &dag.nodes {
+            if let Some(t) = n.generic_test.as_ref().filter(|t| !t.is_assertion) {
+                if let Some(a) = &t.attached_to {
+                    tests_of.entry(a.as_str()).or_default().push(n);
+                }
+            }
+        }
+        let project_name = self.project.name();
+        let mut bundles: Vec<(&project::ProjectFileEntry, Vec<&ParsedNode>)> = Vec::new();
+        for m in models {
+            let id = format!("model.{project_name}.{}", m.name);
+            if warned.contains(&id) {
+                continue;
+            }
+            let mut nodes: Vec<&ParsedNode> = dag.get(&id).into_iter().collect();
+            nodes.extend(tests_of.get(id.as_str()).into_iter().flatten());
+            bundles.push((m, nodes));
+        }
+        // Serialize the entries the cache lacks (in parallel); the manifest uses them too.
+        let with_parents: Vec<(&ParsedNode, Vec<String>)> = bundles
+            .iter()
+            .flat_map(|(_, nodes)| nodes.iter().copied())
+            .map(|n| (n, artifacts::parent_ids(dag, n)))
+            .collect();
+        let inv = &self.invocation;
+        let fresh: HashMap<String, String> = with_parents
+            .par_iter()
+            .filter(|(n, parents)| reuse.manifest_entry(&n.unique_id, parents).is_none())
+            .map(|(n, _)| (n.unique_id.clone(), artifacts::entry_text(dag, n, inv)))
+            .collect();
+        self.parse_cache.entries = fresh;
+        let state = &self.parse_cache;
+        let mut parents: HashMap<&str, Vec<String>> = with_parents
+            .into_iter()
+            .map(|(n, p)| (n.unique_id.as_str(), p))
+            .collect();
+        let new_bundles: Vec<cache::NewBundle<'_>> = bundles
+            .iter()
+            .map(|(m, nodes)| cache::NewBundle {
+                path: m.rel_path.to_string_lossy().into_owned(),
+                hash: cache::content_hash(&m.file.text),
+                nodes: nodes
+                    .iter()
+                    .map(|n| {
+                        let p = parents.remove(n.unique_id.as_str()).unwrap_or_default();
+                        let bytes = state
+                            .reuse
+                            .manifest_entry(&n.unique_id, &p)
+                            .or_else(|| state.entries.get(&n.unique_id).map(|s| s.as_bytes()))
+                            .unwrap_or_default();
+                        (*n, p, bytes)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let env_read = self
+            .renderer
+            .env_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let _ = cache::write(
+            self.project.target_path(),
+            global_key,
+            Some(&state.reuse),
+            &env_read,
+            &new_bundles,
+        );
+    }
+
+    /// How many model files this load took from the parse cache.
+    pub fn models_from_cache(&self) -> usize {
+        self.parse_cache.reuse.reused()
+    }
+
     /// Nodes selected by `--select`/`--exclude`, restricted to `types`; tests of a
     /// selected node are included when tests are wanted (dbt's eager selection).
     pub fn select(
@@ -958,10 +1080,21 @@ impl Loaded {
             .map(|n| (n.unique_id.clone(), Json::Object(self.vars_read(n))))
             .collect();
         self.write_artifact(STATE_FILE, &serde_json::json!({ "vars": vars }))?;
-        self.write_artifact(
-            "manifest.json",
-            &artifacts::manifest(&self.dag, &self.invocation, &info, &macros),
-        )
+        let state = &self.parse_cache;
+        let reuse = |node: &ParsedNode, parents: &[String]| {
+            state
+                .reuse
+                .manifest_entry(&node.unique_id, parents)
+                .or_else(|| state.entries.get(&node.unique_id).map(|s| s.as_bytes()))
+        };
+        let m = artifacts::manifest(&self.dag, &self.invocation, &info, &macros, &reuse);
+        let path = self.target_path().join("manifest.json");
+        let r = m.write(&path).map_err(|e| {
+            Diagnostic::error(format!("cannot write {}: {e}", path.display()))
+                .with_help("check that target-path is writable")
+                .into()
+        });
+        r
     }
 }
 

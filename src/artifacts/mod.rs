@@ -3,12 +3,12 @@
 //! Compiled SQL files are written by the compile step; see [`write_json`].
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value as Json};
 
 use crate::execute::NodeResult;
@@ -317,14 +317,30 @@ pub struct CompiledInfo {
     pub relation_name: Option<String>,
 }
 
-/// The manifest of every parsed node.
-/// manifest.json. Each node is serialized on its own (in parallel) and kept as raw
-/// JSON text, so a 10,000-model manifest never exists as one big value tree.
-#[derive(Serialize)]
-pub struct Manifest {
+/// One node's manifest entry as JSON text: serialized by this run, or taken as is
+/// from the parse cache (the same text an earlier run serialized for the node).
+pub enum RawEntry<'a> {
+    Text(String),
+    Bytes(&'a [u8]),
+}
+
+impl RawEntry<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            RawEntry::Text(s) => s.as_bytes(),
+            RawEntry::Bytes(b) => b,
+        }
+    }
+}
+
+/// manifest.json. Each node is serialized on its own (in parallel) and kept as JSON
+/// text, so a 10,000-model manifest never exists as one big value tree, and an
+/// unchanged node's text can come from the parse cache. [`Manifest::write_to`]
+/// writes the fields in this order.
+pub struct Manifest<'a> {
     metadata: Json,
-    nodes: BTreeMap<String, Box<RawValue>>,
-    sources: BTreeMap<String, Box<RawValue>>,
+    nodes: BTreeMap<String, RawEntry<'a>>,
+    sources: BTreeMap<String, RawEntry<'a>>,
     macros: Map<String, Json>,
     docs: Json,
     exposures: Json,
@@ -337,35 +353,59 @@ pub struct Manifest {
     group_map: Json,
     saved_queries: Json,
     semantic_models: Json,
-    unit_tests: BTreeMap<String, Box<RawValue>>,
+    unit_tests: BTreeMap<String, RawEntry<'a>>,
 }
 
-/// The manifest of every parsed node.
-pub fn manifest(
+/// A node's manifest entry as JSON text (what the parse cache stores).
+pub fn entry_text(dag: &Dag, node: &ParsedNode, inv: &Invocation) -> String {
+    // Serializing a serde_json::Value to text cannot fail.
+    serde_json::to_string(&entry_json(dag, node, inv)).expect("a JSON value serializes")
+}
+
+/// The parents' unique ids a node's manifest entry lists (`depends_on.nodes`).
+pub fn parent_ids(dag: &Dag, node: &ParsedNode) -> Vec<String> {
+    depends_on_ids(dag, node)
+}
+
+/// Gives a node's manifest entry from the parse cache, given its parents.
+pub type ReuseEntry<'a> = dyn Fn(&ParsedNode, &[String]) -> Option<&'a [u8]> + Sync + 'a;
+
+/// The manifest of every parsed node. `reuse(node, parents)` may give the entry of
+/// a node that is not compiled this run (from the parse cache) instead of
+/// serializing it again.
+pub fn manifest<'a>(
     dag: &Dag,
     inv: &Invocation,
     compiled: &BTreeMap<String, CompiledInfo>,
     macros: &[(String, String, String)],
-) -> Manifest {
+    reuse: &ReuseEntry<'a>,
+) -> Manifest<'a> {
     let mut nodes = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut unit_tests = BTreeMap::new();
     let mut parent_map = BTreeMap::new();
     let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let entries: Vec<Box<RawValue>> = dag
+    let entries: Vec<(Vec<String>, RawEntry<'a>)> = dag
         .nodes
         .par_iter()
         .map(|node| {
+            let parents = depends_on_ids(dag, node);
+            let compiled = compiled.get(&node.unique_id);
+            if compiled.is_none() {
+                if let Some(bytes) = reuse(node, &parents) {
+                    return (parents, RawEntry::Bytes(bytes));
+                }
+            }
             let entry = match node.resource_type {
                 ResourceType::Source | ResourceType::UnitTest => entry_json(dag, node, inv),
-                _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
+                _ => node_json(dag, node, inv, compiled),
             };
             // Serializing a serde_json::Value to text cannot fail.
-            serde_json::value::to_raw_value(&entry).expect("a JSON value serializes")
+            let text = serde_json::to_string(&entry).expect("a JSON value serializes");
+            (parents, RawEntry::Text(text))
         })
         .collect();
-    for (node, entry) in dag.nodes.iter().zip(entries) {
-        let parents = depends_on_ids(dag, node);
+    for (node, (parents, entry)) in dag.nodes.iter().zip(entries) {
         for p in &parents {
             child_map
                 .entry(p.clone())
@@ -432,6 +472,73 @@ pub fn manifest(
     }
 }
 
+impl Manifest<'_> {
+    /// Write the manifest as compact JSON, fields in dbt's order.
+    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        fn value(w: &mut impl Write, key: &str, v: &impl Serialize) -> std::io::Result<()> {
+            serde_json::to_writer(&mut *w, key)?;
+            w.write_all(b":")?;
+            serde_json::to_writer(&mut *w, v)?;
+            Ok(())
+        }
+        fn raw(
+            w: &mut impl Write,
+            key: &str,
+            entries: &BTreeMap<String, RawEntry<'_>>,
+        ) -> std::io::Result<()> {
+            serde_json::to_writer(&mut *w, key)?;
+            w.write_all(b":{")?;
+            for (i, (id, entry)) in entries.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *w, id)?;
+                w.write_all(b":")?;
+                w.write_all(entry.bytes())?;
+            }
+            w.write_all(b"}")
+        }
+        w.write_all(b"{")?;
+        value(w, "metadata", &self.metadata)?;
+        w.write_all(b",")?;
+        raw(w, "nodes", &self.nodes)?;
+        w.write_all(b",")?;
+        raw(w, "sources", &self.sources)?;
+        for (key, v) in [
+            ("macros", &Json::Object(self.macros.clone())),
+            ("docs", &self.docs),
+            ("exposures", &self.exposures),
+            ("metrics", &self.metrics),
+            ("groups", &self.groups),
+            ("selectors", &self.selectors),
+            ("disabled", &self.disabled),
+        ] {
+            w.write_all(b",")?;
+            value(w, key, v)?;
+        }
+        w.write_all(b",")?;
+        value(w, "parent_map", &self.parent_map)?;
+        w.write_all(b",")?;
+        value(w, "child_map", &self.child_map)?;
+        for (key, v) in [
+            ("group_map", &self.group_map),
+            ("saved_queries", &self.saved_queries),
+            ("semantic_models", &self.semantic_models),
+        ] {
+            w.write_all(b",")?;
+            value(w, key, v)?;
+        }
+        w.write_all(b",")?;
+        raw(w, "unit_tests", &self.unit_tests)?;
+        w.write_all(b"}")
+    }
+
+    /// Write manifest.json atomically (temp file, then rename).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        write_atomically(path, |w| self.write_to(w))
+    }
+}
+
 /// The results of one run.
 pub fn run_results(
     results: &[NodeResult],
@@ -488,14 +595,22 @@ pub fn run_results(
 /// Write a JSON artifact atomically (temp file, then rename), so a reader never
 /// sees half a file.
 pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    // Compact, as dbt writes them: a 10,000-model manifest is tens of megabytes.
+    write_atomically(path, |w| Ok(serde_json::to_writer(w, value)?))
+}
+
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    // Compact, as dbt writes them: a 10,000-model manifest is tens of megabytes.
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer(&mut out, value)?;
-    std::io::Write::flush(&mut out)?;
+    // A large buffer: a 24 MB manifest in 8 KB writes is thousands of system calls.
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    write(&mut out)?;
+    out.flush()?;
     drop(out);
     std::fs::rename(&tmp, path)
 }

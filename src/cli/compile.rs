@@ -12,11 +12,16 @@ pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     print_diagnostics(&loaded.warnings);
     loaded.write_manifest(&Default::default())?;
     println!(
-        "Parsed {} nodes in {:.2}s; wrote {}",
+        "Parsed {} nodes in {:.2}s ({} of {} model files from the parse cache); wrote {}",
         loaded.dag.nodes.len(),
         started.elapsed().as_secs_f64(),
+        loaded.models_from_cache(),
+        loaded.project.models.len(),
         loaded.target_path().join("manifest.json").display()
     );
+    // Freeing a 10,000-model project node by node takes longer than the whole warm
+    // re-parse; the process ends here, and the OS takes the memory back at once.
+    std::mem::forget(loaded);
     Ok(Outcome::Success)
 }
 

@@ -52,6 +52,8 @@ pub struct Project {
     /// Snapshot blocks from the snapshot paths, and YAML snapshots (`relation:`).
     pub snapshots: Vec<snapshot::SnapshotBlock>,
     pub properties: Properties,
+    /// The YAML properties files, in the order they were read.
+    pub yaml_files: Vec<Arc<SourceFile>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -252,7 +254,11 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
             read_source(&root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
         })
         .collect();
+    let mut yaml_sources = Vec::with_capacity(parsed.len());
     for result in parsed {
+        if let Ok((f, _)) = &result {
+            yaml_sources.push(Arc::clone(f));
+        }
         match result.and_then(|(f, doc)| properties.add_document(&f, &doc, &mut warnings)) {
             Ok(()) => {}
             Err(e) => errors.push(e),
@@ -311,6 +317,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
         singular_tests,
         snapshots,
         properties,
+        yaml_files: yaml_sources,
         warnings,
     })
 }

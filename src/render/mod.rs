@@ -6,6 +6,7 @@
 //! *compile* render produces the final SQL with relations resolved. Renders are
 //! independent, so callers run them in parallel (rayon).
 
+pub mod cache;
 pub mod compile;
 pub mod context;
 pub mod macros;
@@ -66,6 +67,8 @@ pub struct Renderer {
     pub target: TargetInfo,
     pub project_name: String,
     pub vars: BTreeMap<String, Json>,
+    /// The environment variables renders read (the parse cache depends on them).
+    pub env_read: cache::EnvRead,
 }
 
 static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -193,6 +196,7 @@ impl Renderer {
             target,
             project_name: project.name().to_owned(),
             vars,
+            env_read: Default::default(),
         })
     }
 
@@ -239,6 +243,7 @@ impl Renderer {
             env_overrides: HashMap::new(),
             incremental: HashSet::new(),
             full_refresh: false,
+            env_read: Arc::clone(&self.env_read),
         }
     }
 
