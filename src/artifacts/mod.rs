@@ -116,6 +116,23 @@ fn node_json(
     inv: &Invocation,
     compiled: Option<&CompiledInfo>,
 ) -> Json {
+    let attached = node
+        .generic_test
+        .as_ref()
+        .and_then(|t| t.attached_to.as_ref())
+        .and_then(|id| dag.get(id));
+    node_json_with(node, inv, compiled, depends_on_ids(dag, node), attached)
+}
+
+/// A model's, seed's, snapshot's or test's manifest entry, given its parents'
+/// unique ids and (for a generic test) the node it is attached to.
+pub fn node_json_with(
+    node: &ParsedNode,
+    inv: &Invocation,
+    compiled: Option<&CompiledInfo>,
+    parents: Vec<String>,
+    attached: Option<&ParsedNode>,
+) -> Json {
     let mut config = node.config.to_json();
     if let Json::Object(m) = &mut config {
         m.insert(
@@ -231,7 +248,7 @@ fn node_json(
     m.insert("metrics".into(), json!([]));
     m.insert(
         "depends_on".into(),
-        json!({"macros": macros, "nodes": depends_on_ids(dag, node)}),
+        json!({"macros": macros, "nodes": parents}),
     );
     m.insert("compiled".into(), json!(compiled.is_some()));
     if let Some(c) = compiled {
@@ -253,7 +270,6 @@ fn node_json(
             json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}),
         );
         m.insert("column_name".into(), json!(t.column_name));
-        let attached = t.attached_to.as_ref().and_then(|id| dag.get(id));
         let attached_is_source = attached.is_some_and(|n| n.resource_type == ResourceType::Source);
         m.insert(
             "attached_node".into(),
@@ -444,16 +460,7 @@ pub fn manifest<'a>(
         .collect();
     let empty = || json!({});
     Manifest {
-        metadata: json!({
-            "dbt_schema_version": MANIFEST_SCHEMA,
-            "dbt_version": DBT_VERSION,
-            "generated_at": iso(Utc::now()),
-            "invocation_id": inv.invocation_id,
-            "invocation_started_at": iso(inv.started_at),
-            "env": {},
-            "project_name": inv.project_name,
-            "adapter_type": inv.adapter_type,
-        }),
+        metadata: manifest_metadata(inv),
         nodes,
         sources,
         macros,
@@ -472,70 +479,94 @@ pub fn manifest<'a>(
     }
 }
 
-impl Manifest<'_> {
-    /// Write the manifest as compact JSON, fields in dbt's order.
-    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
-        fn value(w: &mut impl Write, key: &str, v: &impl Serialize) -> std::io::Result<()> {
-            serde_json::to_writer(&mut *w, key)?;
-            w.write_all(b":")?;
-            serde_json::to_writer(&mut *w, v)?;
-            Ok(())
+/// A top-level field of manifest.json, serialized: JSON text, or node entries
+/// (unique_id → JSON text) written as an object.
+pub enum Part<'p> {
+    Text(std::borrow::Cow<'p, [u8]>),
+    Entries(Vec<(&'p str, &'p [u8])>),
+}
+
+/// Write manifest.json's top-level fields as one compact JSON object.
+pub fn write_parts(w: &mut impl Write, parts: &[(&str, Part<'_>)]) -> std::io::Result<()> {
+    w.write_all(b"{")?;
+    for (i, (key, part)) in parts.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
         }
-        fn raw(
-            w: &mut impl Write,
-            key: &str,
-            entries: &BTreeMap<String, RawEntry<'_>>,
-        ) -> std::io::Result<()> {
-            serde_json::to_writer(&mut *w, key)?;
-            w.write_all(b":{")?;
-            for (i, (id, entry)) in entries.iter().enumerate() {
-                if i > 0 {
-                    w.write_all(b",")?;
+        serde_json::to_writer(&mut *w, key)?;
+        w.write_all(b":")?;
+        match part {
+            Part::Text(t) => w.write_all(t)?,
+            Part::Entries(entries) => {
+                w.write_all(b"{")?;
+                for (j, (id, bytes)) in entries.iter().enumerate() {
+                    if j > 0 {
+                        w.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *w, id)?;
+                    w.write_all(b":")?;
+                    w.write_all(bytes)?;
                 }
-                serde_json::to_writer(&mut *w, id)?;
-                w.write_all(b":")?;
-                w.write_all(entry.bytes())?;
+                w.write_all(b"}")?;
             }
-            w.write_all(b"}")
         }
-        w.write_all(b"{")?;
-        value(w, "metadata", &self.metadata)?;
-        w.write_all(b",")?;
-        raw(w, "nodes", &self.nodes)?;
-        w.write_all(b",")?;
-        raw(w, "sources", &self.sources)?;
-        for (key, v) in [
-            ("macros", &Json::Object(self.macros.clone())),
-            ("docs", &self.docs),
-            ("exposures", &self.exposures),
-            ("metrics", &self.metrics),
-            ("groups", &self.groups),
-            ("selectors", &self.selectors),
-            ("disabled", &self.disabled),
-        ] {
-            w.write_all(b",")?;
-            value(w, key, v)?;
+    }
+    w.write_all(b"}")
+}
+
+/// Write manifest.json atomically from its parts (temp file, then rename).
+pub fn write_manifest_parts(path: &Path, parts: &[(&str, Part<'_>)]) -> std::io::Result<()> {
+    write_atomically(path, |w| write_parts(w, parts))
+}
+
+/// The manifest's metadata for an invocation.
+pub fn manifest_metadata(inv: &Invocation) -> Json {
+    json!({
+        "dbt_schema_version": MANIFEST_SCHEMA,
+        "dbt_version": DBT_VERSION,
+        "generated_at": iso(Utc::now()),
+        "invocation_id": inv.invocation_id,
+        "invocation_started_at": iso(inv.started_at),
+        "env": {},
+        "project_name": inv.project_name,
+        "adapter_type": inv.adapter_type,
+    })
+}
+
+fn text(v: &impl Serialize) -> std::borrow::Cow<'static, [u8]> {
+    // Serializing JSON values and string maps to text cannot fail.
+    serde_json::to_vec(v).expect("JSON serializes").into()
+}
+
+impl Manifest<'_> {
+    /// The top-level fields in dbt's order, serialized.
+    pub fn parts(&self) -> Vec<(&'static str, Part<'_>)> {
+        fn entries<'p>(m: &'p BTreeMap<String, RawEntry<'_>>) -> Part<'p> {
+            Part::Entries(m.iter().map(|(k, v)| (k.as_str(), v.bytes())).collect())
         }
-        w.write_all(b",")?;
-        value(w, "parent_map", &self.parent_map)?;
-        w.write_all(b",")?;
-        value(w, "child_map", &self.child_map)?;
-        for (key, v) in [
-            ("group_map", &self.group_map),
-            ("saved_queries", &self.saved_queries),
-            ("semantic_models", &self.semantic_models),
-        ] {
-            w.write_all(b",")?;
-            value(w, key, v)?;
-        }
-        w.write_all(b",")?;
-        raw(w, "unit_tests", &self.unit_tests)?;
-        w.write_all(b"}")
+        vec![
+            ("metadata", Part::Text(text(&self.metadata))),
+            ("nodes", entries(&self.nodes)),
+            ("sources", entries(&self.sources)),
+            ("macros", Part::Text(text(&self.macros))),
+            ("docs", Part::Text(text(&self.docs))),
+            ("exposures", Part::Text(text(&self.exposures))),
+            ("metrics", Part::Text(text(&self.metrics))),
+            ("groups", Part::Text(text(&self.groups))),
+            ("selectors", Part::Text(text(&self.selectors))),
+            ("disabled", Part::Text(text(&self.disabled))),
+            ("parent_map", Part::Text(text(&self.parent_map))),
+            ("child_map", Part::Text(text(&self.child_map))),
+            ("group_map", Part::Text(text(&self.group_map))),
+            ("saved_queries", Part::Text(text(&self.saved_queries))),
+            ("semantic_models", Part::Text(text(&self.semantic_models))),
+            ("unit_tests", entries(&self.unit_tests)),
+        ]
     }
 
     /// Write manifest.json atomically (temp file, then rename).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically(path, |w| self.write_to(w))
+        write_manifest_parts(path, &self.parts())
     }
 }
 

@@ -20,9 +20,11 @@
 //! assertions, the graph) is rebuilt on every load; it is cheap. A bundle whose
 //! parse produced warnings is never cached, so warnings show on every run.
 //!
-//! File layout: magic (8 bytes), body length (u64 LE), the body (postcard), the
-//! manifest entries (raw JSON, concatenated), and an xxh3-64 checksum (u64 LE) of
-//! everything before it. The file is memory-mapped, so the JSON of unchanged nodes
+//! File layout: magic (8 bytes), body length (u64 LE), the body (postcard: keys,
+//! file hashes and stats, node ids and parents), details length (u64 LE), the
+//! details (postcard: the nodes' other fields, decoded only when nodes are
+//! restored), the manifest entries (raw JSON, concatenated), and an xxh3-64
+//! checksum (u64 LE) of everything before it. The file is memory-mapped, so the JSON of unchanged nodes
 //! goes from the page cache into `manifest.json` without being copied onto the heap.
 //! A cache from another build of sluice, from another project state, or one that is
 //! truncated or corrupt is ignored: the load falls back to a full parse.
@@ -48,7 +50,7 @@ use crate::project::{Config, Materialization, Project, SqlCheck};
 pub const CACHE_FILE: &str = "partial_parse.bin";
 const MAGIC: &[u8; 8] = b"SLUICEPP";
 /// Bump when the body's layout or the meaning of a cached field changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The content hash of a file's text.
 pub fn content_hash(text: &str) -> u128 {
@@ -78,29 +80,92 @@ pub fn global_key(
     target: &TargetInfo,
     cli_vars: &BTreeMap<String, Json>,
 ) -> u128 {
+    global_key_of(
+        &project.file.file.text,
+        target,
+        cli_vars,
+        project.macros.iter().map(|m| &*m.file),
+        project.yaml_files.iter().map(|f| &**f),
+    )
+}
+
+/// [`global_key`] from its inputs: project.yml's text, the target, `--vars`, and
+/// the macro and YAML properties files in load order.
+pub fn global_key_of<'f>(
+    project_yml: &str,
+    target: &TargetInfo,
+    cli_vars: &BTreeMap<String, Json>,
+    macros: impl Iterator<Item = &'f SourceFile>,
+    yaml: impl Iterator<Item = &'f SourceFile>,
+) -> u128 {
     let mut h = Xxh3::new();
     let mut field = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
     field(&FORMAT.to_le_bytes());
-    field(project.file.file.text.as_bytes());
+    field(project_yml.as_bytes());
     field(format!("{target:?}").as_bytes());
     field(
         serde_json::to_string(cli_vars)
             .unwrap_or_default()
             .as_bytes(),
     );
-    for m in &project.macros {
-        field(m.file.path.to_string_lossy().as_bytes());
-        field(m.file.text.as_bytes());
+    for m in macros {
+        field(m.path.to_string_lossy().as_bytes());
+        field(m.text.as_bytes());
     }
     field(b"yaml");
-    for y in &project.yaml_files {
+    for y in yaml {
         field(y.path.to_string_lossy().as_bytes());
         field(y.text.as_bytes());
     }
     h.digest128()
+}
+
+/// What `stat` says about a file: when it matches the cached one, the file's
+/// content is taken to be the cached content without reading it (as git's index
+/// does). A file changed within two seconds before the cache was written is
+/// "racy" (a later change could keep its size and timestamps) and gets no stat,
+/// so it is always read and hashed.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Stat {
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+}
+
+impl Stat {
+    /// The file's stat now, or `None` when it cannot be read.
+    #[cfg(unix)]
+    pub fn of(path: &Path) -> Option<Stat> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stat {
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(_path: &Path) -> Option<Stat> {
+        None
+    }
+
+    /// The stat to store for a cache written at `now` (seconds since the epoch).
+    pub fn for_cache(path: &Path, now: i64) -> Option<Stat> {
+        Stat::of(path).filter(|s| s.mtime.0.max(s.ctime.0) < now - 2)
+    }
+}
+
+/// Seconds since the epoch, for [`Stat::for_cache`].
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The environment variables renders read (`env_var()`), shared by one invocation.
@@ -128,6 +193,31 @@ struct Body {
     /// Paths of the files spans point into (index = `CSpan::file`).
     files: Vec<String>,
     bundles: Vec<Bundle>,
+    /// What the parse command's fast path needs (written by `sluice parse` only).
+    fast: Option<Fast>,
+}
+
+/// The rest of a parse's output, so `sluice parse` can rewrite manifest.json when
+/// only a few model files changed, without loading the whole project.
+#[derive(Serialize, Deserialize)]
+pub struct Fast {
+    /// Seed, singular test and snapshot files: (path, content hash, stat).
+    pub others: Vec<(String, u128, Option<Stat>)>,
+    /// What `ref(name)` resolves to: (name, unique_id).
+    pub names: Vec<(String, String)>,
+    /// What `source(s, t)` resolves to: (s, t, unique_id).
+    pub sources: Vec<(String, String, String)>,
+    /// manifest.json's fields after `metadata`, serialized.
+    parts: Vec<(String, CPart)>,
+    /// sluice_state.json's `vars`: (unique_id, the JSON text of the node's vars).
+    state: Vec<(String, (u64, u64))>,
+    pub node_count: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+enum CPart {
+    Text((u64, u64)),
+    Entries(Vec<(String, (u64, u64))>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,7 +225,21 @@ struct Bundle {
     /// The model file, relative to the project.
     path: String,
     hash: u128,
-    nodes: Vec<CNode>,
+    stat: Option<Stat>,
+    /// The YAML file with the model's properties, if any.
+    props_file: Option<String>,
+    nodes: Vec<IndexEntry>,
+}
+
+/// A cached node as the fast path and the manifest need it; the rest of it
+/// ([`CNode`]) is in a separate section, decoded only when nodes are restored.
+#[derive(Serialize, Deserialize)]
+struct IndexEntry {
+    unique_id: String,
+    /// The parents' unique ids the manifest entry was written with.
+    parents: Vec<String>,
+    /// The manifest entry: (offset, length) in the JSON section.
+    json: (u64, u64),
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
@@ -178,10 +282,6 @@ struct CNode {
     checksum: String,
     vars: Vec<String>,
     macros: Vec<String>,
-    /// The parents' unique ids the manifest entry was written with.
-    parents: Vec<String>,
-    /// The manifest entry: (offset, length) in the JSON section.
-    json: (u64, u64),
 }
 
 // ------------------------------------------------------------------ loading
@@ -189,6 +289,9 @@ struct CNode {
 /// A loaded cache whose global key matches this invocation.
 pub struct ParseCache {
     map: Arc<Mmap>,
+    /// The [`CNode`]s of every bundle (postcard), decoded on first use.
+    details: std::ops::Range<usize>,
+    decoded: std::sync::OnceLock<Option<Vec<Vec<CNode>>>>,
     json_start: usize,
     body: Body,
     by_path: HashMap<String, usize>,
@@ -229,6 +332,15 @@ impl ParseCache {
             return None;
         }
         let body: Body = postcard::from_bytes(&map[16..body_end]).ok()?;
+        let details_len = usize::try_from(u64::from_le_bytes(
+            map.get(body_end..body_end + 8)?.try_into().ok()?,
+        ))
+        .ok()?;
+        let details = body_end + 8..(body_end + 8).checked_add(details_len)?;
+        if details.end > content.len() {
+            return None;
+        }
+        let body_end = details.end;
         if body.format != FORMAT || body.build != build || body.global_key != global_key {
             return None;
         }
@@ -253,6 +365,8 @@ impl ParseCache {
             .collect();
         Some(ParseCache {
             map: Arc::new(map),
+            details,
+            decoded: std::sync::OnceLock::new(),
             json_start: body_end,
             body,
             by_path,
@@ -269,7 +383,22 @@ impl ParseCache {
             .filter(|&i| self.body.bundles[i].hash == hash)
     }
 
-    fn json(&self, node: &CNode) -> &[u8] {
+    /// Every bundle's nodes, decoded once.
+    fn details(&self) -> Option<&Vec<Vec<CNode>>> {
+        self.decoded
+            .get_or_init(|| {
+                let d: Vec<Vec<CNode>> =
+                    postcard::from_bytes(&self.map[self.details.clone()]).ok()?;
+                let ok = d.len() == self.body.bundles.len()
+                    && d.iter()
+                        .zip(&self.body.bundles)
+                        .all(|(n, b)| n.len() == b.nodes.len());
+                ok.then_some(d)
+            })
+            .as_ref()
+    }
+
+    fn json(&self, node: &IndexEntry) -> &[u8] {
         let start = self.json_start + node.json.0 as usize;
         &self.map[start..start + node.json.1 as usize]
     }
@@ -314,6 +443,9 @@ impl Reuse {
         let Some(cache) = &self.cache else {
             return HashMap::new();
         };
+        let Some(details) = cache.details() else {
+            return HashMap::new();
+        };
         let others = span_files(project);
         let found: Vec<(PathBuf, usize, Vec<ParsedNode>)> = project
             .models
@@ -321,7 +453,8 @@ impl Reuse {
             .filter_map(|m| {
                 let path = m.rel_path.to_string_lossy();
                 let i = cache.bundle(&path, content_hash(&m.file.text))?;
-                let nodes = restore_bundle(cache, &cache.body.bundles[i], &m.file, &others)?;
+                let bundle = &cache.body.bundles[i];
+                let nodes = restore_bundle(cache, bundle, &details[i], &m.file, &others)?;
                 Some((m.rel_path.clone(), i, nodes))
             })
             .collect();
@@ -370,13 +503,14 @@ fn restore_span(
 fn restore_bundle(
     cache: &ParseCache,
     bundle: &Bundle,
+    cnodes: &[CNode],
     own: &Arc<SourceFile>,
     others: &HashMap<PathBuf, Arc<SourceFile>>,
 ) -> Option<Vec<ParsedNode>> {
     let files = &cache.body.files;
     let span = |s: CSpan| restore_span(s, files, &bundle.path, own, others);
-    let mut out = Vec::with_capacity(bundle.nodes.len());
-    for n in &bundle.nodes {
+    let mut out = Vec::with_capacity(cnodes.len());
+    for n in cnodes {
         let node_span = span(n.span)?;
         let mut config = Config::default();
         for (key, value, at) in &n.config {
@@ -475,6 +609,8 @@ fn restore_bundle(
 pub struct NewBundle<'a> {
     pub path: String,
     pub hash: u128,
+    pub stat: Option<Stat>,
+    pub props_file: Option<String>,
     /// The nodes (model first, then its generic tests), each with its parents'
     /// unique ids and its manifest entry.
     pub nodes: Vec<(&'a ParsedNode, Vec<String>, &'a [u8])>,
@@ -506,12 +642,7 @@ impl FileTable {
     }
 }
 
-fn to_cnode(
-    files: &mut FileTable,
-    node: &ParsedNode,
-    parents: Vec<String>,
-    json: (u64, u64),
-) -> Option<CNode> {
+fn to_cnode(files: &mut FileTable, node: &ParsedNode) -> Option<CNode> {
     let test = match node.resource_type {
         ResourceType::Model => false,
         ResourceType::Test if node.generic_test.as_ref().is_some_and(|t| !t.is_assertion) => true,
@@ -565,9 +696,39 @@ fn to_cnode(
         checksum: node.checksum.clone(),
         vars: node.reads.vars.clone(),
         macros: node.reads.macros.clone(),
-        parents,
-        json,
     })
+}
+
+/// The parse command's output, for [`Fast`].
+pub struct FastInput<'a> {
+    pub others: Vec<(String, u128, Option<Stat>)>,
+    pub names: Vec<(String, String)>,
+    pub sources: Vec<(String, String, String)>,
+    /// manifest.json's fields after `metadata`.
+    pub parts: &'a [(&'a str, crate::artifacts::Part<'a>)],
+    pub state: &'a [(String, Vec<u8>)],
+    pub node_count: u64,
+}
+
+/// The JSON section being assembled: chunks of bytes, each written once.
+struct Blob<'a> {
+    chunks: Vec<&'a [u8]>,
+    offset: u64,
+    seen: HashMap<(usize, usize), (u64, u64)>,
+}
+
+impl<'a> Blob<'a> {
+    fn add(&mut self, bytes: &'a [u8]) -> (u64, u64) {
+        let key = (bytes.as_ptr() as usize, bytes.len());
+        if let Some(&r) = self.seen.get(&key) {
+            return r;
+        }
+        let r = (self.offset, bytes.len() as u64);
+        self.chunks.push(bytes);
+        self.offset += r.1;
+        self.seen.insert(key, r);
+        r
+    }
 }
 
 /// Write a new cache (atomically: a temporary file renamed over the old one).
@@ -579,62 +740,103 @@ pub fn write(
     previous: Option<&Reuse>,
     env_read: &BTreeSet<String>,
     bundles: &[NewBundle<'_>],
+    fast: Option<FastInput<'_>>,
 ) -> std::io::Result<()> {
     let mut files = FileTable {
         paths: Vec::new(),
         index: HashMap::new(),
     };
     let mut out_bundles = Vec::with_capacity(bundles.len());
-    let mut offset = 0u64;
-    let mut written: Vec<&[u8]> = Vec::new();
+    let mut details: Vec<Vec<CNode>> = Vec::with_capacity(bundles.len());
+    let mut blob = Blob {
+        chunks: Vec::new(),
+        offset: 0,
+        seen: HashMap::new(),
+    };
+    let mut complete = true;
     for b in bundles {
         let mut nodes = Vec::with_capacity(b.nodes.len());
-        let mut ok = true;
-        let mark = written.len();
-        let start_offset = offset;
-        for &(node, ref parents, bytes) in &b.nodes {
-            let len = bytes.len() as u64;
-            match to_cnode(&mut files, node, parents.clone(), (offset, len)) {
-                Some(c) => {
-                    nodes.push(c);
-                    written.push(bytes);
-                    offset += len;
-                }
-                None => {
-                    ok = false;
-                    break;
-                }
+        for (node, _, _) in &b.nodes {
+            match to_cnode(&mut files, node) {
+                Some(c) => nodes.push(c),
+                None => break,
             }
         }
-        if !ok {
+        if nodes.len() != b.nodes.len() {
             // Not cacheable (a span outside the known files, say): parse it next time.
-            written.truncate(mark);
-            offset = start_offset;
+            complete = false;
             continue;
         }
+        details.push(nodes);
+        let nodes = b
+            .nodes
+            .iter()
+            .map(|&(node, ref parents, bytes)| IndexEntry {
+                unique_id: node.unique_id.clone(),
+                parents: parents.clone(),
+                json: blob.add(bytes),
+            })
+            .collect();
         out_bundles.push(Bundle {
             path: b.path.clone(),
             hash: b.hash,
+            stat: b.stat,
+            props_file: b.props_file.clone(),
             nodes,
         });
     }
+    let fast = match fast {
+        Some(f) if complete => {
+            let parts = f
+                .parts
+                .iter()
+                .map(|(name, part)| {
+                    let part = match part {
+                        crate::artifacts::Part::Text(t) => CPart::Text(blob.add(t)),
+                        crate::artifacts::Part::Entries(e) => CPart::Entries(
+                            e.iter()
+                                .map(|(id, bytes)| ((*id).to_owned(), blob.add(bytes)))
+                                .collect(),
+                        ),
+                    };
+                    ((*name).to_owned(), part)
+                })
+                .collect();
+            let state = f
+                .state
+                .iter()
+                .map(|(id, text)| (id.clone(), blob.add(text)))
+                .collect();
+            Some(Fast {
+                others: f.others,
+                names: f.names,
+                sources: f.sources,
+                parts,
+                state,
+                node_count: f.node_count,
+            })
+        }
+        _ => None,
+    };
     let mut env: BTreeSet<String> = env_read.clone();
     if let Some(cache) = previous.and_then(|p| p.cache.as_ref()) {
         env.extend(cache.body.env.iter().map(|(n, _)| n.clone()));
     }
-    let (build, key) = match previous.and_then(|p| p.cache.as_ref()) {
-        Some(c) if c.global_key == global_key => (c.build.clone(), global_key),
-        _ => (build_id(), global_key),
+    let build = match previous.and_then(|p| p.cache.as_ref()) {
+        Some(c) if c.global_key == global_key => c.build.clone(),
+        _ => build_id(),
     };
     let body = Body {
         format: FORMAT,
         build,
-        global_key: key,
+        global_key,
         env: env_values(env),
         files: files.paths,
         bundles: out_bundles,
+        fast,
     };
     let body = postcard::to_stdvec(&body).map_err(std::io::Error::other)?;
+    let details = postcard::to_stdvec(&details).map_err(std::io::Error::other)?;
 
     std::fs::create_dir_all(target_path)?;
     let path = target_path.join(CACHE_FILE);
@@ -649,7 +851,9 @@ pub fn write(
         put(&mut out, MAGIC)?;
         put(&mut out, &(body.len() as u64).to_le_bytes())?;
         put(&mut out, &body)?;
-        for bytes in &written {
+        put(&mut out, &(details.len() as u64).to_le_bytes())?;
+        put(&mut out, &details)?;
+        for bytes in &blob.chunks {
             put(&mut out, bytes)?;
         }
         let digest = sum.digest();
@@ -662,6 +866,89 @@ pub fn write(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+// ------------------------------------------------------------------ the fast path
+
+/// One model file as the cache knows it.
+pub struct CachedFile<'c> {
+    pub path: &'c str,
+    pub hash: u128,
+    pub stat: Option<Stat>,
+    pub props_file: Option<&'c str>,
+    /// Its nodes: (unique_id, parents).
+    pub nodes: Vec<(&'c str, &'c [String])>,
+}
+
+impl ParseCache {
+    /// The fast path's data, when the cache has it.
+    pub fn fast(&self) -> Option<&Fast> {
+        self.body.fast.as_ref()
+    }
+
+    /// Every model file of the cached parse, in load order.
+    pub fn files(&self) -> impl Iterator<Item = CachedFile<'_>> {
+        self.body.bundles.iter().map(|b| CachedFile {
+            path: &b.path,
+            hash: b.hash,
+            stat: b.stat,
+            props_file: b.props_file.as_deref(),
+            nodes: b
+                .nodes
+                .iter()
+                .map(|n| (n.unique_id.as_str(), n.parents.as_slice()))
+                .collect(),
+        })
+    }
+
+    fn range(&self, (offset, len): (u64, u64)) -> Option<&[u8]> {
+        let start = self.json_start.checked_add(usize::try_from(offset).ok()?)?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        // The JSON section ends where the checksum starts.
+        if end > self.map.len() - 8 {
+            return None;
+        }
+        self.map.get(start..end)
+    }
+
+    /// manifest.json's fields after `metadata`, with the entries of `replaced`
+    /// nodes swapped for the given text.
+    pub fn manifest_parts<'s>(
+        &'s self,
+        replaced: &'s HashMap<String, Vec<u8>>,
+    ) -> Option<Vec<(&'s str, crate::artifacts::Part<'s>)>> {
+        use crate::artifacts::Part;
+        let fast = self.fast()?;
+        let mut out = Vec::with_capacity(fast.parts.len());
+        for (name, part) in &fast.parts {
+            let part = match part {
+                CPart::Text(r) => Part::Text(std::borrow::Cow::Borrowed(self.range(*r)?)),
+                CPart::Entries(entries) => {
+                    let mut list = Vec::with_capacity(entries.len());
+                    for (id, r) in entries {
+                        let bytes = match replaced.get(id) {
+                            Some(t) => t.as_slice(),
+                            None => self.range(*r)?,
+                        };
+                        list.push((id.as_str(), bytes));
+                    }
+                    Part::Entries(list)
+                }
+            };
+            out.push((name.as_str(), part));
+        }
+        Some(out)
+    }
+
+    /// sluice_state.json's `vars` entries, by unique_id.
+    pub fn state_entries(&self) -> Option<BTreeMap<&str, &[u8]>> {
+        let fast = self.fast()?;
+        let mut out = BTreeMap::new();
+        for (id, r) in &fast.state {
+            out.insert(id.as_str(), self.range(*r)?);
+        }
+        Some(out)
+    }
 }
 
 /// The bundle index of a model file reused this load, for the rewrite.

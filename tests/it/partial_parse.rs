@@ -48,9 +48,15 @@ fn parse(p: &Path, extra: &[&str]) -> (Value, String) {
 }
 
 fn parse_with(p: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, String) {
+    let (m, out, _) = parse_traced(p, extra, env);
+    (m, out)
+}
+
+/// Also returns stderr, where SLUICE_PARSE_TRACE says which way the parse went.
+fn parse_traced(p: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, String, String) {
     let mut cmd = crate::common::sluice();
     cmd.arg("parse").args(extra).arg("--project-dir").arg(p);
-    cmd.env_remove("PP_TEST_TAG");
+    cmd.env_remove("PP_TEST_TAG").env("SLUICE_PARSE_TRACE", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -58,18 +64,29 @@ fn parse_with(p: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, String)
     assert!(out.status.success(), "{}", stderr(&out));
     let mut m = read_json(&p.join("target/manifest.json"));
     m.as_object_mut().expect("object").remove("metadata");
-    (m, stdout(&out))
+    (m, stdout(&out), stderr(&out))
 }
 
-/// Parse with the cache, then without it: both manifests must be the same.
-/// Returns the manifest and what the cached parse printed.
+/// Parse with the cache, then without it: both manifests (and sluice_state.json)
+/// must be the same. Returns the manifest and what the cached parse printed.
 fn parse_checked(p: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, String) {
-    let (cached, out) = parse_with(p, extra, env);
+    let (m, out, _) = parse_checked_traced(p, extra, env);
+    (m, out)
+}
+
+fn parse_checked_traced(p: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Value, String, String) {
+    let (cached, out, err) = parse_traced(p, extra, env);
+    let state = std::fs::read(p.join("target/sluice_state.json")).expect("state file");
     let mut full_args = extra.to_vec();
     full_args.push("--no-partial-parse");
     let (full, _) = parse_with(p, &full_args, env);
     assert_eq!(cached, full, "the cached parse differs from a full parse");
-    (cached, out)
+    let full_state = std::fs::read(p.join("target/sluice_state.json")).expect("state file");
+    assert_eq!(
+        String::from_utf8_lossy(&state),
+        String::from_utf8_lossy(&full_state)
+    );
+    (cached, out, err)
 }
 
 fn node<'a>(m: &'a Value, id: &str) -> &'a Value {
@@ -277,4 +294,93 @@ fn a_corrupt_or_foreign_cache_is_ignored() {
         assert_eq!(reused(&out), 0, "{out}");
         assert_eq!(m, good);
     }
+}
+
+#[test]
+fn the_fast_path_patches_the_manifest_for_edited_models() {
+    let dir = project();
+    let p = dir.path();
+    parse(p, &[]);
+    // Same refs, new body, new config, and now a var read: patched in place.
+    write(
+        p,
+        "models/b.sql",
+        "{{ config(materialized='table', tags=['edited']) }}\nselect v + {{ var('mat') | length }} as w from {{ ref('a') }}",
+    );
+    let (m, out, err) = parse_checked_traced(p, &[], &[]);
+    assert!(
+        err.contains("parse: fast path (1 model files parsed)"),
+        "{err}"
+    );
+    assert_eq!(reused(&out), 2, "{out}");
+    let b = node(&m, "model.pp.b");
+    assert_eq!(b["config"]["materialized"], "table");
+    assert_eq!(b["tags"], serde_json::json!(["edited"]));
+    let state = read_json(&p.join("target/sluice_state.json"));
+    assert_eq!(
+        state["vars"]["model.pp.b"],
+        serde_json::json!({"mat": "view"})
+    );
+    // A model with YAML tests, edited: its tests are rebuilt with it.
+    write(
+        p,
+        "models/a.sql",
+        "{{ config(materialized=var('mat'), tags=[team_tag(), env_var('PP_TEST_TAG', 'untagged')]) }}\nselect {{ cents('2') }} as v",
+    );
+    let (_, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(err.contains("parse: fast path"), "{err}");
+    // A new ref changes the graph: the full parse handles it.
+    write(p, "models/c.sql", "select * from {{ ref('a') }}");
+    let (_, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(err.contains("parse: full"), "{err}");
+    // And the cache it wrote is used next time.
+    let (_, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(
+        err.contains("parse: fast path (0 model files parsed)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_edit_that_keeps_the_size_is_seen_after_the_racy_window() {
+    let dir = project();
+    let p = dir.path();
+    // Files older than two seconds are trusted by their stat (size, times, inode).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    parse(p, &[]);
+    let (_, _, err) = parse_traced(p, &[], &[]);
+    assert!(
+        err.contains("parse: fast path (0 model files parsed)"),
+        "{err}"
+    );
+    write(p, "models/c.sql", "select 4 as c");
+    let (m, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(
+        err.contains("parse: fast path (1 model files parsed)"),
+        "{err}"
+    );
+    assert!(node(&m, "model.pp.c")["raw_code"]
+        .as_str()
+        .is_some_and(|c| c.contains("select 4")));
+}
+
+#[test]
+fn a_changed_seed_or_singular_test_takes_the_full_parse() {
+    let dir = project();
+    let p = dir.path();
+    write(p, "seeds/s.csv", "id\n1\n");
+    write(p, "tests/t.sql", "select * from {{ ref('a') }} where v < 0");
+    let project_yml = PROJECT_YML.replace("target-path", "test-paths: [tests]\ntarget-path");
+    write(p, "project.yml", &project_yml);
+    parse(p, &[]);
+    write(p, "seeds/s.csv", "id\n1\n2\n");
+    let (_, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(err.contains("parse: full"), "{err}");
+    write(p, "tests/t.sql", "select * from {{ ref('b') }} where w < 0");
+    let (m, _, err) = parse_checked_traced(p, &[], &[]);
+    assert!(err.contains("parse: full"), "{err}");
+    assert_eq!(
+        m["nodes"]["test.pp.t"]["depends_on"]["nodes"],
+        serde_json::json!(["model.pp.b"])
+    );
 }
