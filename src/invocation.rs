@@ -326,8 +326,9 @@ impl Loaded {
             .count();
         let rewrite =
             !reuse.loaded() || (misses > 0 && (models.len() < 2000 || misses * 32 > models.len()));
+        // Without manifest entries: this command writes its own manifest (with
+        // compiled SQL); `sluice parse` adds them when it needs them.
         if rewrite {
-            self.fill_cache_entries();
             let _ = self.write_parse_cache(None);
         }
     }
@@ -408,8 +409,7 @@ impl Loaded {
                         let bytes = state
                             .reuse
                             .manifest_entry(&n.unique_id, &p)
-                            .or_else(|| state.entries.get(&n.unique_id).map(|s| s.as_bytes()))
-                            .unwrap_or_default();
+                            .or_else(|| state.entries.get(&n.unique_id).map(|s| s.as_bytes()));
                         (*n, p, bytes)
                     })
                     .collect(),
@@ -858,6 +858,12 @@ impl Loaded {
                               sql: &str|
          -> std::result::Result<Arc<SourceFile>, Diagnostic> {
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
+            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            // An unchanged file is left alone: reading it is cheaper than rewriting
+            // it (no dirty pages, no journal), and its modification time stays.
+            if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+                return Ok(SourceFile::new(display, sql));
+            }
             let mut written = std::fs::write(&path, sql);
             if written.is_err() {
                 // The folder is made on the first miss only: most writes find it.
@@ -868,7 +874,6 @@ impl Loaded {
             }
             written
                 .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
             Ok(SourceFile::new(display, sql))
         };
         let mut out = HashMap::new();

@@ -238,8 +238,9 @@ struct IndexEntry {
     unique_id: String,
     /// The parents' unique ids the manifest entry was written with.
     parents: Vec<String>,
-    /// The manifest entry: (offset, length) in the JSON section.
-    json: (u64, u64),
+    /// The manifest entry: (offset, length) in the JSON section; none when the
+    /// cache was written by a command other than `parse`, which did not need it.
+    json: Option<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
@@ -348,12 +349,16 @@ impl ParseCache {
             return None;
         }
         let json_len = content.len() - body_end;
-        let json_ok = body.bundles.iter().flat_map(|b| &b.nodes).all(|n| {
-            n.json
-                .0
-                .checked_add(n.json.1)
-                .is_some_and(|end| end <= json_len as u64)
-        });
+        let json_ok = body
+            .bundles
+            .iter()
+            .flat_map(|b| &b.nodes)
+            .filter_map(|n| n.json)
+            .all(|(offset, len)| {
+                offset
+                    .checked_add(len)
+                    .is_some_and(|end| end <= json_len as u64)
+            });
         if !json_ok {
             return None;
         }
@@ -398,9 +403,10 @@ impl ParseCache {
             .as_ref()
     }
 
-    fn json(&self, node: &IndexEntry) -> &[u8] {
-        let start = self.json_start + node.json.0 as usize;
-        &self.map[start..start + node.json.1 as usize]
+    fn json(&self, node: &IndexEntry) -> Option<&[u8]> {
+        let (offset, len) = node.json?;
+        let start = self.json_start + offset as usize;
+        self.map.get(start..start + len as usize)
     }
 }
 
@@ -475,7 +481,10 @@ impl Reuse {
         let cache = self.cache.as_ref()?;
         let &(b, n) = self.nodes.get(unique_id)?;
         let node = &cache.body.bundles[b].nodes[n];
-        (node.parents == parents).then(|| cache.json(node))
+        if node.parents != parents {
+            return None;
+        }
+        cache.json(node)
     }
 
     /// How many model files were reused from the cache.
@@ -605,6 +614,9 @@ fn restore_bundle(
 
 // ------------------------------------------------------------------ writing
 
+/// A node to cache: the node, its parents' unique ids, its manifest entry.
+pub type NewNode<'a> = (&'a ParsedNode, Vec<String>, Option<&'a [u8]>);
+
 /// One model file's parse result, to be cached.
 pub struct NewBundle<'a> {
     pub path: String,
@@ -613,7 +625,7 @@ pub struct NewBundle<'a> {
     pub props_file: Option<String>,
     /// The nodes (model first, then its generic tests), each with its parents'
     /// unique ids and its manifest entry.
-    pub nodes: Vec<(&'a ParsedNode, Vec<String>, &'a [u8])>,
+    pub nodes: Vec<NewNode<'a>>,
 }
 
 struct FileTable {
@@ -774,7 +786,7 @@ pub fn write(
             .map(|&(node, ref parents, bytes)| IndexEntry {
                 unique_id: node.unique_id.clone(),
                 parents: parents.clone(),
-                json: blob.add(bytes),
+                json: bytes.map(|b| blob.add(b)),
             })
             .collect();
         out_bundles.push(Bundle {
