@@ -22,6 +22,7 @@ use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml;
 use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
+use crate::render::cache::{self, ParseCache, Reuse};
 use crate::render::compile::{self, inject_ctes, RawSql};
 use crate::render::parse::{self, ParsedNode, ResourceType};
 use crate::render::{Renderer, Resolved, TargetInfo};
@@ -34,6 +35,8 @@ pub struct Options {
     pub target: Option<String>,
     pub vars: Option<String>,
     pub threads: Option<usize>,
+    /// `--no-partial-parse`: parse every file, ignoring and not writing the cache.
+    pub no_partial_parse: bool,
 }
 
 /// A loaded, parsed project with its graph.
@@ -50,6 +53,20 @@ pub struct Loaded {
     pub state: Option<State>,
     /// `--defer` / `--favor-state`.
     pub defer: Defer,
+    /// What came from the parse cache, and the manifest entries serialized for it.
+    parse_cache: ParseCacheState,
+}
+
+#[derive(Default)]
+struct ParseCacheState {
+    /// Whether this invocation uses the cache (not `--no-partial-parse`).
+    enabled: bool,
+    global_key: u128,
+    reuse: Reuse,
+    /// Models whose generic tests warned: never cached.
+    warned: HashSet<String>,
+    /// Manifest entries (unique_id → JSON) serialized while writing the cache.
+    entries: HashMap<String, String>,
 }
 
 /// Where refs to unselected nodes point.
@@ -97,7 +114,10 @@ fn render_field(node: &yaml::Node, what: &str) -> Result<String, Diagnostic> {
     })
 }
 
-fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, Diagnostic> {
+pub(crate) fn choose_target(
+    project: &Project,
+    wanted: Option<&str>,
+) -> Result<TargetDef, Diagnostic> {
     let pf = &project.file;
     let (name, span) = match (wanted, &pf.default_target) {
         (Some(n), _) => (n.to_owned(), None),
@@ -140,7 +160,10 @@ fn choose_target(project: &Project, wanted: Option<&str>) -> Result<TargetDef, D
     Err(d)
 }
 
-fn target_info(def: &TargetDef, threads: Option<usize>) -> Result<TargetInfo, Diagnostic> {
+pub(crate) fn target_info(
+    def: &TargetDef,
+    threads: Option<usize>,
+) -> Result<TargetInfo, Diagnostic> {
     let schema_key = if def.kind == WarehouseKind::BigQuery {
         "dataset"
     } else {
@@ -189,7 +212,7 @@ fn duckdb_path(project: &Project, def: &TargetDef) -> Result<String> {
 }
 
 /// DuckDB names a database file's catalog after the file's stem.
-fn duckdb_catalog(project: &Project, def: &TargetDef) -> Result<String> {
+pub(crate) fn duckdb_catalog(project: &Project, def: &TargetDef) -> Result<String> {
     let path = duckdb_path(project, def)?;
     if path == ":memory:" {
         return Ok("memory".to_owned());
@@ -223,11 +246,20 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         )
     }));
     let adapter_type = target.kind.as_str().to_owned();
+    let global_key = cache::global_key(&project, &target, &cli_vars);
+    let mut reuse = if opts.no_partial_parse {
+        Reuse::none()
+    } else {
+        ParseCache::open(project.target_path(), global_key)
+            .map(Reuse::new)
+            .unwrap_or_default()
+    };
+    let cached = reuse.lookup(&project);
     let renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
-    let (nodes, mut warnings) = parse::parse_project(&project, &renderer)?;
-    let dag = Dag::build(nodes)?;
+    let parsed = parse::parse_project(&project, &renderer, cached)?;
+    let dag = Dag::build(parsed.nodes)?;
     let mut all_warnings = project.warnings.clone();
-    all_warnings.append(&mut warnings);
+    all_warnings.extend(parsed.warnings);
     let invocation = Invocation {
         invocation_id: invocation_id(),
         started_at,
@@ -240,7 +272,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
             _ => renderer.target.database.clone(),
         },
     };
-    Ok(Loaded {
+    let mut loaded = Loaded {
         project,
         target_def,
         renderer,
@@ -250,10 +282,22 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         full_refresh: false,
         state: None,
         defer: Defer::No,
-    })
+        parse_cache: ParseCacheState {
+            enabled: !opts.no_partial_parse,
+            global_key,
+            reuse,
+            warned: parsed.warned,
+            entries: HashMap::new(),
+        },
+    };
+    // `sluice parse` writes the cache with its artifacts (write_parse_artifacts).
+    if loaded.parse_cache.enabled && command != "parse" {
+        loaded.save_parse_cache();
+    }
+    Ok(loaded)
 }
 
-fn invocation_id() -> String {
+pub(crate) fn invocation_id() -> String {
     use sha2::{Digest, Sha256};
     let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
     let h = Sha256::digest(seed.as_bytes());
@@ -269,6 +313,235 @@ fn invocation_id() -> String {
 }
 
 impl Loaded {
+    /// Write the parse cache (see [`crate::render::cache`]) when this load parsed
+    /// model files the cache does not have. A few misses in a large project are not
+    /// worth rewriting tens of megabytes for: they are parsed again next time,
+    /// until enough accumulate. A cache that cannot be written is not an error.
+    fn save_parse_cache(&mut self) {
+        let reuse = &self.parse_cache.reuse;
+        let models = &self.project.models;
+        let misses = models
+            .iter()
+            .filter(|m| !reuse.was_reused(&m.rel_path))
+            .count();
+        let rewrite =
+            !reuse.loaded() || (misses > 0 && (models.len() < 2000 || misses * 32 > models.len()));
+        // Without manifest entries: this command writes its own manifest (with
+        // compiled SQL); `sluice parse` adds them when it needs them.
+        if rewrite {
+            let _ = self.write_parse_cache(None);
+        }
+    }
+
+    /// The model files' nodes, as the cache groups them: each model with the
+    /// generic tests declared on it (files whose tests warned are left out).
+    fn cache_bundles(&self) -> Vec<(&project::ProjectFileEntry, Vec<&ParsedNode>)> {
+        let dag = &self.dag;
+        let mut tests_of: HashMap<&str, Vec<&ParsedNode>> = HashMap::new();
+        for n in &dag.nodes {
+            if let Some(t) = n.generic_test.as_ref().filter(|t| !t.is_assertion) {
+                if let Some(a) = &t.attached_to {
+                    tests_of.entry(a.as_str()).or_default().push(n);
+                }
+            }
+        }
+        let project_name = self.project.name();
+        let mut bundles = Vec::with_capacity(self.project.models.len());
+        for m in &self.project.models {
+            let id = format!("model.{project_name}.{}", m.name);
+            if self.parse_cache.warned.contains(&id) {
+                continue;
+            }
+            let mut nodes: Vec<&ParsedNode> = dag.get(&id).into_iter().collect();
+            nodes.extend(tests_of.get(id.as_str()).into_iter().flatten());
+            bundles.push((m, nodes));
+        }
+        bundles
+    }
+
+    /// Serialize the manifest entries of the cache's nodes that the loaded cache
+    /// lacks (in parallel); the manifest uses them too.
+    fn fill_cache_entries(&mut self) {
+        let bundles = self.cache_bundles();
+        let dag = &self.dag;
+        let reuse = &self.parse_cache.reuse;
+        let inv = &self.invocation;
+        let nodes: Vec<&ParsedNode> = bundles.iter().flat_map(|(_, n)| n.clone()).collect();
+        let fresh: HashMap<String, String> = nodes
+            .par_iter()
+            .filter(|n| {
+                let parents = artifacts::parent_ids(dag, n);
+                reuse.manifest_entry(&n.unique_id, &parents).is_none()
+            })
+            .map(|n| (n.unique_id.clone(), artifacts::entry_text(dag, n, inv)))
+            .collect();
+        self.parse_cache.entries = fresh;
+    }
+
+    /// Write the cache; with the parse command's output for its fast path.
+    fn write_parse_cache(&self, fast: Option<cache::FastInput<'_>>) -> std::io::Result<()> {
+        let dag = &self.dag;
+        let state = &self.parse_cache;
+        let now = cache::now_secs();
+        let root = &self.project.root;
+        let bundles = self.cache_bundles();
+        let stats: Vec<Option<cache::Stat>> = bundles
+            .par_iter()
+            .map(|(m, _)| cache::Stat::for_cache(&root.join(&m.rel_path), now))
+            .collect();
+        let new_bundles: Vec<cache::NewBundle<'_>> = bundles
+            .iter()
+            .zip(stats)
+            .map(|((m, nodes), stat)| cache::NewBundle {
+                path: m.rel_path.to_string_lossy().into_owned(),
+                hash: cache::content_hash(&m.file.text),
+                stat,
+                props_file: self
+                    .project
+                    .properties
+                    .models
+                    .get(&m.name)
+                    .map(|p| p.file.path.to_string_lossy().into_owned()),
+                nodes: nodes
+                    .iter()
+                    .map(|n| {
+                        let p = artifacts::parent_ids(dag, n);
+                        let bytes = state
+                            .reuse
+                            .manifest_entry(&n.unique_id, &p)
+                            .or_else(|| state.entries.get(&n.unique_id).map(|s| s.as_bytes()));
+                        (*n, p, bytes)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let env_read = self
+            .renderer
+            .env_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        cache::write(
+            self.project.target_path(),
+            state.global_key,
+            Some(&state.reuse),
+            &env_read,
+            &new_bundles,
+            fast,
+        )
+    }
+
+    /// `sluice parse`: write sluice_state.json, manifest.json and the parse cache,
+    /// with what the next parse's fast path needs.
+    pub fn write_parse_artifacts(&mut self) -> Result<()> {
+        if !self.parse_cache.enabled {
+            return self.write_manifest(&HashMap::new());
+        }
+        self.fill_cache_entries();
+        let state_vars = self.write_state()?;
+        let macros = self.macro_list();
+        let cache_state = &self.parse_cache;
+        let reuse = |node: &ParsedNode, parents: &[String]| {
+            cache_state
+                .reuse
+                .manifest_entry(&node.unique_id, parents)
+                .or_else(|| {
+                    cache_state
+                        .entries
+                        .get(&node.unique_id)
+                        .map(|s| s.as_bytes())
+                })
+        };
+        let m = artifacts::manifest(
+            &self.dag,
+            &self.invocation,
+            &BTreeMap::new(),
+            &macros,
+            &reuse,
+        );
+        let parts = m.parts();
+        let path = self.target_path().join("manifest.json");
+        artifacts::write_manifest_parts(&path, &parts).map_err(|e| {
+            Diagnostic::error(format!("cannot write {}: {e}", path.display()))
+                .with_help("check that target-path is writable")
+        })?;
+        let pf = &self.project.file;
+        let root = &self.project.root;
+        let now = cache::now_secs();
+        let mut others = Vec::new();
+        for (folders, ext) in [
+            (&pf.seed_paths, "csv"),
+            (&pf.test_paths, "sql"),
+            (&pf.snapshot_paths, "sql"),
+        ] {
+            for (path, _) in project::walk(root, folders, ext) {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    return Ok(());
+                };
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                others.push((
+                    rel.to_string_lossy().into_owned(),
+                    xxhash_rust::xxh3::xxh3_128(&bytes),
+                    cache::Stat::for_cache(&path, now),
+                ));
+            }
+        }
+        let mut names = Vec::new();
+        let mut sources = Vec::new();
+        for n in &self.dag.nodes {
+            match n.resource_type {
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
+                    names.push((n.name.clone(), n.unique_id.clone()))
+                }
+                ResourceType::Source => {
+                    if let Some(s) = &n.source_name {
+                        sources.push((s.clone(), n.name.clone(), n.unique_id.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let fast = cache::FastInput {
+            others,
+            names,
+            sources,
+            parts: &parts[1..],
+            state: &state_vars,
+            node_count: self.dag.nodes.len() as u64,
+        };
+        let clean = self.warnings.is_empty() && parts.first().is_some_and(|p| p.0 == "metadata");
+        let _ = self.write_parse_cache(clean.then_some(fast));
+        Ok(())
+    }
+
+    /// Write sluice_state.json; returns its `vars` entries as JSON text.
+    fn write_state(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let vars: Vec<(String, Vec<u8>)> = self
+            .dag
+            .nodes
+            .iter()
+            .filter(|n| !n.reads.vars.is_empty())
+            .map(|n| {
+                let text = serde_json::to_vec(&Json::Object(self.vars_read(n)))
+                    .expect("a JSON value serializes");
+                (n.unique_id.clone(), text)
+            })
+            .collect();
+        let path = self.target_path().join(STATE_FILE);
+        write_state_file(&path, vars.iter().map(|(k, v)| (k.as_str(), v.as_slice()))).map_err(
+            |e| {
+                Diagnostic::error(format!("cannot write {}: {e}", path.display()))
+                    .with_help("check that target-path is writable")
+            },
+        )?;
+        Ok(vars)
+    }
+
+    /// How many model files this load took from the parse cache.
+    pub fn models_from_cache(&self) -> usize {
+        self.parse_cache.reuse.reused()
+    }
+
     /// Nodes selected by `--select`/`--exclude`, restricted to `types`; tests of a
     /// selected node are included when tests are wanted (dbt's eager selection).
     pub fn select(
@@ -585,6 +858,12 @@ impl Loaded {
                               sql: &str|
          -> std::result::Result<Arc<SourceFile>, Diagnostic> {
             let path = materialize::compiled_path(&compiled_root, &project_name, node);
+            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            // An unchanged file is left alone: reading it is cheaper than rewriting
+            // it (no dirty pages, no journal), and its modification time stays.
+            if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+                return Ok(SourceFile::new(display, sql));
+            }
             let mut written = std::fs::write(&path, sql);
             if written.is_err() {
                 // The folder is made on the first miss only: most writes find it.
@@ -595,7 +874,6 @@ impl Loaded {
             }
             written
                 .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
             Ok(SourceFile::new(display, sql))
         };
         let mut out = HashMap::new();
@@ -950,19 +1228,32 @@ impl Loaded {
         let mut info = self.compiled_info(compiled);
         info.retain(|_, c| !c.compiled_path.is_empty());
         let macros = self.macro_list();
-        let vars: serde_json::Map<String, Json> = self
-            .dag
-            .nodes
-            .iter()
-            .filter(|n| !n.reads.vars.is_empty())
-            .map(|n| (n.unique_id.clone(), Json::Object(self.vars_read(n))))
-            .collect();
-        self.write_artifact(STATE_FILE, &serde_json::json!({ "vars": vars }))?;
-        self.write_artifact(
-            "manifest.json",
-            &artifacts::manifest(&self.dag, &self.invocation, &info, &macros),
-        )
+        self.write_state()?;
+        let state = &self.parse_cache;
+        let reuse = |node: &ParsedNode, parents: &[String]| {
+            state
+                .reuse
+                .manifest_entry(&node.unique_id, parents)
+                .or_else(|| state.entries.get(&node.unique_id).map(|s| s.as_bytes()))
+        };
+        let m = artifacts::manifest(&self.dag, &self.invocation, &info, &macros, &reuse);
+        let path = self.target_path().join("manifest.json");
+        m.write(&path).map_err(|e| {
+            Diagnostic::error(format!("cannot write {}: {e}", path.display()))
+                .with_help("check that target-path is writable")
+                .into()
+        })
     }
+}
+
+/// Write sluice_state.json (`{"vars": {unique_id: {var: value}}}`) from its
+/// entries' JSON text, atomically.
+pub fn write_state_file<'e>(
+    path: &Path,
+    entries: impl Iterator<Item = (&'e str, &'e [u8])>,
+) -> std::io::Result<()> {
+    let parts = [("vars", artifacts::Part::Entries(entries.collect()))];
+    artifacts::write_manifest_parts(path, &parts)
 }
 
 /// Render one node for its target: models and singular tests from their template

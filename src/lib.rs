@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod execute;
 pub mod graph;
 pub mod invocation;
+pub mod partial_parse;
 pub mod project;
 pub mod render;
 pub mod semantic;

@@ -3,12 +3,12 @@
 //! Compiled SQL files are written by the compile step; see [`write_json`].
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value as Json};
 
 use crate::execute::NodeResult;
@@ -115,6 +115,23 @@ fn node_json(
     node: &ParsedNode,
     inv: &Invocation,
     compiled: Option<&CompiledInfo>,
+) -> Json {
+    let attached = node
+        .generic_test
+        .as_ref()
+        .and_then(|t| t.attached_to.as_ref())
+        .and_then(|id| dag.get(id));
+    node_json_with(node, inv, compiled, depends_on_ids(dag, node), attached)
+}
+
+/// A model's, seed's, snapshot's or test's manifest entry, given its parents'
+/// unique ids and (for a generic test) the node it is attached to.
+pub fn node_json_with(
+    node: &ParsedNode,
+    inv: &Invocation,
+    compiled: Option<&CompiledInfo>,
+    parents: Vec<String>,
+    attached: Option<&ParsedNode>,
 ) -> Json {
     let mut config = node.config.to_json();
     if let Json::Object(m) = &mut config {
@@ -231,7 +248,7 @@ fn node_json(
     m.insert("metrics".into(), json!([]));
     m.insert(
         "depends_on".into(),
-        json!({"macros": macros, "nodes": depends_on_ids(dag, node)}),
+        json!({"macros": macros, "nodes": parents}),
     );
     m.insert("compiled".into(), json!(compiled.is_some()));
     if let Some(c) = compiled {
@@ -253,7 +270,6 @@ fn node_json(
             json!({"name": t.test_name, "kwargs": kwargs, "namespace": t.namespace}),
         );
         m.insert("column_name".into(), json!(t.column_name));
-        let attached = t.attached_to.as_ref().and_then(|id| dag.get(id));
         let attached_is_source = attached.is_some_and(|n| n.resource_type == ResourceType::Source);
         m.insert(
             "attached_node".into(),
@@ -317,14 +333,30 @@ pub struct CompiledInfo {
     pub relation_name: Option<String>,
 }
 
-/// The manifest of every parsed node.
-/// manifest.json. Each node is serialized on its own (in parallel) and kept as raw
-/// JSON text, so a 10,000-model manifest never exists as one big value tree.
-#[derive(Serialize)]
-pub struct Manifest {
+/// One node's manifest entry as JSON text: serialized by this run, or taken as is
+/// from the parse cache (the same text an earlier run serialized for the node).
+pub enum RawEntry<'a> {
+    Text(String),
+    Bytes(&'a [u8]),
+}
+
+impl RawEntry<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            RawEntry::Text(s) => s.as_bytes(),
+            RawEntry::Bytes(b) => b,
+        }
+    }
+}
+
+/// manifest.json. Each node is serialized on its own (in parallel) and kept as JSON
+/// text, so a 10,000-model manifest never exists as one big value tree, and an
+/// unchanged node's text can come from the parse cache. [`Manifest::write_to`]
+/// writes the fields in this order.
+pub struct Manifest<'a> {
     metadata: Json,
-    nodes: BTreeMap<String, Box<RawValue>>,
-    sources: BTreeMap<String, Box<RawValue>>,
+    nodes: BTreeMap<String, RawEntry<'a>>,
+    sources: BTreeMap<String, RawEntry<'a>>,
     macros: Map<String, Json>,
     docs: Json,
     exposures: Json,
@@ -337,35 +369,59 @@ pub struct Manifest {
     group_map: Json,
     saved_queries: Json,
     semantic_models: Json,
-    unit_tests: BTreeMap<String, Box<RawValue>>,
+    unit_tests: BTreeMap<String, RawEntry<'a>>,
 }
 
-/// The manifest of every parsed node.
-pub fn manifest(
+/// A node's manifest entry as JSON text (what the parse cache stores).
+pub fn entry_text(dag: &Dag, node: &ParsedNode, inv: &Invocation) -> String {
+    // Serializing a serde_json::Value to text cannot fail.
+    serde_json::to_string(&entry_json(dag, node, inv)).expect("a JSON value serializes")
+}
+
+/// The parents' unique ids a node's manifest entry lists (`depends_on.nodes`).
+pub fn parent_ids(dag: &Dag, node: &ParsedNode) -> Vec<String> {
+    depends_on_ids(dag, node)
+}
+
+/// Gives a node's manifest entry from the parse cache, given its parents.
+pub type ReuseEntry<'a> = dyn Fn(&ParsedNode, &[String]) -> Option<&'a [u8]> + Sync + 'a;
+
+/// The manifest of every parsed node. `reuse(node, parents)` may give the entry of
+/// a node that is not compiled this run (from the parse cache) instead of
+/// serializing it again.
+pub fn manifest<'a>(
     dag: &Dag,
     inv: &Invocation,
     compiled: &BTreeMap<String, CompiledInfo>,
     macros: &[(String, String, String)],
-) -> Manifest {
+    reuse: &ReuseEntry<'a>,
+) -> Manifest<'a> {
     let mut nodes = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut unit_tests = BTreeMap::new();
     let mut parent_map = BTreeMap::new();
     let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let entries: Vec<Box<RawValue>> = dag
+    let entries: Vec<(Vec<String>, RawEntry<'a>)> = dag
         .nodes
         .par_iter()
         .map(|node| {
+            let parents = depends_on_ids(dag, node);
+            let compiled = compiled.get(&node.unique_id);
+            if compiled.is_none() {
+                if let Some(bytes) = reuse(node, &parents) {
+                    return (parents, RawEntry::Bytes(bytes));
+                }
+            }
             let entry = match node.resource_type {
                 ResourceType::Source | ResourceType::UnitTest => entry_json(dag, node, inv),
-                _ => node_json(dag, node, inv, compiled.get(&node.unique_id)),
+                _ => node_json(dag, node, inv, compiled),
             };
             // Serializing a serde_json::Value to text cannot fail.
-            serde_json::value::to_raw_value(&entry).expect("a JSON value serializes")
+            let text = serde_json::to_string(&entry).expect("a JSON value serializes");
+            (parents, RawEntry::Text(text))
         })
         .collect();
-    for (node, entry) in dag.nodes.iter().zip(entries) {
-        let parents = depends_on_ids(dag, node);
+    for (node, (parents, entry)) in dag.nodes.iter().zip(entries) {
         for p in &parents {
             child_map
                 .entry(p.clone())
@@ -404,16 +460,7 @@ pub fn manifest(
         .collect();
     let empty = || json!({});
     Manifest {
-        metadata: json!({
-            "dbt_schema_version": MANIFEST_SCHEMA,
-            "dbt_version": DBT_VERSION,
-            "generated_at": iso(Utc::now()),
-            "invocation_id": inv.invocation_id,
-            "invocation_started_at": iso(inv.started_at),
-            "env": {},
-            "project_name": inv.project_name,
-            "adapter_type": inv.adapter_type,
-        }),
+        metadata: manifest_metadata(inv),
         nodes,
         sources,
         macros,
@@ -429,6 +476,97 @@ pub fn manifest(
         saved_queries: empty(),
         semantic_models: empty(),
         unit_tests,
+    }
+}
+
+/// A top-level field of manifest.json, serialized: JSON text, or node entries
+/// (unique_id → JSON text) written as an object.
+pub enum Part<'p> {
+    Text(std::borrow::Cow<'p, [u8]>),
+    Entries(Vec<(&'p str, &'p [u8])>),
+}
+
+/// Write manifest.json's top-level fields as one compact JSON object.
+pub fn write_parts(w: &mut impl Write, parts: &[(&str, Part<'_>)]) -> std::io::Result<()> {
+    w.write_all(b"{")?;
+    for (i, (key, part)) in parts.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *w, key)?;
+        w.write_all(b":")?;
+        match part {
+            Part::Text(t) => w.write_all(t)?,
+            Part::Entries(entries) => {
+                w.write_all(b"{")?;
+                for (j, (id, bytes)) in entries.iter().enumerate() {
+                    if j > 0 {
+                        w.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *w, id)?;
+                    w.write_all(b":")?;
+                    w.write_all(bytes)?;
+                }
+                w.write_all(b"}")?;
+            }
+        }
+    }
+    w.write_all(b"}")
+}
+
+/// Write manifest.json atomically from its parts (temp file, then rename).
+pub fn write_manifest_parts(path: &Path, parts: &[(&str, Part<'_>)]) -> std::io::Result<()> {
+    write_atomically(path, |w| write_parts(w, parts))
+}
+
+/// The manifest's metadata for an invocation.
+pub fn manifest_metadata(inv: &Invocation) -> Json {
+    json!({
+        "dbt_schema_version": MANIFEST_SCHEMA,
+        "dbt_version": DBT_VERSION,
+        "generated_at": iso(Utc::now()),
+        "invocation_id": inv.invocation_id,
+        "invocation_started_at": iso(inv.started_at),
+        "env": {},
+        "project_name": inv.project_name,
+        "adapter_type": inv.adapter_type,
+    })
+}
+
+fn text(v: &impl Serialize) -> std::borrow::Cow<'static, [u8]> {
+    // Serializing JSON values and string maps to text cannot fail.
+    serde_json::to_vec(v).expect("JSON serializes").into()
+}
+
+impl Manifest<'_> {
+    /// The top-level fields in dbt's order, serialized.
+    pub fn parts(&self) -> Vec<(&'static str, Part<'_>)> {
+        fn entries<'p>(m: &'p BTreeMap<String, RawEntry<'_>>) -> Part<'p> {
+            Part::Entries(m.iter().map(|(k, v)| (k.as_str(), v.bytes())).collect())
+        }
+        vec![
+            ("metadata", Part::Text(text(&self.metadata))),
+            ("nodes", entries(&self.nodes)),
+            ("sources", entries(&self.sources)),
+            ("macros", Part::Text(text(&self.macros))),
+            ("docs", Part::Text(text(&self.docs))),
+            ("exposures", Part::Text(text(&self.exposures))),
+            ("metrics", Part::Text(text(&self.metrics))),
+            ("groups", Part::Text(text(&self.groups))),
+            ("selectors", Part::Text(text(&self.selectors))),
+            ("disabled", Part::Text(text(&self.disabled))),
+            ("parent_map", Part::Text(text(&self.parent_map))),
+            ("child_map", Part::Text(text(&self.child_map))),
+            ("group_map", Part::Text(text(&self.group_map))),
+            ("saved_queries", Part::Text(text(&self.saved_queries))),
+            ("semantic_models", Part::Text(text(&self.semantic_models))),
+            ("unit_tests", entries(&self.unit_tests)),
+        ]
+    }
+
+    /// Write manifest.json atomically (temp file, then rename).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        write_manifest_parts(path, &self.parts())
     }
 }
 
@@ -488,14 +626,22 @@ pub fn run_results(
 /// Write a JSON artifact atomically (temp file, then rename), so a reader never
 /// sees half a file.
 pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    // Compact, as dbt writes them: a 10,000-model manifest is tens of megabytes.
+    write_atomically(path, |w| Ok(serde_json::to_writer(w, value)?))
+}
+
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    // Compact, as dbt writes them: a 10,000-model manifest is tens of megabytes.
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer(&mut out, value)?;
-    std::io::Write::flush(&mut out)?;
+    // A large buffer: a 24 MB manifest in 8 KB writes is thousands of system calls.
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    write(&mut out)?;
+    out.flush()?;
     drop(out);
     std::fs::rename(&tmp, path)
 }

@@ -86,6 +86,9 @@ pub struct CommonArgs {
     /// Output format for logs
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
+    /// Parse every file, ignoring the parse cache (target-path/partial_parse.bin)
+    #[arg(long)]
+    pub no_partial_parse: bool,
 }
 
 impl CommonArgs {
@@ -95,6 +98,7 @@ impl CommonArgs {
             target: self.target.clone(),
             vars: self.vars.clone(),
             threads: self.threads,
+            no_partial_parse: self.no_partial_parse,
         }
     }
 

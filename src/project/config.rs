@@ -189,6 +189,16 @@ impl Config {
         )
     }
 
+    /// Every entry with its key, in key order (the parse cache stores them).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &ConfigEntry)> {
+        self.entries.iter().map(|(k, e)| (k.as_str(), e))
+    }
+
+    /// Put an entry back as it was stored, without merging (the parse cache).
+    pub fn insert_entry(&mut self, key: String, entry: ConfigEntry) {
+        self.entries.insert(key, entry);
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }

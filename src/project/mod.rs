@@ -52,6 +52,8 @@ pub struct Project {
     /// Snapshot blocks from the snapshot paths, and YAML snapshots (`relation:`).
     pub snapshots: Vec<snapshot::SnapshotBlock>,
     pub properties: Properties,
+    /// The YAML properties files, in the order they were read.
+    pub yaml_files: Vec<Arc<SourceFile>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -89,7 +91,20 @@ pub fn read_source(root: &Path, path: &Path) -> Result<Arc<SourceFile>, Diagnost
     }
 }
 
-fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, PathBuf)> {
+/// `path` relative to `base` (a prefix of it): by slicing the text when both are
+/// UTF-8, which is much cheaper than comparing path components for 10,000 files.
+pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    if let (Some(p), Some(b)) = (path.to_str(), base.to_str()) {
+        if let Some(rest) = p.strip_prefix(b).and_then(|r| r.strip_prefix('/')) {
+            return PathBuf::from(rest);
+        }
+    }
+    path.strip_prefix(base).unwrap_or(path).to_path_buf()
+}
+
+/// The files under `folders` with this extension, sorted, skipping hidden ones:
+/// (path, path relative to its folder).
+pub fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for folder in folders {
         let base = root.join(folder);
@@ -105,7 +120,7 @@ fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, PathB
         for entry in entries {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) == Some(extension) {
-                let in_folder = path.strip_prefix(&base).unwrap_or(path).to_path_buf();
+                let in_folder = relative_to(path, &base);
                 out.push((path.to_path_buf(), in_folder));
             }
         }
@@ -134,28 +149,75 @@ fn entries(
                 continue;
             }
         };
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut fqn = vec![project.to_owned()];
-        if let Some(parent) = in_folder.parent() {
-            fqn.extend(
-                parent
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-            );
-        }
-        fqn.push(name.clone());
-        out.push(ProjectFileEntry {
-            name,
-            rel_path: file.path.clone(),
-            path_in_folder: in_folder,
-            fqn,
-            file,
-        });
+        out.push(file_entry(project, &path, in_folder, file));
     }
     out
+}
+
+/// The entry of a file read from `path` (`in_folder`: relative to its folder).
+pub fn file_entry(
+    project: &str,
+    path: &Path,
+    in_folder: PathBuf,
+    file: Arc<SourceFile>,
+) -> ProjectFileEntry {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut fqn = vec![project.to_owned()];
+    if let Some(parent) = in_folder.parent() {
+        fqn.extend(
+            parent
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        );
+    }
+    fqn.push(name.clone());
+    ProjectFileEntry {
+        name,
+        rel_path: file.path.clone(),
+        path_in_folder: in_folder,
+        fqn,
+        file,
+    }
+}
+
+impl Project {
+    /// A project of a few model files, for re-parsing only those (the parse
+    /// command's fast path): no seeds, tests or snapshots, and only the given
+    /// properties.
+    pub fn partial(
+        root: PathBuf,
+        file: ProjectFile,
+        models: Vec<ProjectFileEntry>,
+        macros: Vec<ProjectFileEntry>,
+        properties: Properties,
+    ) -> Project {
+        Project {
+            root,
+            file,
+            models,
+            seeds: Vec::new(),
+            macros,
+            singular_tests: Vec::new(),
+            snapshots: Vec::new(),
+            properties,
+            yaml_files: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The YAML properties files of a project, in load order.
+pub fn yaml_paths(root: &Path, pf: &ProjectFile) -> Vec<(PathBuf, PathBuf)> {
+    let mut yaml_folders: Vec<String> = pf.model_paths.clone();
+    yaml_folders.extend(pf.seed_paths.iter().cloned());
+    yaml_folders.extend(pf.macro_paths.iter().cloned());
+    yaml_folders.extend(pf.snapshot_paths.iter().cloned());
+    let mut yaml_files = walk(root, &yaml_folders, "yml");
+    yaml_files.extend(walk(root, &yaml_folders, "yaml"));
+    yaml_files
 }
 
 /// Reject two files that define the same node name, naming both.
@@ -180,6 +242,28 @@ fn check_unique(kind: &str, files: &[ProjectFileEntry], errors: &mut Vec<Diagnos
     }
 }
 
+/// Read and check `project.yml` of the (absolute) project directory `root`.
+pub fn load_project_file(
+    root: &Path,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<ProjectFile, Diagnostics> {
+    let file = read_source(root, &root.join(PROJECT_FILE))?;
+    let pf = project_yml::parse(root, file, warnings)?;
+    for tree in [
+        &pf.models_tree,
+        &pf.seeds_tree,
+        &pf.snapshots_tree,
+        &pf.tests_tree,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        project_yml::validate_tree(tree, warnings)?;
+    }
+
+    Ok(pf)
+}
+
 /// Load the project in `root` (the `--project-dir`).
 pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
@@ -196,19 +280,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
         return Err(d.into());
     }
     let mut warnings = Vec::new();
-    let file = read_source(&root, &project_path)?;
-    let pf = project_yml::parse(&root, file, &mut warnings)?;
-    for tree in [
-        &pf.models_tree,
-        &pf.seeds_tree,
-        &pf.snapshots_tree,
-        &pf.tests_tree,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        project_yml::validate_tree(tree, &mut warnings)?;
-    }
+    let pf = load_project_file(&root, &mut warnings)?;
 
     let mut errors = Vec::new();
     let models = entries(&root, &pf.name, &pf.model_paths, "sql", &mut errors);
@@ -239,12 +311,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
     }
 
     let mut properties = Properties::default();
-    let mut yaml_folders: Vec<String> = pf.model_paths.clone();
-    yaml_folders.extend(pf.seed_paths.iter().cloned());
-    yaml_folders.extend(pf.macro_paths.iter().cloned());
-    yaml_folders.extend(pf.snapshot_paths.iter().cloned());
-    let mut yaml_files = walk(&root, &yaml_folders, "yml");
-    yaml_files.extend(walk(&root, &yaml_folders, "yaml"));
+    let yaml_files = yaml_paths(&root, &pf);
     // Parse in parallel; add in file order, so "defined twice" errors are stable.
     let parsed: Vec<_> = yaml_files
         .into_par_iter()
@@ -252,7 +319,11 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
             read_source(&root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
         })
         .collect();
+    let mut yaml_sources = Vec::with_capacity(parsed.len());
     for result in parsed {
+        if let Ok((f, _)) = &result {
+            yaml_sources.push(Arc::clone(f));
+        }
         match result.and_then(|(f, doc)| properties.add_document(&f, &doc, &mut warnings)) {
             Ok(()) => {}
             Err(e) => errors.push(e),
@@ -311,6 +382,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
         singular_tests,
         snapshots,
         properties,
+        yaml_files: yaml_sources,
         warnings,
     })
 }

@@ -52,6 +52,8 @@ pub struct RenderShared {
     pub incremental: HashSet<String>,
     /// `--full-refresh` (`flags.FULL_REFRESH`).
     pub full_refresh: bool,
+    /// Every environment variable a render read (the parse cache depends on them).
+    pub env_read: super::cache::EnvRead,
 }
 
 impl RenderSession {
@@ -337,6 +339,11 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
         s.record(|r| {
             r.env_vars.insert(name.clone());
         });
+        s.shared
+            .env_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone());
         if let Some(v) = s.shared.env_overrides.get(&name) {
             return Ok(Value::from(v.clone()));
         }

@@ -6,6 +6,7 @@
 //! *compile* render produces the final SQL with relations resolved. Renders are
 //! independent, so callers run them in parallel (rayon).
 
+pub mod cache;
 pub mod compile;
 pub mod context;
 pub mod macros;
@@ -59,10 +60,15 @@ pub struct Renderer {
     pub registry: Arc<MacroRegistry>,
     /// Template name → the original file and, for macro files, the offset map.
     files: HashMap<String, (Arc<SourceFile>, Option<OffsetMap>)>,
+    /// Node templates (models, singular tests, snapshots): name → the source when it
+    /// differs from the file's text (a snapshot block's body).
+    node_sources: HashMap<String, Option<String>>,
     pub dialect: &'static dyn Dialect,
     pub target: TargetInfo,
     pub project_name: String,
     pub vars: BTreeMap<String, Json>,
+    /// The environment variables renders read (the parse cache depends on them).
+    pub env_read: cache::EnvRead,
 }
 
 static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -161,11 +167,13 @@ impl Renderer {
             }
             files.insert(template, (Arc::clone(&m.file), Some(pre.offsets)));
         }
+        // Node templates are compiled when rendered and dropped afterwards, never
+        // stored in the environment: a stored template costs ~17 KB, which for a
+        // 10,000-model project is most of the process's memory (and fresh memory is
+        // slow). A syntax error surfaces at the node's parse render, with its location.
+        let mut node_sources = HashMap::with_capacity(templates.len());
         for (name, file, source) in templates {
-            let source = source.clone().unwrap_or_else(|| file.text.clone());
-            if let Err(e) = env.add_template_owned(name.clone(), source) {
-                errors.push(jinja_diagnostic(file, None, &e));
-            }
+            node_sources.insert(name.clone(), source.clone());
             files.insert(name.clone(), (Arc::clone(file), None));
         }
         let registry = Arc::new(registry);
@@ -183,10 +191,12 @@ impl Renderer {
             env,
             registry,
             files,
+            node_sources,
             dialect,
             target,
             project_name: project.name().to_owned(),
             vars,
+            env_read: Default::default(),
         })
     }
 
@@ -233,6 +243,7 @@ impl Renderer {
             env_overrides: HashMap::new(),
             incremental: HashSet::new(),
             full_refresh: false,
+            env_read: Arc::clone(&self.env_read),
         }
     }
 
@@ -263,10 +274,15 @@ impl Renderer {
         node: NodeContext,
     ) -> Result<Rendered, Diagnostic> {
         let (file, offsets) = self.file(template);
-        let tmpl = self
-            .env
-            .get_template(template)
-            .map_err(|e| jinja_diagnostic(&file, offsets.as_ref(), &e))?;
+        let env: &Environment<'_> = &self.env;
+        let tmpl = match self.node_sources.get(template) {
+            Some(source) => {
+                let source = source.as_deref().unwrap_or(&file.text);
+                env.template_from_named_str(template, source)
+            }
+            None => env.get_template(template),
+        }
+        .map_err(|e| jinja_diagnostic(&file, offsets.as_ref(), &e))?;
         let session = RenderSession {
             phase,
             shared: Arc::clone(shared),

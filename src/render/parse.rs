@@ -6,7 +6,7 @@
 //! uniform list. Configs are merged with dbt's precedence: project.yml tree < YAML
 //! properties < `{{ config() }}`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -281,11 +281,23 @@ fn find_config_span(file: &Arc<SourceFile>, key: &str) -> Span {
 /// The data tests of one node: each with the column it is declared on, if any.
 type TestList<'a> = Vec<(Option<&'a ColumnProps>, &'a TestDef)>;
 
-/// Parse every node of the project.
+/// The result of parsing a project.
+pub struct ParseOutput {
+    pub nodes: Vec<ParsedNode>,
+    pub warnings: Vec<Diagnostic>,
+    /// Models (unique ids) whose generic tests warned while being built: their
+    /// results are not cached, so the warnings show again next time.
+    pub warned: HashSet<String>,
+}
+
+/// Parse every node of the project. `cached` holds, by model file path, the nodes
+/// of model files whose parse the cache already has (the model and its generic
+/// tests): those files are not rendered again.
 pub fn parse_project(
     project: &Project,
     renderer: &Renderer,
-) -> Result<(Vec<ParsedNode>, Vec<Diagnostic>), Diagnostics> {
+    mut cached: HashMap<PathBuf, Vec<ParsedNode>>,
+) -> Result<ParseOutput, Diagnostics> {
     let shared = renderer.shared(HashMap::new(), HashMap::new());
     let pf = &project.file;
     let mut warnings = Vec::new();
@@ -293,6 +305,7 @@ pub fn parse_project(
     let model_inputs: Vec<(ProjectFileEntry, Config)> = project
         .models
         .iter()
+        .filter(|m| !cached.contains_key(&m.rel_path))
         .map(|m| {
             let mut config = tree_config(pf.models_tree.as_ref(), &m.fqn);
             if let Some(props) = project.properties.models.get(&m.name) {
@@ -383,6 +396,27 @@ pub fn parse_project(
             unit_test: None,
             reads: p.reads,
         });
+    }
+
+    // Models from the cache; their generic tests too, so they are not built again.
+    let mut cached_tests = Vec::new();
+    let mut tests_cached: HashSet<String> = HashSet::new();
+    for m in &project.models {
+        let Some(bundle) = cached.remove(&m.rel_path) else {
+            continue;
+        };
+        for mut node in bundle {
+            if node.resource_type == ResourceType::Model {
+                if let Some(props) = project.properties.models.get(&node.name) {
+                    node.description = props.description.clone();
+                    node.columns = props.columns.clone();
+                }
+                tests_cached.insert(node.unique_id.clone());
+                nodes.push(node);
+            } else {
+                cached_tests.push(node);
+            }
+        }
     }
 
     let snapshots: Vec<(&SnapshotBlock, Result<ModelParse, Diagnostic>)> = project
@@ -609,7 +643,12 @@ pub fn parse_project(
 
     // Generic tests from YAML, attached to the nodes parsed above.
     let mut generic_nodes = Vec::new();
+    let mut warned = HashSet::new();
     for node in &nodes {
+        if tests_cached.contains(&node.unique_id) {
+            continue;
+        }
+        let warnings_before = warnings.len();
         let (yaml_file, tests): (Option<Arc<SourceFile>>, TestList<'_>) = match node.resource_type {
             ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
                 let props = match node.resource_type {
@@ -674,8 +713,12 @@ pub fn parse_project(
                 Err(e) => errors.push(e),
             }
         }
+        if warnings.len() > warnings_before {
+            warned.insert(node.unique_id.clone());
+        }
     }
     nodes.extend(generic_nodes);
+    nodes.extend(cached_tests);
 
     for def in &project.properties.unit_tests {
         match crate::testing::unit::build_unit_test_node(project, &nodes, def) {
@@ -763,5 +806,9 @@ pub fn parse_project(
         return Err(errors.into());
     }
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    Ok((nodes, warnings))
+    Ok(ParseOutput {
+        nodes,
+        warnings,
+        warned,
+    })
 }

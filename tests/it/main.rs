@@ -8,6 +8,7 @@ mod e2e;
 mod execution;
 mod gtm;
 mod incremental;
+mod partial_parse;
 mod scd_snapshots;
 mod semantic;
 mod slim_ci;
