@@ -12,8 +12,8 @@ use super::{CommonArgs, Outcome};
 use crate::adapter::Rows;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::invocation::{self, Loaded};
+use crate::metrics::{Catalog, Flags, Request, Spanned};
 use crate::render::parse::ResourceType;
-use crate::semantic::{Catalog, Flags, Request, Spanned};
 
 #[derive(Args, Debug)]
 pub struct MetricsArgs {

@@ -740,7 +740,7 @@ pub fn parse_project(
             .map(|m| m.name.as_str())
             .chain(project.snapshots.iter().map(|s| s.entry.name.as_str()))
             .collect();
-        match crate::semantic::Catalog::load(project, &names) {
+        match crate::metrics::Catalog::load(project, &names) {
             Ok((c, mut w)) => {
                 warnings.append(&mut w);
                 Some(c)

@@ -1,7 +1,7 @@
 //! Metric-accuracy assertions (`assertions:` in YAML): tests of numbers on built
 //! data — `expression_is_true`, `accepted_range`, `sums_to`, `balances`,
 //! `equal_totals`, `equal_rowcount`, `equality`, `equals`, `metric` (see
-//! `semantic::assertion`) — or any project
+//! `metrics::assertion`) — or any project
 //! `{% test %}` macro as a custom kind.
 //!
 //! Each built-in kind is a `{% test %}` macro in sluice's builtin library
@@ -14,11 +14,11 @@ use serde_json::Value as Json;
 
 use super::generic;
 use crate::diagnostics::{suggestion_help, Diagnostic};
+use crate::metrics::Catalog;
 use crate::project::properties::AssertionDef;
 use crate::project::{Materialization, Project, SqlCheck};
 use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
 use crate::render::Renderer;
-use crate::semantic::Catalog;
 
 /// A built-in kind: its required and optional arguments, and whether it needs `model`.
 struct Kind {
@@ -219,17 +219,17 @@ fn metric_assertion(
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Option<ParsedNode>, Diagnostic> {
     for (arg, (_, span)) in &def.args {
-        if !crate::semantic::assertion::ARGUMENTS.contains(&arg.as_str()) {
+        if !crate::metrics::assertion::ARGUMENTS.contains(&arg.as_str()) {
             return Err(
                 Diagnostic::error(format!("the `metric` kind has no argument `{arg}`"))
                     .with_label(span, "unknown argument")
                     .with_help(suggestion_help(
                         arg,
-                        crate::semantic::assertion::ARGUMENTS,
+                        crate::metrics::assertion::ARGUMENTS,
                         || {
                             format!(
                                 "its arguments are: {}",
-                                crate::semantic::assertion::ARGUMENTS.join(", ")
+                                crate::metrics::assertion::ARGUMENTS.join(", ")
                             )
                         },
                     )),
@@ -244,7 +244,7 @@ fn metric_assertion(
         .with_label(&def.kind_span, "metric assertion")
         .with_help("define `semantic_models:` and `metrics:` in a YAML file under models/"));
     };
-    let (sql, models) = crate::semantic::assertion::compile(
+    let (sql, models) = crate::metrics::assertion::compile(
         catalog,
         renderer.dialect,
         &def.name,

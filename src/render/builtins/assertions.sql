@@ -142,7 +142,7 @@ where actual is null or abs(actual - expected) > {{ tolerance }}
 {% endtest %}
 
 {# A metric's answer vs expected rows or a query: sluice writes the comparison
-   (src/semantic/assertion.rs); it selects the rows where the two differ. #}
+   (src/metrics/assertion.rs); it selects the rows where the two differ. #}
 {% test metric(model, compare_sql) %}
 {{ compare_sql }}
 {% endtest %}
