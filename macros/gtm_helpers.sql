@@ -9,6 +9,12 @@ cast('{{ var('as_of_date') }}' as date)
 cast({{ dbt.dateadd('month', -1, "cast(" ~ dbt.date_trunc('month', dbt.dateadd('day', 1, as_of_date())) ~ " as date)") }} as date)
 {%- endmacro %}
 
+{#- SQL for the first month of the trailing-12-month window ending with the last
+    complete month: the one window LTV, CAC and payback share. -#}
+{% macro t12_window_start() -%}
+cast({{ dbt.dateadd('month', -11, last_complete_month()) }} as date)
+{%- endmacro %}
+
 {#- LTV from pooled trailing-12-month inputs (GTM-METRICS.md "LTV"): `inputs` is a
     relation or CTE with the column `key` and total_mrr, paying_account_months,
     churned_logos, starting_logo_months, window_start_month, window_end_month.

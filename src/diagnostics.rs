@@ -315,6 +315,13 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// "`what` `name` is defined twice", pointing at both definitions.
+pub fn defined_twice(what: &str, name: &str, again: &Span, first: &Span) -> Diagnostic {
+    Diagnostic::error(format!("{what} `{name}` is defined twice"))
+        .with_label(again, "defined again here")
+        .with_label(first, "first defined here")
+}
+
 /// A "did you mean `x`?" help text, or the fallback when nothing is close.
 pub fn suggestion_help<'a>(
     name: &str,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
+use crate::diagnostics::{defined_twice, suggestion_help, Diagnostic, SourceFile, Span};
 use crate::project::yaml::{KeySet, Node};
 
 /// Time grains, finest first.
@@ -651,12 +651,12 @@ impl Catalog {
             for entry in list.expect_seq("`semantic_models`")? {
                 let m = semantic_model(entry, warnings)?;
                 if let Some(prev) = self.models.iter().find(|x| x.name == m.name) {
-                    return Err(Diagnostic::error(format!(
-                        "semantic model `{}` is defined twice",
-                        m.name
-                    ))
-                    .with_label(&m.span, "defined again here")
-                    .with_label(&prev.span, "first defined here"));
+                    return Err(defined_twice(
+                        "semantic model",
+                        &m.name,
+                        &m.span,
+                        &prev.span,
+                    ));
                 }
                 self.models.push(m);
             }
@@ -665,11 +665,7 @@ impl Catalog {
             for entry in list.expect_seq("`metrics`")? {
                 let m = metric(entry, warnings)?;
                 if let Some(prev) = self.metrics.get(&m.name) {
-                    return Err(
-                        Diagnostic::error(format!("metric `{}` is defined twice", m.name))
-                            .with_label(&m.span, "defined again here")
-                            .with_label(&prev.span, "first defined here"),
-                    );
+                    return Err(defined_twice("metric", &m.name, &m.span, &prev.span));
                 }
                 self.metrics.insert(m.name.clone(), m);
             }

@@ -353,11 +353,9 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
         .collect();
     for (i, (name, span)) in named.iter().enumerate() {
         if let Some((_, first)) = named[..i].iter().find(|(n, _)| n == name) {
-            errors.push(
-                Diagnostic::error(format!("snapshot `{name}` is defined twice"))
-                    .with_label(span, "defined again here")
-                    .with_label(first, "first defined here"),
-            );
+            errors.push(crate::diagnostics::defined_twice(
+                "snapshot", name, span, first,
+            ));
         } else if models.iter().chain(&seeds).any(|m| m.name == *name) {
             errors.push(
                 Diagnostic::error(format!(

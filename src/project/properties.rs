@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use super::config::{check_key, Config};
 use super::yaml::{KeySet, Node};
-use crate::diagnostics::{Diagnostic, SourceFile, Span};
+use crate::diagnostics::{defined_twice, Diagnostic, SourceFile, Span};
 
 const FILE_KEYS: KeySet = KeySet {
     what: "a properties file",
@@ -806,13 +806,8 @@ impl Properties {
             for entry in list.expect_seq("`assertions`")? {
                 let def = assertion_def(entry, file, warnings)?;
                 if let Some(prev) = self.assertions.iter().find(|a| a.name == def.name) {
-                    return Err(Diagnostic::error(format!(
-                        "assertion `{}` is defined twice",
-                        def.name
-                    ))
-                    .with_label(&def.span, "defined again here")
-                    .with_label(&prev.span, "first defined here")
-                    .with_help("assertion names are unique across the project"));
+                    return Err(defined_twice("assertion", &def.name, &def.span, &prev.span)
+                        .with_help("assertion names are unique across the project"));
                 }
                 self.assertions.push(def);
             }
@@ -821,12 +816,7 @@ impl Properties {
             for entry in sources.expect_seq("`sources`")? {
                 let def = source_def(entry, file, warnings)?;
                 if let Some(prev) = self.sources.iter().find(|s| s.name == def.name) {
-                    return Err(Diagnostic::error(format!(
-                        "source `{}` is defined twice",
-                        def.name
-                    ))
-                    .with_label(&def.span, "defined again here")
-                    .with_label(&prev.span, "first defined here"));
+                    return Err(defined_twice("source", &def.name, &def.span, &prev.span));
                 }
                 self.sources.push(def);
             }

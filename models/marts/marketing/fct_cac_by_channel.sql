@@ -18,7 +18,7 @@
 with window_months as (
 
     select
-        cast({{ dbt.dateadd('month', -11, last_month) }} as date) as window_start_month,
+        {{ t12_window_start() }} as window_start_month,
         {{ last_month }} as window_end_month
 
 ),
