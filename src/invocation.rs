@@ -11,6 +11,8 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use serde_json::Value as Json;
 
+use crate::adapter::bigquery::BigQueryAdapter;
+use crate::adapter::snowflake::SnowflakeAdapter;
 use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter};
 use crate::artifacts::{self, CompiledInfo, Invocation};
 use crate::diagnostics::{suggestion_help, Diagnostic, Result, SourceFile, Span};
@@ -93,27 +95,6 @@ pub fn parse_cli_vars(text: &str) -> Result<BTreeMap<String, Json>, Diagnostic> 
         .collect())
 }
 
-fn render_field(node: &yaml::Node, what: &str) -> Result<String, Diagnostic> {
-    let text = node.expect_scalar_text(what)?;
-    if !text.contains("{{") {
-        return Ok(text);
-    }
-    let mut env = minijinja::Environment::new();
-    env.add_function("env_var", |name: String, default: Option<String>| {
-        std::env::var(&name).ok().or(default).ok_or_else(|| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::UndefinedError,
-                format!("environment variable `{name}` is not set: export it, or give env_var() a default"),
-            )
-        })
-    });
-    env.render_str(&text, ()).map_err(|e| {
-        Diagnostic::error(e.detail().unwrap_or("cannot render this value").to_owned())
-            .with_label(&node.span, format!("in {what}"))
-            .with_help("set the environment variable before running sluice")
-    })
-}
-
 pub(crate) fn choose_target(
     project: &Project,
     wanted: Option<&str>,
@@ -170,7 +151,7 @@ pub(crate) fn target_info(
         "schema"
     };
     let schema = match def.field(schema_key).or_else(|| def.field("schema")) {
-        Some(n) => render_field(n, &format!("`{schema_key}`"))?,
+        Some(n) => project::render_field(n, &format!("`{schema_key}`"))?,
         None if def.kind == WarehouseKind::DuckDb => "main".to_owned(),
         None => {
             return Err(
@@ -206,7 +187,7 @@ pub(crate) fn target_info(
 /// The DuckDB file's path (relative to the project), `:memory:` for none.
 fn duckdb_path(project: &Project, def: &TargetDef) -> Result<String> {
     Ok(match def.field("path") {
-        Some(n) => render_field(n, "`path`")?,
+        Some(n) => project::render_field(n, "`path`")?,
         None => format!("{}.duckdb", project.name()),
     })
 }
@@ -850,32 +831,8 @@ impl Loaded {
             return Err(errors.into());
         }
 
-        let compiled_root = self.project.target_path().to_path_buf();
-        let project_name = self.project.name().to_owned();
-        let root = &self.project.root;
-        // Write a compiled file; keep it as a source file for diagnostics.
-        let write_compiled = |node: &ParsedNode,
-                              sql: &str|
-         -> std::result::Result<Arc<SourceFile>, Diagnostic> {
-            let path = materialize::compiled_path(&compiled_root, &project_name, node);
-            let display = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-            // An unchanged file is left alone: reading it is cheaper than rewriting
-            // it (no dirty pages, no journal), and its modification time stays.
-            if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
-                return Ok(SourceFile::new(display, sql));
-            }
-            let mut written = std::fs::write(&path, sql);
-            if written.is_err() {
-                // The folder is made on the first miss only: most writes find it.
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                written = std::fs::write(&path, sql);
-            }
-            written
-                .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-            Ok(SourceFile::new(display, sql))
-        };
+        let write_compiled =
+            |node: &ParsedNode, sql: &str| write_compiled_file(&self.project, node, sql);
         let mut out = HashMap::new();
         let mut warnings = Vec::new();
         let mut scratch = None;
@@ -889,10 +846,16 @@ impl Loaded {
                     }
                     Err(e) => errors.push(e),
                 },
+                // On Snowflake and BigQuery a unit test's inputs are typed from the
+                // warehouse's own relations when it runs (its model's parents run
+                // first), as dbt does; it is compiled then.
+                ResourceType::UnitTest if renderer.target.kind != WarehouseKind::DuckDb => {
+                    out.insert(idx, Compiled::UnitTestPending);
+                }
                 ResourceType::UnitTest => {
                     // Inputs without declared types take them from their upstream,
-                    // built empty in a scratch DuckDB (only for DuckDB targets).
-                    if scratch.is_none() && renderer.target.kind == WarehouseKind::DuckDb {
+                    // built empty in a scratch DuckDB.
+                    if scratch.is_none() {
                         let typing = undeferred.as_ref().unwrap_or(&shared);
                         scratch =
                             crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(typing));
@@ -1054,17 +1017,14 @@ impl Loaded {
                 }
                 Ok(Box::new(adapter))
             }
-            kind => Err(Diagnostic::error(format!(
-                "target `{}` is {}: sluice compiles for it, but cannot run on it yet",
-                self.target_def.name,
-                kind.as_str()
-            ))
-            .with_label(&self.target_def.span, "this target")
-            .with_help(format!(
-                "use `sluice compile -t {}` to check the SQL; run on a duckdb target",
-                self.target_def.name
-            ))
-            .into()),
+            WarehouseKind::Snowflake => Ok(Box::new(SnowflakeAdapter::from_target(
+                &self.target_def,
+                &self.renderer.target.schema,
+            )?)),
+            WarehouseKind::BigQuery => Ok(Box::new(BigQueryAdapter::from_target(
+                &self.target_def,
+                &self.renderer.target.schema,
+            )?)),
         }
     }
 
@@ -1082,7 +1042,7 @@ impl Loaded {
                         .with_label(&item.span, "this entry")
                         .with_help("write `attach: [{path: prod.duckdb, alias: prod}]`")
                 })
-                .and_then(|n| render_field(n, "`path`"))?;
+                .and_then(|n| project::render_field(n, "`path`"))?;
             let alias = match item.get("alias") {
                 Some(n) => n.expect_str("`alias`")?.to_owned(),
                 None => Path::new(&path)
@@ -1117,9 +1077,19 @@ impl Loaded {
         let started = std::time::Instant::now();
         self.create_schemas(adapter.as_ref(), selected)?;
         let deps = execute::dependencies(&self.dag, selected, tests_gate_children);
+        let compile_unit_test = |session: &mut dyn adapter::Session, node: &ParsedNode| {
+            let dialect = adapter.dialect();
+            let mut types = |t: &parse::DependencyTarget| {
+                crate::testing::unit::warehouse_types(&mut *session, &self.dag, dialect, t)
+            };
+            let test = crate::testing::unit::compile(&self.renderer, &self.dag, node, &mut types)?;
+            let file = write_compiled_file(&self.project, node, &test.sql)?;
+            Ok((test, file))
+        };
         let runner = materialize::DagRunner {
             dag: &self.dag,
             compiled,
+            compile_unit_test: &compile_unit_test,
             dialect: adapter.dialect(),
             run_dir: self.target_path().join("run").join(self.project.name()),
         };
@@ -1158,13 +1128,13 @@ impl Loaded {
             })
             .filter_map(|n| n.relation.as_ref().map(|r| r.schema.as_str()))
             .collect();
-        let statements: Vec<String> = schemas
-            .iter()
-            .map(|s| adapter.dialect().create_schema(s))
-            .collect();
         adapter
             .session()
-            .and_then(|mut s| s.execute_atomic(&statements))
+            .and_then(|mut session| {
+                schemas
+                    .iter()
+                    .try_for_each(|schema| session.create_schema(schema))
+            })
             .map_err(|e| {
                 Diagnostic::error(format!("cannot create the schemas {schemas:?}: {e}"))
                     .with_label(&self.target_def.span, "in this target")
@@ -1203,7 +1173,7 @@ impl Loaded {
                         compiled_path: path(),
                         relation_name: None,
                     },
-                    Compiled::Seed(_) => CompiledInfo {
+                    Compiled::Seed(_) | Compiled::UnitTestPending => CompiledInfo {
                         sql: String::new(),
                         compiled_path: String::new(),
                         relation_name,
@@ -1258,6 +1228,35 @@ pub fn write_state_file<'e>(
 
 /// Render one node for its target: models and singular tests from their template
 /// (hooks included), generic tests and assertions through their test macro.
+/// Write a node's compiled file under `target/compiled/`; keep it as a source file
+/// for diagnostics.
+fn write_compiled_file(
+    project: &Project,
+    node: &ParsedNode,
+    sql: &str,
+) -> std::result::Result<Arc<SourceFile>, Diagnostic> {
+    let path = materialize::compiled_path(project.target_path(), project.name(), node);
+    let display = path
+        .strip_prefix(&project.root)
+        .unwrap_or(&path)
+        .to_path_buf();
+    // An unchanged file is left alone: reading it is cheaper than rewriting
+    // it (no dirty pages, no journal), and its modification time stays.
+    if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+        return Ok(SourceFile::new(display, sql));
+    }
+    let mut written = std::fs::write(&path, sql);
+    if written.is_err() {
+        // The folder is made on the first miss only: most writes find it.
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        written = std::fs::write(&path, sql);
+    }
+    written.map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
+    Ok(SourceFile::new(display, sql))
+}
+
 fn compile_one(
     renderer: &Renderer,
     shared: &Arc<crate::render::RenderShared>,

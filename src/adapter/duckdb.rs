@@ -267,6 +267,10 @@ impl Session for DuckDbSession {
         }))
     }
 
+    fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {
+        self.execute_atomic(&[DuckDbDialect.create_schema(schema)])
+    }
+
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError> {
         let d = DuckDbDialect;
         let existing = self.relation_kind(seed.relation)?;

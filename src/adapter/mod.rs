@@ -4,11 +4,15 @@
 //! type names, DDL, the sqlparser dialect and the functions foreign to the
 //! warehouse — so `sluice compile -t snowflake` works with no connection at all.
 //! An [`Adapter`] adds a live connection: it opens [`Session`]s that run SQL. DuckDB
-//! is embedded ([`duckdb::DuckDbAdapter`]); Snowflake and BigQuery have dialects
-//! now and gain their HTTP transport in a later issue.
+//! is embedded ([`duckdb::DuckDbAdapter`]); Snowflake and BigQuery are reached over
+//! HTTP ([`snowflake::SnowflakeAdapter`], [`bigquery::BigQueryAdapter`]), with the
+//! shared plumbing in [`http`], [`auth`] and [`remote`].
 
+pub mod auth;
 pub mod bigquery;
 pub mod duckdb;
+pub mod http;
+pub mod remote;
 pub mod snowflake;
 
 use std::fmt;
@@ -76,6 +80,28 @@ pub trait Dialect: Send + Sync {
 
     fn type_name(&self, t: GenericType) -> &'static str;
 
+    /// Whether string literals read backslash escapes (Snowflake, BigQuery).
+    fn backslash_escapes(&self) -> bool {
+        false
+    }
+
+    /// A string literal: standard SQL's (quotes doubled), or with backslash
+    /// escapes where the warehouse reads them.
+    fn string_literal(&self, s: &str) -> String {
+        if self.backslash_escapes() {
+            remote::escaped_string_literal(s)
+        } else {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+    }
+
+    /// Whether a model is replaced by one `create or replace` statement (the
+    /// warehouse swaps it atomically) rather than build-then-rename in a
+    /// transaction.
+    fn replaces_in_place(&self) -> bool {
+        false
+    }
+
     /// The sqlparser dialect used to check compiled SQL before it runs.
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 
@@ -122,6 +148,9 @@ pub trait Dialect: Send + Sync {
         new_kind: RelationKind,
         sql: &str,
     ) -> Vec<String> {
+        if self.replaces_in_place() {
+            return remote::create_or_replace(self, target, existing, new_kind, sql);
+        }
         let temp = target.with_identifier(format!("{}__sluice_tmp", target.identifier));
         let mut statements = vec![
             self.drop_relation(&temp, RelationKind::Table),
@@ -366,6 +395,16 @@ pub trait Adapter: Send + Sync {
 
     /// A session for one worker thread; sessions run statements one at a time.
     fn session(&self) -> Result<Box<dyn Session>, WarehouseError>;
+
+    /// What `sluice debug` reports about the connection: (label, value) pairs,
+    /// found by asking the warehouse. Never a secret.
+    fn connection_facts(&self) -> Result<Vec<(String, String)>, WarehouseError> {
+        let rows = self.session()?.query("select 1 as ok")?;
+        Ok(vec![(
+            "query".to_owned(),
+            format!("select 1 returned {} row", rows.rows.len()),
+        )])
+    }
 }
 
 /// One connection's worth of work.
@@ -387,6 +426,13 @@ pub trait Session: Send {
 
     /// Load a CSV seed into `relation`, replacing it atomically.
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError>;
+
+    /// Create a schema (a BigQuery dataset) unless it exists.
+    fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError>;
+
+    /// Label the statements that follow with the node they build (Snowflake's
+    /// `QUERY_TAG`, BigQuery's job labels), so the warehouse's history names it.
+    fn set_query_tag(&mut self, _tag: &str) {}
 }
 
 /// A seed to load: its parsed rows and the declared column types.

@@ -24,22 +24,18 @@ pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
         t.schema,
         t.threads
     );
-    match loaded.adapter() {
-        Ok(adapter) => {
-            let ok = adapter
-                .session()
-                .and_then(|mut s| s.query("select 1 as ok"));
-            match ok {
-                Ok(_) => {
-                    println!("connection: OK");
-                    Ok(Outcome::Success)
-                }
-                Err(e) => {
-                    println!("connection: FAILED: {e}");
-                    Ok(Outcome::Failure)
-                }
+    let adapter = loaded.adapter()?;
+    match adapter.connection_facts() {
+        Ok(facts) => {
+            for (label, value) in facts {
+                println!("  {label}: {value}");
             }
+            println!("connection: OK");
+            Ok(Outcome::Success)
         }
-        Err(d) => Err(d),
+        Err(e) => {
+            println!("connection: FAILED: {e}");
+            Ok(Outcome::Failure)
+        }
     }
 }

@@ -238,8 +238,17 @@ fn query(args: &QueryArgs) -> Result<Outcome, Diagnostics> {
         return Ok(Outcome::Success);
     }
     let started = Instant::now();
-    let rows = run_sql(&loaded, &sql)?;
+    let mut rows = run_sql(&loaded, &sql)?;
     let elapsed = started.elapsed();
+    if loaded.target_def.kind == crate::project::WarehouseKind::Snowflake {
+        // Snowflake folds the unquoted aliases to upper case; answer with the
+        // names the user asked for.
+        for c in &mut rows.columns {
+            if *c == c.to_uppercase() {
+                *c = c.to_lowercase();
+            }
+        }
+    }
     match args.format {
         Format::Table => println!("{}", crate::execute::report::format_table(&rows).trim_end()),
         Format::Csv => print!("{}", to_csv(&rows)),

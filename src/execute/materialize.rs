@@ -50,7 +50,18 @@ pub enum Compiled {
         test: crate::testing::unit::CompiledUnitTest,
         file: Arc<SourceFile>,
     },
+    /// A unit test compiled when it runs, with its inputs typed by the warehouse.
+    UnitTestPending,
 }
+
+/// Compiles a unit test against a live session: its inputs typed from the
+/// warehouse's relations.
+pub type UnitTestCompiler<'a> = dyn Fn(
+        &mut dyn Session,
+        &ParsedNode,
+    ) -> Result<(crate::testing::unit::CompiledUnitTest, Arc<SourceFile>), Diagnostic>
+    + Sync
+    + 'a;
 
 /// Parse a seed's CSV: a header, then rows with the header's width.
 pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
@@ -174,6 +185,7 @@ struct Hooks<'a> {
 pub struct DagRunner<'a> {
     pub dag: &'a Dag,
     pub compiled: &'a HashMap<NodeIndex, Compiled>,
+    pub compile_unit_test: &'a UnitTestCompiler<'a>,
     pub dialect: &'static dyn Dialect,
     /// `target/run/<project>`, where the executed SQL is written.
     pub run_dir: PathBuf,
@@ -744,6 +756,7 @@ fn plural(n: u64) -> &'static str {
 impl NodeRunner for DagRunner<'_> {
     fn run(&self, session: &mut dyn Session, idx: NodeIndex) -> NodeResult {
         let node = self.dag.node(idx);
+        session.set_query_tag(&node.unique_id);
         match (node.resource_type, self.compiled.get(&idx)) {
             (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
             (
@@ -784,6 +797,17 @@ impl NodeRunner for DagRunner<'_> {
             }
             (ResourceType::UnitTest, Some(Compiled::UnitTest { test, file })) => {
                 self.run_unit_test(session, node, test, file)
+            }
+            (ResourceType::UnitTest, Some(Compiled::UnitTestPending)) => {
+                match (self.compile_unit_test)(session, node) {
+                    Ok((test, file)) => self.run_unit_test(session, node, &test, &file),
+                    Err(d) => {
+                        let (started, clock) = (Utc::now(), Instant::now());
+                        let mut r = result(node, Status::Error, d.message.clone(), started, clock);
+                        r.diagnostic = Some(d);
+                        r
+                    }
+                }
             }
             (ResourceType::Test, Some(Compiled::Sql { sql, file, .. })) => {
                 self.run_test(session, node, sql, file)

@@ -95,10 +95,19 @@ impl Dag {
             }
         }
         // A model waits for its unit tests: `build` runs them first and skips the
-        // model when one fails.
+        // model when one fails. A unit test waits for its model's parents, as in
+        // dbt: on Snowflake and BigQuery its inputs are typed from them.
         for (i, n) in nodes.iter().enumerate() {
             if let Some(model) = n.unit_test.as_ref().and_then(|u| by_id.get(&u.model_id)) {
-                graph.add_edge(NodeIndex::new(i), *model, ());
+                let parents: Vec<NodeIndex> = graph
+                    .neighbors_directed(*model, petgraph::Direction::Incoming)
+                    .filter(|p| nodes[graph[*p]].resource_type != ResourceType::UnitTest)
+                    .collect();
+                let test = NodeIndex::new(i);
+                for p in parents {
+                    graph.update_edge(p, test, ());
+                }
+                graph.add_edge(test, *model, ());
             }
         }
         if !errors.is_empty() {

@@ -838,10 +838,13 @@ impl Dates {
     fn trunc(&self, grain: Grain, expr: &str) -> String {
         let g = grain.as_str();
         match self.kind {
-            WarehouseKind::BigQuery => {
-                let part = if grain == Grain::Week { "isoweek" } else { g };
-                format!("date_trunc(cast({expr} as date), {part})")
-            }
+            // ISO weeks start on Monday. BigQuery's `isoweek` part says so too, but
+            // the arithmetic (dayofweek: 1 = Sunday) is exact on BigQuery and also
+            // runs on the local emulator, which lacks `isoweek`.
+            WarehouseKind::BigQuery if grain == Grain::Week => format!(
+                "date_sub(cast({expr} as date), interval mod(extract(dayofweek from cast({expr} as date)) + 5, 7) day)"
+            ),
+            WarehouseKind::BigQuery => format!("date_trunc(cast({expr} as date), {g})"),
             _ => format!("cast(date_trunc('{g}', {expr}) as date)"),
         }
     }

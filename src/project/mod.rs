@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 pub use config::{Config, Materialization, SqlCheck};
-pub use project_yml::{ProjectFile, TargetDef, WarehouseKind};
+pub use project_yml::{render_field, ProjectFile, TargetDef, WarehouseKind};
 pub use properties::{ColumnProps, NodeProps, Properties, SourceDef, TestDef};
 
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};

@@ -90,6 +90,72 @@ impl TargetDef {
     pub fn field(&self, key: &str) -> Option<&Node> {
         self.node.get(key)
     }
+
+    /// A field's rendered text, if the target sets it to something non-empty
+    /// (`"{{ env_var('X', '') }}"` leaves an optional field unset).
+    pub fn rendered(&self, key: &str) -> Result<Option<String>, Diagnostic> {
+        Ok(self
+            .field(key)
+            .filter(|n| !n.is_null())
+            .map(|n| render_field(n, &format!("`{key}`")))
+            .transpose()?
+            .filter(|v| !v.trim().is_empty()))
+    }
+
+    /// A field the connection cannot do without.
+    pub fn required(&self, key: &str, example: &str) -> Result<String, Diagnostic> {
+        self.rendered(key)?.ok_or_else(|| {
+            Diagnostic::error(format!(
+                "target `{}` ({}) has no `{key}`",
+                self.name,
+                self.kind.as_str()
+            ))
+            .with_label(&self.span, "this target")
+            .with_help(format!("add `{key}: {example}` to the target"))
+        })
+    }
+
+    /// A whole-number field (timeouts, retries).
+    pub fn number(&self, key: &str) -> Result<Option<u64>, Diagnostic> {
+        let Some(node) = self.field(key).filter(|n| !n.is_null()) else {
+            return Ok(None);
+        };
+        let text = render_field(node, &format!("`{key}`"))?;
+        text.trim().parse::<u64>().map(Some).map_err(|_| {
+            Diagnostic::error(format!("`{key}` must be a whole number, not `{text}`"))
+                .with_label(&node.span, "here")
+                .with_help(format!("write e.g. `{key}: 30`"))
+        })
+    }
+
+    /// The span of a field, or of the target when it is not set.
+    pub fn span_of(&self, key: &str) -> Span {
+        self.field(key)
+            .map_or_else(|| self.span.clone(), |n| n.span.clone())
+    }
+}
+
+/// A target field's value with `{{ env_var(...) }}` rendered. Connection fields
+/// are rendered only when a connection opens, so compiling needs no secrets.
+pub fn render_field(node: &Node, what: &str) -> Result<String, Diagnostic> {
+    let text = node.expect_scalar_text(what)?;
+    if !text.contains("{{") {
+        return Ok(text);
+    }
+    let mut env = minijinja::Environment::new();
+    env.add_function("env_var", |name: String, default: Option<String>| {
+        std::env::var(&name).ok().or(default).ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("environment variable `{name}` is not set: export it, or give env_var() a default"),
+            )
+        })
+    });
+    env.render_str(&text, ()).map_err(|e| {
+        Diagnostic::error(e.detail().unwrap_or("cannot render this value").to_owned())
+            .with_label(&node.span, format!("in {what}"))
+            .with_help("set the environment variable before running sluice")
+    })
 }
 
 #[derive(Debug)]

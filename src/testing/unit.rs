@@ -179,6 +179,35 @@ pub fn build_unit_test_node(
     }))
 }
 
+/// An input's columns and types as the warehouse has them (its relation built
+/// earlier in the run, or before), or nothing when it does not exist.
+pub fn warehouse_types(
+    session: &mut dyn Session,
+    dag: &Dag,
+    dialect: &dyn crate::adapter::Dialect,
+    target: &DependencyTarget,
+) -> Vec<(String, String)> {
+    let node = dag.nodes.iter().find(|n| match target {
+        DependencyTarget::Ref(name) => {
+            &n.name == name
+                && matches!(
+                    n.resource_type,
+                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+                )
+        }
+        DependencyTarget::Source(s, t) => n.source_name.as_ref() == Some(s) && &n.name == t,
+    });
+    let Some(relation) = node.and_then(|n| n.relation.as_ref()) else {
+        return Vec::new();
+    };
+    session
+        .describe(&format!(
+            "select * from {}",
+            dialect.render_relation(relation)
+        ))
+        .unwrap_or_default()
+}
+
 /// Column types known for an input: its YAML `data_type`s, or a seed's `column_types`.
 fn known_types(dag: &Dag, target: &DependencyTarget) -> Vec<(String, String)> {
     let node = dag.nodes.iter().find(|n| match target {
@@ -434,9 +463,7 @@ impl<'a> Scratch<'a> {
                     lines: &data.lines,
                     declared: &data.declared,
                 };
-                self.session
-                    .execute_atomic(&[d.create_schema(&relation.schema)])
-                    .is_ok()
+                self.session.create_schema(&relation.schema).is_ok()
                     && self.session.load_seed(&load).is_ok()
             }
             (ResourceType::Model, _) if node.materialization == Materialization::Ephemeral => true,

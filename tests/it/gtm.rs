@@ -29,7 +29,7 @@ fn compile_all(project: &std::path::Path, target: &str) -> Vec<(String, String)>
 }
 
 /// The repository's GTM project, copied so the test never writes into the repo.
-fn gtm_copy() -> tempfile::TempDir {
+pub(crate) fn gtm_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = repo_root();
     for item in [
@@ -266,7 +266,7 @@ fn hand_computed_values_hold_on_the_tiny_fixture() {
 }
 
 /// Replace a GTM copy's seeds with the tiny fixture's.
-fn use_tiny_seeds(project: &std::path::Path) {
+pub(crate) fn use_tiny_seeds(project: &std::path::Path) {
     let seeds = project.join("seeds");
     std::fs::remove_dir_all(&seeds).expect("drop the full seeds");
     std::fs::create_dir_all(&seeds).expect("seeds dir");

@@ -13,3 +13,4 @@ mod scd_snapshots;
 mod semantic;
 mod slim_ci;
 mod unit_tests;
+mod warehouses;

@@ -61,8 +61,9 @@
 
 {% macro default__type_numeric() -%}numeric(28,6){%- endmacro %}
 
-{#- dbt-bigquery drops precision/scale: BigQuery's NUMERIC is fixed at (38,9). -#}
-{% macro bigquery__type_numeric() -%}numeric{%- endmacro %}
+{#- BigQuery's NUMERIC is fixed at precision 38, scale 9; spelling it out changes
+    nothing on BigQuery and keeps the local emulator from narrowing it to (18,3). -#}
+{% macro bigquery__type_numeric() -%}numeric(38, 9){%- endmacro %}
 
 
 {# Returns the name of the target's timestamp type (timestamp / timestamp_ntz). #}

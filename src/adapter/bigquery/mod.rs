@@ -1,5 +1,12 @@
-//! BigQuery's dialect: backtick quoting, BigQuery type names, and the functions of
-//! other warehouses that BigQuery lacks.
+//! BigQuery: its dialect (backtick quoting, BigQuery type names, the functions of
+//! other warehouses that BigQuery lacks, `create or replace` DDL), and the
+//! connection over BigQuery's REST API ([`client`], [`token`], [`connection`]).
+
+pub mod client;
+pub mod connection;
+pub mod token;
+
+pub use connection::BigQueryAdapter;
 
 use super::{Dialect, GenericType};
 use crate::project::WarehouseKind;
@@ -20,7 +27,8 @@ impl Dialect for BigQueryDialect {
             GenericType::String => "string",
             GenericType::Int | GenericType::BigInt => "int64",
             GenericType::Float => "float64",
-            GenericType::Numeric => "numeric",
+            // NUMERIC is (38, 9); written out for the emulator (see type_numeric).
+            GenericType::Numeric => "numeric(38, 9)",
             GenericType::Boolean => "bool",
             GenericType::Date => "date",
             GenericType::Timestamp => "timestamp",
@@ -29,6 +37,17 @@ impl Dialect for BigQueryDialect {
 
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::BigQueryDialect {})
+    }
+
+    /// Backslash escapes are read inside string literals.
+    fn backslash_escapes(&self) -> bool {
+        true
+    }
+
+    /// `create or replace` swaps the object atomically, and DDL cannot join a
+    /// transaction, so a model is replaced by that one statement.
+    fn replaces_in_place(&self) -> bool {
+        true
     }
 
     fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {

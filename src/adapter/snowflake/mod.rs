@@ -1,7 +1,15 @@
-//! Snowflake's dialect: unquoted-by-default identifiers, Snowflake type names, and
-//! the functions of other warehouses that Snowflake lacks.
+//! Snowflake: its dialect (unquoted-by-default identifiers, Snowflake type names,
+//! the functions of other warehouses that Snowflake lacks, `create or replace`
+//! DDL), and the connection over Snowflake's HTTP protocol ([`client`], [`rows`],
+//! [`connection`]).
 
-use super::{Dialect, GenericType};
+pub mod client;
+pub mod connection;
+pub mod rows;
+
+pub use connection::SnowflakeAdapter;
+
+use super::{Dialect, GenericType, RelationKind, RelationName};
 use crate::project::WarehouseKind;
 
 pub struct SnowflakeDialect;
@@ -46,6 +54,28 @@ impl Dialect for SnowflakeDialect {
         Box::new(sqlparser::dialect::SnowflakeDialect {})
     }
 
+    /// Backslash escapes are read inside string literals.
+    fn backslash_escapes(&self) -> bool {
+        true
+    }
+
+    /// `create or replace` swaps the object atomically, and DDL cannot join a
+    /// transaction, so a model is replaced by that one statement.
+    fn replaces_in_place(&self) -> bool {
+        true
+    }
+
+    /// Snowflake renames into the current schema unless the new name is
+    /// qualified.
+    fn rename_relation(&self, from: &RelationName, kind: RelationKind, to: &str) -> String {
+        format!(
+            "alter {} {} rename to {}",
+            kind.as_sql(),
+            self.render_relation(from),
+            self.render_relation(&from.with_identifier(to.to_owned()))
+        )
+    }
+
     fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {
         &[
             ("date_diff", "dbt.datediff"),
@@ -81,5 +111,43 @@ impl Dialect for SnowflakeDialect {
             ("uinteger", "dbt.type_int()"),
             ("bool", "dbt.type_boolean()"),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_backslashes_quotes_and_newlines() {
+        assert_eq!(
+            SnowflakeDialect.string_literal("it's a\\b\nc"),
+            "'it\\'s a\\\\b\\nc'"
+        );
+    }
+
+    #[test]
+    fn a_view_replacing_a_table_drops_the_table_first() {
+        let t = RelationName {
+            database: Some("GTM".into()),
+            schema: "analytics".into(),
+            identifier: "fct_x".into(),
+        };
+        assert_eq!(
+            SnowflakeDialect.replace_statements(
+                &t,
+                Some(RelationKind::Table),
+                RelationKind::View,
+                "select 1"
+            ),
+            [
+                "drop table if exists GTM.analytics.fct_x",
+                "create or replace view GTM.analytics.fct_x as (\nselect 1\n)"
+            ]
+        );
+        assert_eq!(
+            SnowflakeDialect.rename_relation(&t, RelationKind::Table, "fct_y"),
+            "alter table GTM.analytics.fct_x rename to GTM.analytics.fct_y"
+        );
     }
 }

@@ -1,0 +1,388 @@
+//! What the HTTP warehouses (Snowflake, BigQuery) share: loading a seed as SQL.
+//!
+//! A seed becomes a typed scratch table filled by multi-row `insert ... values`
+//! statements (a thousand rows or half a megabyte each, never one round trip per
+//! row), then replaces the seed's table in one `create or replace ... as select`.
+//! Column types are inferred here, from the CSV text, with the same rules as the
+//! DuckDB adapter (the narrowest of integer, bigint, float, boolean, date,
+//! timestamp, else string); declared `column_types` are checked here too when
+//! their kind is recognisable, so a bad value is reported with its CSV line
+//! before anything is written.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::{Dialect, GenericType, RelationKind, RelationName, SeedError, SeedLoad};
+
+/// A seed load as statements: create the scratch table, fill it, replace the
+/// target, drop the scratch table.
+pub struct SeedStatements {
+    pub create_scratch: String,
+    pub inserts: Vec<String>,
+    pub replace: Vec<String>,
+    pub drop_scratch: String,
+}
+
+const MAX_ROWS_PER_INSERT: usize = 1000;
+const MAX_INSERT_BYTES: usize = 512 * 1024;
+
+pub fn seed_statements(
+    dialect: &dyn Dialect,
+    seed: &SeedLoad<'_>,
+    existing: Option<RelationKind>,
+) -> Result<SeedStatements, SeedError> {
+    let scratch = seed
+        .relation
+        .with_identifier(format!("{}__sluice_seed", seed.relation.identifier));
+    let mut types = Vec::with_capacity(seed.columns.len());
+    for (i, column) in seed.columns.iter().enumerate() {
+        let values = || {
+            seed.rows
+                .iter()
+                .map(move |r| r.get(i).and_then(|v| v.as_deref()))
+        };
+        let declared = seed
+            .declared
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(column))
+            .map(|(_, t)| t.clone());
+        let data_type = match declared {
+            Some(t) => {
+                if let Some(kind) = classify(&t) {
+                    if let Some((row, value)) = values()
+                        .enumerate()
+                        .find(|(_, v)| v.is_some_and(|v| !fits(kind, v)))
+                    {
+                        return Err(SeedError::BadValue {
+                            line: seed.lines.get(row).copied().unwrap_or(0),
+                            column: column.clone(),
+                            value: value.unwrap_or_default().to_owned(),
+                            data_type: t,
+                        });
+                    }
+                }
+                // A recognisable portable name is written in this warehouse's own
+                // words (`varchar` → BigQuery's `string`); others are kept as written.
+                match classify(&t) {
+                    Some(kind) if kind != GenericType::Numeric => {
+                        dialect.type_name(kind).to_owned()
+                    }
+                    _ => t,
+                }
+            }
+            None => dialect.type_name(infer(values())).to_owned(),
+        };
+        types.push(data_type);
+    }
+    let quoted: Vec<String> = seed.columns.iter().map(|c| dialect.quote(c)).collect();
+    let scratch_sql = dialect.render_relation(&scratch);
+    let create_scratch = format!(
+        "create or replace table {scratch_sql} ({})",
+        quoted
+            .iter()
+            .zip(&types)
+            .map(|(c, t)| format!("{c} {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let head = format!("insert into {scratch_sql} ({}) values\n", quoted.join(", "));
+    let string_type = dialect.type_name(GenericType::String);
+    let mut inserts = Vec::new();
+    let mut current = String::new();
+    let mut in_current = 0;
+    for row in seed.rows {
+        let cells: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match row.get(i).and_then(|v| v.as_deref()) {
+                None => "null".to_owned(),
+                Some(v) if t == string_type => dialect.string_literal(v),
+                Some(v) => format!("cast({} as {t})", dialect.string_literal(v)),
+            })
+            .collect();
+        let tuple = format!("({})", cells.join(", "));
+        if in_current > 0
+            && (in_current == MAX_ROWS_PER_INSERT || current.len() + tuple.len() > MAX_INSERT_BYTES)
+        {
+            inserts.push(std::mem::take(&mut current));
+            in_current = 0;
+        }
+        if in_current == 0 {
+            current.push_str(&head);
+        } else {
+            current.push_str(",\n");
+        }
+        current.push_str(&tuple);
+        in_current += 1;
+    }
+    if in_current > 0 {
+        inserts.push(current);
+    }
+    let replace = dialect.replace_statements(
+        seed.relation,
+        existing,
+        RelationKind::Table,
+        &format!("select * from {scratch_sql}"),
+    );
+    Ok(SeedStatements {
+        create_scratch,
+        inserts,
+        replace,
+        drop_scratch: dialect.drop_relation(&scratch, RelationKind::Table),
+    })
+}
+
+/// A string literal for warehouses that read backslash escapes (Snowflake,
+/// BigQuery): backslashes and quotes escaped, line breaks written as `\n`.
+pub(crate) fn escaped_string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// `create or replace table|view target as (sql)`, after dropping a relation of
+/// the other kind under the same name.
+pub(crate) fn create_or_replace<D: Dialect + ?Sized>(
+    dialect: &D,
+    target: &RelationName,
+    existing: Option<RelationKind>,
+    new_kind: RelationKind,
+    sql: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(kind) = existing.filter(|k| *k != new_kind) {
+        out.push(dialect.drop_relation(target, kind));
+    }
+    out.push(format!(
+        "create or replace {} {} as (\n{sql}\n)",
+        new_kind.as_sql(),
+        dialect.render_relation(target)
+    ));
+    out
+}
+
+/// A statement's first keyword, lowercase, after comments and parentheses.
+pub fn first_keyword(sql: &str) -> String {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix('(') {
+            rest = r.trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// The scratch relation a seed load fills (dropped again when a load fails).
+pub fn seed_scratch(relation: &RelationName) -> RelationName {
+    relation.with_identifier(format!("{}__sluice_seed", relation.identifier))
+}
+
+fn shape(kind: GenericType) -> &'static Regex {
+    static SHAPES: OnceLock<Vec<(GenericType, Regex)>> = OnceLock::new();
+    let shapes = SHAPES.get_or_init(|| {
+        [
+            (GenericType::Int, r"^[+-]?[0-9]+$"),
+            (GenericType::BigInt, r"^[+-]?[0-9]+$"),
+            (
+                GenericType::Float,
+                r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+            ),
+            (
+                GenericType::Numeric,
+                r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+            ),
+            (GenericType::Boolean, r"^(?i:true|false)$"),
+            (GenericType::Date, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+            (
+                GenericType::Timestamp,
+                r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$",
+            ),
+            (GenericType::String, r"(?s)^.*$"),
+        ]
+        .into_iter()
+        .map(|(k, re)| {
+            // The patterns above are literals known to compile.
+            (k, Regex::new(re).expect("valid seed value pattern"))
+        })
+        .collect()
+    });
+    &shapes
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .unwrap_or(&shapes[shapes.len() - 1])
+        .1
+}
+
+/// Whether `value` is a valid `kind`: it looks like one and, for numbers, fits.
+fn fits(kind: GenericType, value: &str) -> bool {
+    if !shape(kind).is_match(value) {
+        return false;
+    }
+    match kind {
+        GenericType::Int => value.parse::<i32>().is_ok(),
+        GenericType::BigInt => value.parse::<i64>().is_ok(),
+        GenericType::Date | GenericType::Timestamp => {
+            chrono::NaiveDate::parse_from_str(&value[..10], "%Y-%m-%d").is_ok()
+        }
+        _ => true,
+    }
+}
+
+/// The narrowest type every non-null value fits; string when there are none.
+fn infer<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> GenericType {
+    const ORDER: [GenericType; 6] = [
+        GenericType::Int,
+        GenericType::BigInt,
+        GenericType::Float,
+        GenericType::Boolean,
+        GenericType::Date,
+        GenericType::Timestamp,
+    ];
+    let mut present = values.clone().flatten().peekable();
+    if present.peek().is_none() {
+        return GenericType::String;
+    }
+    ORDER
+        .into_iter()
+        .find(|k| values.clone().flatten().all(|v| fits(*k, v)))
+        .unwrap_or(GenericType::String)
+}
+
+/// The kind of a declared type name, when sluice recognises it.
+fn classify(data_type: &str) -> Option<GenericType> {
+    let t = data_type.trim().to_lowercase();
+    let base: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let zero_scale = t.contains(',') && t.replace(' ', "").ends_with(",0)");
+    Some(match base.as_str() {
+        "tinyint" | "smallint" | "byteint" => GenericType::Int,
+        "int" | "integer" | "bigint" | "int64" => GenericType::BigInt,
+        "number" | "numeric" | "decimal" | "bignumeric" if zero_scale => GenericType::BigInt,
+        "number" | "numeric" | "decimal" | "bignumeric" => GenericType::Numeric,
+        "float" | "float4" | "float8" | "float64" | "double" | "real" => GenericType::Float,
+        "bool" | "boolean" => GenericType::Boolean,
+        "date" => GenericType::Date,
+        "varchar" | "string" | "text" | "char" | "character" => GenericType::String,
+        "timestamp" | "timestamp_ntz" | "datetime" => GenericType::Timestamp,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::snowflake::SnowflakeDialect;
+
+    fn kinds(values: &[&str]) -> GenericType {
+        infer(values.iter().map(|v| Some(*v)))
+    }
+
+    #[test]
+    fn inference_picks_the_narrowest_type_every_value_fits() {
+        assert_eq!(kinds(&["1", "-2"]), GenericType::Int);
+        assert_eq!(kinds(&["1", "3000000000"]), GenericType::BigInt);
+        assert_eq!(kinds(&["1", "2.5"]), GenericType::Float);
+        assert_eq!(kinds(&["true", "FALSE"]), GenericType::Boolean);
+        assert_eq!(kinds(&["2024-01-31"]), GenericType::Date);
+        // Shaped like a date, but February has no 30th.
+        assert_eq!(kinds(&["2024-02-30"]), GenericType::String);
+        assert_eq!(
+            kinds(&["2024-01-31", "2024-01-31 10:00:00"]),
+            GenericType::Timestamp
+        );
+        assert_eq!(kinds(&["1", "x"]), GenericType::String);
+        assert_eq!(infer([None, None].into_iter()), GenericType::String);
+    }
+
+    #[test]
+    fn a_declared_type_is_checked_with_the_line_of_the_bad_value() {
+        let relation = RelationName {
+            database: Some("GTM".into()),
+            schema: "analytics".into(),
+            identifier: "accounts".into(),
+        };
+        let rows = vec![
+            vec![Some("1".to_owned()), Some("a".to_owned())],
+            vec![Some("x2".to_owned()), None],
+        ];
+        let seed = SeedLoad {
+            relation: &relation,
+            columns: &["id".to_owned(), "name".to_owned()],
+            rows: &rows,
+            lines: &[2, 3],
+            declared: &[("id".to_owned(), "number(38,0)".to_owned())],
+        };
+        match seed_statements(&SnowflakeDialect, &seed, None) {
+            Err(SeedError::BadValue {
+                line,
+                column,
+                value,
+                ..
+            }) => {
+                assert_eq!((line, column.as_str(), value.as_str()), (3, "id", "x2"));
+            }
+            _ => panic!("expected a bad value"),
+        }
+    }
+
+    #[test]
+    fn rows_are_batched_into_multi_row_inserts() {
+        let relation = RelationName {
+            database: None,
+            schema: "s".into(),
+            identifier: "t".into(),
+        };
+        let rows: Vec<Vec<Option<String>>> = (0..2500)
+            .map(|i| vec![Some(i.to_string()), Some(format!("it's {i}"))])
+            .collect();
+        let lines: Vec<u64> = (2..2502).collect();
+        let seed = SeedLoad {
+            relation: &relation,
+            columns: &["id".to_owned(), "label".to_owned()],
+            rows: &rows,
+            lines: &lines,
+            declared: &[],
+        };
+        let s = seed_statements(&SnowflakeDialect, &seed, None)
+            .ok()
+            .unwrap();
+        assert_eq!(
+            s.create_scratch,
+            "create or replace table s.t__sluice_seed (id integer, label varchar)"
+        );
+        assert_eq!(s.inserts.len(), 3);
+        assert!(
+            s.inserts[0].contains("(cast('0' as integer), 'it\\'s 0')"),
+            "{}",
+            &s.inserts[0][..200]
+        );
+        let tuples: usize = s
+            .inserts
+            .iter()
+            .map(|i| i.matches("),\n(").count() + 1)
+            .sum();
+        assert_eq!(tuples, 2500);
+    }
+}
