@@ -9,6 +9,8 @@
 use std::time::Duration;
 
 use super::WarehouseError;
+use crate::diagnostics::Diagnostic;
+use crate::project::TargetDef;
 
 /// How a warehouse connection behaves on the network.
 #[derive(Clone, Debug)]
@@ -22,6 +24,31 @@ pub struct HttpSettings {
     pub retries: u32,
     /// The first backoff; it doubles after each retry (capped at 8 s).
     pub backoff: Duration,
+}
+
+impl HttpSettings {
+    /// A target's network settings: `connect_timeout`, `timeout_seconds`,
+    /// `retries` (dbt's `connect_retries` also accepted).
+    pub fn from_target(
+        def: &TargetDef,
+        warehouse: &'static str,
+    ) -> Result<HttpSettings, Diagnostic> {
+        let retries = match def.number("retries")? {
+            Some(n) => n,
+            None => def.number("connect_retries")?.unwrap_or(3),
+        };
+        Ok(HttpSettings {
+            warehouse,
+            connect_timeout: Duration::from_secs(
+                def.number("connect_timeout")?.unwrap_or(10).max(1),
+            ),
+            request_timeout: Duration::from_secs(
+                def.number("timeout_seconds")?.unwrap_or(900).max(1),
+            ),
+            retries: retries.min(10) as u32,
+            backoff: Duration::from_millis(500),
+        })
+    }
 }
 
 /// A response: the status and the body as text.

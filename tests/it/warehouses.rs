@@ -397,6 +397,25 @@ fn a_sql_error_in_one_model_fails_only_that_model_on_bigquery() {
         "{}",
         stdout(&debug)
     );
+
+    // 25,000 rows arrive in pages of 10,000 (getQueryResults with pageToken):
+    // every row comes back, exactly once.
+    std::fs::write(
+        p.path().join("models/many_rows.sql"),
+        "select x from unnest(generate_array(1, 25000)) as x\n",
+    )
+    .expect("write model");
+    let out = run(
+        p.path(),
+        &["show", "-s", "many_rows", "--limit", "30000", "-t", "bq"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut values: Vec<u64> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.trim().trim_matches('|').trim().parse().ok())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, (1..=25000).collect::<Vec<u64>>());
 }
 
 /// A local peer that answers every request with `status` and `body`, or (with

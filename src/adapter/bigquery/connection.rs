@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::client::{BigQueryConfig, Client};
 use super::token::{ServiceAccount, TokenSource};
 use super::BigQueryDialect;
+use crate::adapter::http::HttpSettings;
 use crate::adapter::remote::{self, first_keyword};
-use crate::adapter::snowflake::connection::http_settings;
 use crate::adapter::{
     Adapter, Dialect, RelationKind, RelationName, Rows, SeedError, SeedLoad, Session,
     WarehouseError,
@@ -119,7 +119,7 @@ impl BigQueryAdapter {
             .rendered("base_url")?
             .map(|u| u.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| "https://bigquery.googleapis.com/bigquery/v2".to_owned());
-        let mut http = http_settings(def, "BigQuery")?;
+        let mut http = HttpSettings::from_target(def, "BigQuery")?;
         if let Some(t) = def.number("job_execution_timeout_seconds")? {
             http.request_timeout = std::time::Duration::from_secs(t.max(1));
         }

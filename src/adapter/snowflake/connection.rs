@@ -7,7 +7,6 @@
 //! incremental write) run between `begin` and `commit`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::client::{Client, SnowflakeAuth, SnowflakeConfig};
 use super::SnowflakeDialect;
@@ -23,22 +22,6 @@ use crate::project::TargetDef;
 
 pub struct SnowflakeAdapter {
     config: Arc<SnowflakeConfig>,
-}
-
-/// Settings shared by both HTTP warehouses: `connect_timeout`, `timeout_seconds`,
-/// `retries` (dbt's `connect_retries` also accepted).
-pub fn http_settings(def: &TargetDef, warehouse: &'static str) -> Result<HttpSettings, Diagnostic> {
-    let retries = match def.number("retries")? {
-        Some(n) => n,
-        None => def.number("connect_retries")?.unwrap_or(3),
-    };
-    Ok(HttpSettings {
-        warehouse,
-        connect_timeout: Duration::from_secs(def.number("connect_timeout")?.unwrap_or(10).max(1)),
-        request_timeout: Duration::from_secs(def.number("timeout_seconds")?.unwrap_or(900).max(1)),
-        retries: retries.min(10) as u32,
-        backoff: Duration::from_millis(500),
-    })
 }
 
 impl SnowflakeAdapter {
@@ -94,7 +77,7 @@ impl SnowflakeAdapter {
                 schema: Some(schema.to_owned()),
                 warehouse: def.rendered("warehouse")?,
                 role: def.rendered("role")?,
-                http: http_settings(def, "Snowflake")?,
+                http: HttpSettings::from_target(def, "Snowflake")?,
             }),
         })
     }
