@@ -130,7 +130,7 @@ impl DuckDbAdapter {
         guard
             .execute_batch(&format!(
                 "attach {} as {} (read_only)",
-                sql_literal(&path.display().to_string()),
+                DuckDbDialect.string_literal(&path.display().to_string()),
                 DuckDbDialect.quote(alias)
             ))
             .map_err(warehouse_error)
@@ -182,10 +182,6 @@ impl DuckDbSession {
             }
         }
     }
-}
-
-fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 impl Session for DuckDbSession {
@@ -244,27 +240,21 @@ impl Session for DuckDbSession {
         relation: &RelationName,
     ) -> Result<Option<RelationKind>, WarehouseError> {
         let catalog = match &relation.database {
-            Some(db) => sql_literal(db),
+            Some(db) => DuckDbDialect.string_literal(db),
             None => "current_database()".to_owned(),
         };
         let sql = format!(
             "select table_type from information_schema.tables \
              where table_catalog = {catalog} and table_schema = {} and table_name = {}",
-            sql_literal(&relation.schema),
-            sql_literal(&relation.identifier)
+            DuckDbDialect.string_literal(&relation.schema),
+            DuckDbDialect.string_literal(&relation.identifier)
         );
         let kind: Option<String> = match self.conn.query_row(&sql, [], |r| r.get(0)) {
             Ok(k) => Some(k),
             Err(duckdb::Error::QueryReturnedNoRows) => None,
             Err(e) => return Err(warehouse_error(e)),
         };
-        Ok(kind.map(|k| {
-            if k == "VIEW" {
-                RelationKind::View
-            } else {
-                RelationKind::Table
-            }
-        }))
+        Ok(kind.as_deref().map(RelationKind::from_table_type))
     }
 
     fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {

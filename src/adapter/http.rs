@@ -64,6 +64,26 @@ impl HttpResponse {
     }
 }
 
+impl HttpClient {
+    /// A response's JSON body; a body that is not JSON (a proxy's error page, a
+    /// traceback) is an error quoting its start. `what` names the request.
+    pub fn json_body(
+        &self,
+        response: &HttpResponse,
+        what: &str,
+    ) -> Result<serde_json::Value, WarehouseError> {
+        response.json().ok_or_else(|| {
+            let snippet: String = response.body.chars().take(200).collect();
+            WarehouseError(self.redact(&format!(
+                "{} answered HTTP {} to {what}, not JSON: {}",
+                self.settings.warehouse,
+                response.status,
+                snippet.trim()
+            )))
+        })
+    }
+}
+
 /// Whether a call may be sent again after a transient failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {

@@ -355,6 +355,16 @@ pub enum RelationKind {
 }
 
 impl RelationKind {
+    /// The kind a catalog's table type names (`VIEW`, `MATERIALIZED_VIEW`, `BASE
+    /// TABLE`, `TABLE`, …): views are views, everything else holds rows.
+    pub fn from_table_type(table_type: &str) -> RelationKind {
+        if table_type.to_ascii_uppercase().ends_with("VIEW") {
+            RelationKind::View
+        } else {
+            RelationKind::Table
+        }
+    }
+
     pub fn as_sql(self) -> &'static str {
         match self {
             RelationKind::Table => "table",

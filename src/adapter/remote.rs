@@ -9,11 +9,13 @@
 //! their kind is recognisable, so a bad value is reported with its CSV line
 //! before anything is written.
 
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Dialect, GenericType, RelationKind, RelationName, SeedError, SeedLoad};
+use super::{
+    Dialect, GenericType, RelationKind, RelationName, SeedError, SeedLoad, WarehouseError,
+};
 
 /// A seed load as statements: create the scratch table, fill it, replace the
 /// target, drop the scratch table.
@@ -22,6 +24,25 @@ pub struct SeedStatements {
     pub inserts: Vec<String>,
     pub replace: Vec<String>,
     pub drop_scratch: String,
+}
+
+/// Load a seed by running its statements one at a time with `run`; the scratch
+/// table is dropped whether the load worked or not (a failed drop leaves only
+/// scratch behind, never a half-written seed).
+pub fn load_seed(
+    dialect: &dyn Dialect,
+    seed: &SeedLoad<'_>,
+    existing: Option<RelationKind>,
+    mut run: impl FnMut(&str) -> Result<(), WarehouseError>,
+) -> Result<u64, SeedError> {
+    let plan = seed_statements(dialect, seed, existing)?;
+    let outcome = std::iter::once(&plan.create_scratch)
+        .chain(&plan.inserts)
+        .chain(&plan.replace)
+        .try_for_each(|statement| run(statement));
+    let _ = run(&plan.drop_scratch);
+    outcome?;
+    Ok(seed.rows.len() as u64)
 }
 
 const MAX_ROWS_PER_INSERT: usize = 1000;
@@ -48,8 +69,8 @@ pub fn seed_statements(
             .find(|(c, _)| c.eq_ignore_ascii_case(column))
             .map(|(_, t)| t.clone());
         let data_type = match declared {
-            Some(t) => {
-                if let Some(kind) = classify(&t) {
+            Some(t) => match classify(&t) {
+                Some(kind) => {
                     if let Some((row, value)) = values()
                         .enumerate()
                         .find(|(_, v)| v.is_some_and(|v| !fits(kind, v)))
@@ -61,16 +82,17 @@ pub fn seed_statements(
                             data_type: t,
                         });
                     }
-                }
-                // A recognisable portable name is written in this warehouse's own
-                // words (`varchar` → BigQuery's `string`); others are kept as written.
-                match classify(&t) {
-                    Some(kind) if kind != GenericType::Numeric => {
+                    // A portable name is written in this warehouse's own words
+                    // (`varchar` → BigQuery's `string`); a numeric keeps its
+                    // precision and scale as written.
+                    if kind == GenericType::Numeric {
+                        t
+                    } else {
                         dialect.type_name(kind).to_owned()
                     }
-                    _ => t,
                 }
-            }
+                None => t,
+            },
             None => dialect.type_name(infer(values())).to_owned(),
         };
         types.push(data_type);
@@ -192,59 +214,33 @@ pub fn first_keyword(sql: &str) -> String {
         .to_lowercase()
 }
 
-/// The scratch relation a seed load fills (dropped again when a load fails).
-pub fn seed_scratch(relation: &RelationName) -> RelationName {
-    relation.with_identifier(format!("{}__sluice_seed", relation.identifier))
-}
+/// A decimal or scientific number.
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+        .expect("static regex is valid")
+});
 
-fn shape(kind: GenericType) -> &'static Regex {
-    static SHAPES: OnceLock<Vec<(GenericType, Regex)>> = OnceLock::new();
-    let shapes = SHAPES.get_or_init(|| {
-        [
-            (GenericType::Int, r"^[+-]?[0-9]+$"),
-            (GenericType::BigInt, r"^[+-]?[0-9]+$"),
-            (
-                GenericType::Float,
-                r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
-            ),
-            (
-                GenericType::Numeric,
-                r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$",
-            ),
-            (GenericType::Boolean, r"^(?i:true|false)$"),
-            (GenericType::Date, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
-            (
-                GenericType::Timestamp,
-                r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$",
-            ),
-            (GenericType::String, r"(?s)^.*$"),
-        ]
-        .into_iter()
-        .map(|(k, re)| {
-            // The patterns above are literals known to compile.
-            (k, Regex::new(re).expect("valid seed value pattern"))
-        })
-        .collect()
-    });
-    &shapes
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .unwrap_or(&shapes[shapes.len() - 1])
-        .1
-}
+/// A date, with an optional time of day.
+static DATE_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$")
+        .expect("static regex is valid")
+});
 
-/// Whether `value` is a valid `kind`: it looks like one and, for numbers, fits.
+/// Whether `value` is a valid `kind`: it looks like one and, for numbers and
+/// dates, is one (fits the width, names a real day).
 fn fits(kind: GenericType, value: &str) -> bool {
-    if !shape(kind).is_match(value) {
-        return false;
-    }
+    // DATE_TIME matched, so the first ten bytes are ASCII `YYYY-MM-DD`.
+    let real_day = || chrono::NaiveDate::parse_from_str(&value[..10], "%Y-%m-%d").is_ok();
     match kind {
         GenericType::Int => value.parse::<i32>().is_ok(),
         GenericType::BigInt => value.parse::<i64>().is_ok(),
-        GenericType::Date | GenericType::Timestamp => {
-            chrono::NaiveDate::parse_from_str(&value[..10], "%Y-%m-%d").is_ok()
+        GenericType::Float | GenericType::Numeric => NUMBER.is_match(value),
+        GenericType::Boolean => {
+            value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
         }
-        _ => true,
+        GenericType::Date => value.len() == 10 && DATE_TIME.is_match(value) && real_day(),
+        GenericType::Timestamp => DATE_TIME.is_match(value) && real_day(),
+        GenericType::String => true,
     }
 }
 

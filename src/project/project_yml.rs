@@ -117,13 +117,12 @@ impl TargetDef {
 
     /// A whole-number field (timeouts, retries).
     pub fn number(&self, key: &str) -> Result<Option<u64>, Diagnostic> {
-        let Some(node) = self.field(key).filter(|n| !n.is_null()) else {
+        let Some(text) = self.rendered(key)? else {
             return Ok(None);
         };
-        let text = render_field(node, &format!("`{key}`"))?;
         text.trim().parse::<u64>().map(Some).map_err(|_| {
             Diagnostic::error(format!("`{key}` must be a whole number, not `{text}`"))
-                .with_label(&node.span, "here")
+                .with_label(&self.span_of(key), "here")
                 .with_help(format!("write e.g. `{key}: 30`"))
         })
     }

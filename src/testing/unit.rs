@@ -179,6 +179,17 @@ pub fn build_unit_test_node(
     }))
 }
 
+/// The model, seed, snapshot or source a unit test's input names.
+fn input_node<'a>(dag: &'a Dag, target: &DependencyTarget) -> Option<&'a ParsedNode> {
+    match target {
+        DependencyTarget::Ref(name) => dag.by_name.get(name).and_then(|id| dag.get(id)),
+        DependencyTarget::Source(s, t) => dag
+            .nodes
+            .iter()
+            .find(|n| n.source_name.as_ref() == Some(s) && &n.name == t),
+    }
+}
+
 /// An input's columns and types as the warehouse has them (its relation built
 /// earlier in the run, or before), or nothing when it does not exist.
 pub fn warehouse_types(
@@ -187,17 +198,7 @@ pub fn warehouse_types(
     dialect: &dyn crate::adapter::Dialect,
     target: &DependencyTarget,
 ) -> Vec<(String, String)> {
-    let node = dag.nodes.iter().find(|n| match target {
-        DependencyTarget::Ref(name) => {
-            &n.name == name
-                && matches!(
-                    n.resource_type,
-                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-                )
-        }
-        DependencyTarget::Source(s, t) => n.source_name.as_ref() == Some(s) && &n.name == t,
-    });
-    let Some(relation) = node.and_then(|n| n.relation.as_ref()) else {
+    let Some(relation) = input_node(dag, target).and_then(|n| n.relation.as_ref()) else {
         return Vec::new();
     };
     session
@@ -210,13 +211,9 @@ pub fn warehouse_types(
 
 /// Column types known for an input: its YAML `data_type`s, or a seed's `column_types`.
 fn known_types(dag: &Dag, target: &DependencyTarget) -> Vec<(String, String)> {
-    let node = dag.nodes.iter().find(|n| match target {
-        DependencyTarget::Ref(name) => {
-            &n.name == name && matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)
-        }
-        DependencyTarget::Source(s, t) => n.source_name.as_ref() == Some(s) && &n.name == t,
-    });
-    let Some(node) = node else { return Vec::new() };
+    let Some(node) = input_node(dag, target) else {
+        return Vec::new();
+    };
     let mut types: Vec<(String, String)> = node
         .columns
         .iter()

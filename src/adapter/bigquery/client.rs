@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::token::TokenSource;
 use crate::adapter::auth::uuid_v4;
-use crate::adapter::http::{percent_encode, Body, HttpClient, HttpResponse, HttpSettings, Retry};
+use crate::adapter::http::{query_string, Body, HttpClient, HttpResponse, HttpSettings, Retry};
 use crate::adapter::snowflake::rows::format_timestamp;
 use crate::adapter::WarehouseError;
 
@@ -108,12 +108,14 @@ impl Client {
         )
     }
 
-    fn location_param(&self) -> String {
-        self.config
-            .location
-            .as_deref()
-            .map(|l| format!("&location={l}"))
-            .unwrap_or_default()
+    /// `path` under the project with query parameters, `location` among them
+    /// when the target sets one (jobs outside the US need it to be found).
+    fn url_with(&self, path: &str, params: &[(&str, String)]) -> String {
+        let mut params = params.to_vec();
+        if let Some(l) = &self.config.location {
+            params.push(("location", l.clone()));
+        }
+        format!("{}?{}", self.url(path), query_string(&params))
     }
 
     fn send(
@@ -137,14 +139,7 @@ impl Client {
 
     /// The JSON body of a successful call, or the error it reports.
     fn check(&self, response: &HttpResponse, what: &str) -> Result<Value, WarehouseError> {
-        let Some(v) = response.json() else {
-            let snippet: String = response.body.chars().take(200).collect();
-            return Err(WarehouseError(self.http.redact(&format!(
-                "BigQuery answered HTTP {} to {what}, not JSON: {}",
-                response.status,
-                snippet.trim()
-            ))));
-        };
+        let v = self.http.json_body(response, what)?;
         if !(200..300).contains(&response.status) {
             let message = v["error"]["message"]
                 .as_str()
@@ -248,14 +243,15 @@ impl Client {
         job_id: &str,
         page_token: Option<&str>,
     ) -> Result<Value, WarehouseError> {
-        let mut url = format!(
-            "{}?maxResults={PAGE_ROWS}&timeoutMs={SERVER_WAIT_MS}&formatOptions.useInt64Timestamp=true{}",
-            self.url(&format!("queries/{job_id}")),
-            self.location_param()
-        );
+        let mut params = vec![
+            ("maxResults", PAGE_ROWS.to_string()),
+            ("timeoutMs", SERVER_WAIT_MS.to_string()),
+            ("formatOptions.useInt64Timestamp", "true".to_owned()),
+        ];
         if let Some(t) = page_token {
-            url.push_str(&format!("&pageToken={}", percent_encode(t)));
+            params.push(("pageToken", t.to_owned()));
         }
+        let url = self.url_with(&format!("queries/{job_id}"), &params);
         let response = self.send("GET", &url, Body::None)?;
         self.check(&response, "reading query results")
     }
@@ -300,11 +296,7 @@ impl Client {
             self.deadline(started)?;
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(5));
-            let url = format!(
-                "{}?{}",
-                self.url(&format!("jobs/{job_id}")),
-                self.location_param().trim_start_matches('&')
-            );
+            let url = self.url_with(&format!("jobs/{job_id}"), &[]);
             let response = self.send("GET", &url, Body::None)?;
             job = self.check(&response, "a job's status")?;
         }

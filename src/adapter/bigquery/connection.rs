@@ -236,28 +236,15 @@ impl Session for BigQuerySession {
             &relation.schema,
             &relation.identifier,
         )?;
-        Ok(kind.map(|k| match k.as_str() {
-            "VIEW" | "MATERIALIZED_VIEW" => RelationKind::View,
-            _ => RelationKind::Table,
-        }))
+        Ok(kind.as_deref().map(RelationKind::from_table_type))
     }
 
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError> {
         let existing = self.relation_kind(seed.relation)?;
-        let plan = remote::seed_statements(&BigQueryDialect, seed, existing)?;
         let label = self.label.clone();
-        let outcome = (|| {
-            self.client
-                .run_job(&plan.create_scratch, label.as_deref())?;
-            for insert in &plan.inserts {
-                self.client.run_job(insert, label.as_deref())?;
-            }
-            self.execute_atomic(&plan.replace)
-        })();
-        // The scratch table goes either way; a failed drop leaves only scratch.
-        let _ = self.client.run_job(&plan.drop_scratch, label.as_deref());
-        outcome?;
-        Ok(seed.rows.len() as u64)
+        remote::load_seed(&BigQueryDialect, seed, existing, |sql| {
+            self.client.run_job(sql, label.as_deref())
+        })
     }
 
     fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::rows::{decode_arrow, ColumnType};
 use crate::adapter::auth::{uuid_v4, RsaSigner};
-use crate::adapter::http::{query_string, Body, HttpClient, HttpResponse, HttpSettings, Retry};
+use crate::adapter::http::{query_string, Body, HttpClient, HttpSettings, Retry};
 use crate::adapter::remote::first_keyword;
 use crate::adapter::WarehouseError;
 
@@ -136,7 +136,7 @@ impl Client {
             Body::Json(&body),
             Retry::Idempotent,
         )?;
-        let v = self.parse(&response, "sign in")?;
+        let v = self.http.json_body(&response, "a sign-in")?;
         if v["success"].as_bool() != Some(true) {
             return Err(self.error(
                 &v,
@@ -195,7 +195,7 @@ impl Client {
                 Body::None,
                 Retry::Idempotent,
             )?;
-            v = self.parse(&response, "poll a statement")?;
+            v = self.http.json_body(&response, "polling a statement")?;
         }
         if v["success"].as_bool() != Some(true) {
             return Err(self.error(&v, "Snowflake rejected the statement"));
@@ -245,22 +245,7 @@ impl Client {
                 || json!({"success": false, "code": "390112", "message": "session expired"}),
             ));
         }
-        self.parse(&response, "run a statement")
-    }
-
-    /// The response body as JSON; a non-JSON body is an error naming the status.
-    fn parse(&self, response: &HttpResponse, what: &str) -> Result<Value, WarehouseError> {
-        match response.json() {
-            Some(v) => Ok(v),
-            None => {
-                let snippet: String = response.body.chars().take(200).collect();
-                Err(WarehouseError(self.http.redact(&format!(
-                    "Snowflake answered HTTP {} to a request to {what}, not JSON: {}",
-                    response.status,
-                    snippet.trim()
-                ))))
-            }
-        }
+        self.http.json_body(&response, "a statement")
     }
 
     /// A `success: false` body as an error: the server's message and code.

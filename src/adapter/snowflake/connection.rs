@@ -110,11 +110,9 @@ impl Adapter for SnowflakeAdapter {
     }
 
     fn connection_facts(&self) -> Result<Vec<(String, String)>, WarehouseError> {
-        let mut session = SnowflakeSession {
-            client: Client::login(Arc::clone(&self.config))?,
-            tag: None,
-        };
-        let rows = session.query("select current_database() as db, current_schema() as sch")?;
+        let rows = self
+            .session()?
+            .query("select current_database() as db, current_schema() as sch")?;
         let cell = |i: usize| {
             rows.rows
                 .first()
@@ -148,10 +146,6 @@ impl SnowflakeSession {
     fn run(&mut self, sql: &str) -> Result<super::client::QueryResult, WarehouseError> {
         self.client.query(sql, self.tag.as_deref())
     }
-}
-
-fn sql_literal(s: &str) -> String {
-    SnowflakeDialect.string_literal(s)
 }
 
 /// How Snowflake stores a name sluice writes: unquoted names are upper-cased.
@@ -206,8 +200,8 @@ impl Session for SnowflakeSession {
         };
         let filter = format!(
             "table_schema = {} and table_name = {}",
-            sql_literal(&stored_name(&relation.schema)),
-            sql_literal(&stored_name(&relation.identifier))
+            SnowflakeDialect.string_literal(&stored_name(&relation.schema)),
+            SnowflakeDialect.string_literal(&stored_name(&relation.identifier))
         );
         // Snowflake lists views in `tables` too (type VIEW); the fakesnow stand-in
         // lists them only in `views`, so both are asked, views first.
@@ -220,29 +214,14 @@ impl Session for SnowflakeSession {
             .rows
             .first()
             .and_then(|r| r.first().cloned().flatten())
-            .map(|kind| {
-                if kind.eq_ignore_ascii_case("VIEW") {
-                    RelationKind::View
-                } else {
-                    RelationKind::Table
-                }
-            }))
+            .map(|kind| RelationKind::from_table_type(&kind)))
     }
 
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError> {
         let existing = self.relation_kind(seed.relation)?;
-        let plan = remote::seed_statements(&SnowflakeDialect, seed, existing)?;
-        let outcome = (|| {
-            self.run(&plan.create_scratch)?;
-            for insert in &plan.inserts {
-                self.run(insert)?;
-            }
-            self.execute_atomic(&plan.replace)
-        })();
-        // The scratch table goes either way; a failed drop leaves only scratch.
-        let _ = self.run(&plan.drop_scratch);
-        outcome?;
-        Ok(seed.rows.len() as u64)
+        remote::load_seed(&SnowflakeDialect, seed, existing, |sql| {
+            self.run(sql).map(drop)
+        })
     }
 
     fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {
