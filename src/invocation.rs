@@ -717,7 +717,7 @@ impl Loaded {
         }
         // Without --favor-state, a node built here is read here.
         let mut session = match self.defer {
-            Defer::WhenMissing if self.duckdb_file_exists()? => {
+            Defer::WhenMissing if self.target_may_hold_relations()? => {
                 Some(self.adapter()?.session().map_err(|e| {
                     Diagnostic::error(format!("cannot connect to the warehouse: {e}"))
                 })?)
@@ -949,7 +949,7 @@ impl Loaded {
                     .is_ok_and(|c| !c.rebuilds(self.full_refresh))
             })
             .collect();
-        if candidates.is_empty() || !self.duckdb_file_exists()? {
+        if candidates.is_empty() || !self.target_may_hold_relations()? {
             return Ok(HashSet::new());
         }
         let adapter = self.adapter()?;
@@ -979,11 +979,12 @@ impl Loaded {
         Ok(existing)
     }
 
-    /// Whether the target is a DuckDB database that already exists on disk (opening
+    /// Whether the target may already hold relations worth looking up: a
+    /// warehouse always may; a DuckDB target only once its file exists (opening
     /// one that does not would create it).
-    fn duckdb_file_exists(&self) -> Result<bool> {
+    fn target_may_hold_relations(&self) -> Result<bool> {
         if self.target_def.kind != WarehouseKind::DuckDb {
-            return Ok(false);
+            return Ok(true);
         }
         let path = duckdb_path(&self.project, &self.target_def)?;
         Ok(path != ":memory:" && self.project.root.join(path).is_file())

@@ -194,6 +194,45 @@ pub(crate) fn create_or_replace<D: Dialect + ?Sized>(
     out
 }
 
+/// One step of a statement list, as Snowflake and BigQuery can run it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A statement on its own: DDL (Snowflake commits it by itself; BigQuery
+    /// cannot put it in a transaction), or a lone DML statement.
+    Alone(&'a str),
+    /// Consecutive DML statements, to run in one transaction.
+    Together(&'a [String]),
+}
+
+/// Split statements into steps: each run of two or more consecutive DML
+/// statements (and queries) becomes one transaction; everything else runs
+/// alone, in order. A delete+insert is then atomic even though the batch table
+/// it reads was created just before.
+pub fn transaction_steps(statements: &[String]) -> Vec<Step<'_>> {
+    let transactional = |sql: &str| {
+        matches!(
+            first_keyword(sql).as_str(),
+            "insert" | "update" | "delete" | "merge" | "select" | "with"
+        )
+    };
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < statements.len() {
+        let run = statements[i..]
+            .iter()
+            .take_while(|s| transactional(s))
+            .count();
+        if run >= 2 {
+            steps.push(Step::Together(&statements[i..i + run]));
+            i += run;
+        } else {
+            steps.push(Step::Alone(&statements[i]));
+            i += 1;
+        }
+    }
+    steps
+}
+
 /// A statement's first keyword, lowercase, after comments and parentheses.
 pub fn first_keyword(sql: &str) -> String {
     let mut rest = sql.trim_start();
@@ -341,6 +380,30 @@ mod tests {
             }
             _ => panic!("expected a bad value"),
         }
+    }
+
+    #[test]
+    fn dml_runs_are_grouped_and_ddl_stands_alone() {
+        let statements: Vec<String> = [
+            "drop table if exists b",
+            "create table b as (select 1)",
+            "delete from t where exists (select 1 from b)",
+            "insert into t select * from b",
+            "drop table if exists b",
+            "merge into t using b on true when matched then delete",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            transaction_steps(&statements),
+            [
+                Step::Alone("drop table if exists b"),
+                Step::Alone("create table b as (select 1)"),
+                Step::Together(&statements[2..4]),
+                Step::Alone("drop table if exists b"),
+                Step::Alone("merge into t using b on true when matched then delete"),
+            ]
+        );
     }
 
     #[test]

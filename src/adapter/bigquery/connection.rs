@@ -13,7 +13,7 @@ use super::client::{BigQueryConfig, Client};
 use super::token::{ServiceAccount, TokenSource};
 use super::BigQueryDialect;
 use crate::adapter::http::HttpSettings;
-use crate::adapter::remote::{self, first_keyword};
+use crate::adapter::remote::{self, Step};
 use crate::adapter::{
     Adapter, Dialect, RelationKind, RelationName, Rows, SeedError, SeedLoad, Session,
     WarehouseError,
@@ -188,23 +188,23 @@ struct BigQuerySession {
 }
 
 impl Session for BigQuerySession {
+    /// DDL runs alone (it cannot join a transaction); each run of DML runs as one
+    /// script between `begin transaction` and `commit transaction`.
     fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError> {
         let label = self.label.clone();
-        match statements {
-            [] => Ok(()),
-            [only] => self.client.run_job(only, label.as_deref()),
-            _ if statements.iter().all(|s| transactional(s)) => {
-                let script = format!(
-                    "begin transaction;\n{};\ncommit transaction;",
-                    statements.join(";\n")
-                );
-                self.client.run_job(&script, label.as_deref())
+        for step in remote::transaction_steps(statements) {
+            match step {
+                Step::Alone(sql) => self.client.run_job(sql, label.as_deref())?,
+                Step::Together(group) => {
+                    let script = format!(
+                        "begin transaction;\n{};\ncommit transaction;",
+                        group.join(";\n")
+                    );
+                    self.client.run_job(&script, label.as_deref())?;
+                }
             }
-            // DDL cannot join a transaction: run in order, stop at the first error.
-            _ => statements
-                .iter()
-                .try_for_each(|s| self.client.run_job(s, label.as_deref())),
         }
+        Ok(())
     }
 
     fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError> {
@@ -254,12 +254,4 @@ impl Session for BigQuerySession {
     fn set_query_tag(&mut self, tag: &str) {
         self.label = Some(tag.to_owned());
     }
-}
-
-/// Statements BigQuery allows inside a transaction: DML and queries.
-fn transactional(sql: &str) -> bool {
-    matches!(
-        first_keyword(sql).as_str(),
-        "insert" | "update" | "delete" | "merge" | "select" | "with"
-    )
 }

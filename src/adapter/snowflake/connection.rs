@@ -12,7 +12,7 @@ use super::client::{Client, SnowflakeAuth, SnowflakeConfig};
 use super::SnowflakeDialect;
 use crate::adapter::auth::RsaSigner;
 use crate::adapter::http::HttpSettings;
-use crate::adapter::remote;
+use crate::adapter::remote::{self, Step};
 use crate::adapter::{
     Adapter, Dialect, RelationKind, RelationName, Rows, SeedError, SeedLoad, Session,
     WarehouseError,
@@ -158,19 +158,28 @@ fn stored_name(identifier: &str) -> String {
 }
 
 impl Session for SnowflakeSession {
+    /// DDL runs alone (Snowflake commits it by itself, ending any open
+    /// transaction); each run of DML runs between `begin` and `commit`.
     fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError> {
-        if let [only] = statements {
-            return self.run(only).map(drop);
-        }
-        self.run("begin")?;
-        for statement in statements {
-            if let Err(e) = self.run(statement) {
-                // Rolling back only fails when the transaction is already gone.
-                let _ = self.run("rollback");
-                return Err(e);
+        for step in remote::transaction_steps(statements) {
+            match step {
+                Step::Alone(sql) => {
+                    self.run(sql)?;
+                }
+                Step::Together(group) => {
+                    self.run("begin")?;
+                    for statement in group {
+                        if let Err(e) = self.run(statement) {
+                            // Rolling back only fails when the transaction is gone.
+                            let _ = self.run("rollback");
+                            return Err(e);
+                        }
+                    }
+                    self.run("commit")?;
+                }
             }
         }
-        self.run("commit").map(drop)
+        Ok(())
     }
 
     fn query(&mut self, sql: &str) -> Result<Rows, WarehouseError> {
