@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::adapter::bigquery::BigQueryAdapter;
+use crate::adapter::relation_cache::RelationCache;
 use crate::adapter::snowflake::SnowflakeAdapter;
 use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter};
 use crate::artifacts::{self, CompiledInfo, Invocation};
@@ -724,9 +725,11 @@ impl Loaded {
             }
             _ => None,
         };
+        let cache = RelationCache::new();
         for (node, deferred) in candidates {
             if let (Some(s), Some(here)) = (session.as_mut(), &node.relation) {
-                if s.relation_kind(here)
+                if cache
+                    .kind(s.as_mut(), here)
                     .map_err(|e| Diagnostic::error(e.0))?
                     .is_some()
                 {
@@ -957,12 +960,13 @@ impl Loaded {
             Diagnostic::error(format!("cannot connect to the warehouse: {e}"))
                 .with_label(&self.target_def.span, "this target")
         })?;
+        let cache = RelationCache::new();
         let mut existing = HashSet::new();
         for node in candidates {
             let Some(relation) = &node.relation else {
                 continue;
             };
-            match session.relation_kind(relation) {
+            match cache.kind(session.as_mut(), relation) {
                 Ok(Some(adapter::RelationKind::Table)) => {
                     existing.insert(node.unique_id.clone());
                 }
@@ -1093,6 +1097,7 @@ impl Loaded {
             compile_unit_test: &compile_unit_test,
             dialect: adapter.dialect(),
             run_dir: self.target_path().join("run").join(self.project.name()),
+            relations: RelationCache::new(),
         };
         let threads = self.renderer.target.threads;
         let results = execute::run(
@@ -1105,6 +1110,19 @@ impl Loaded {
             fail_fast,
             reporter,
         );
+        let finishing = std::time::Instant::now();
+        match adapter.finish() {
+            Ok(Some(what)) => reporter.info(&format!(
+                "{what} in {:.2}s",
+                finishing.elapsed().as_secs_f64()
+            )),
+            Ok(None) => {}
+            // The results are in the warehouse already (DuckDB's log holds them
+            // until the next checkpoint), so this is worth a warning, not a failure.
+            Err(e) => self.warnings.push(Diagnostic::warning(format!(
+                "after the run, the warehouse reported: {e}"
+            ))),
+        }
         let elapsed = started.elapsed().as_secs_f64();
         let info = self.compiled_info(compiled);
         self.write_artifact(

@@ -149,6 +149,14 @@ impl Adapter for DuckDbAdapter {
         &DuckDbDialect
     }
 
+    /// Write the run's changes from the write-ahead log into the database file
+    /// now, as DuckDB would when the file closes, so the time shows up here.
+    fn finish(&self) -> Result<Option<&'static str>, WarehouseError> {
+        let guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        guard.execute_batch("checkpoint").map_err(warehouse_error)?;
+        Ok(Some("Checkpointed the DuckDB file"))
+    }
+
     fn session(&self) -> Result<Box<dyn Session>, WarehouseError> {
         // A poisoned lock only means another thread panicked while cloning; the
         // connection itself is still valid.
@@ -186,6 +194,13 @@ impl DuckDbSession {
 
 impl Session for DuckDbSession {
     fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError> {
+        if let [statement] = statements {
+            // One statement commits atomically on its own (a `;` may separate
+            // several, which need the transaction).
+            if !statement.contains(';') {
+                return self.conn.execute_batch(statement).map_err(warehouse_error);
+            }
+        }
         self.in_transaction(|conn| {
             for s in statements {
                 conn.execute_batch(s).map_err(warehouse_error)?;
@@ -255,6 +270,32 @@ impl Session for DuckDbSession {
             Err(e) => return Err(warehouse_error(e)),
         };
         Ok(kind.as_deref().map(RelationKind::from_table_type))
+    }
+
+    fn list_relations(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Option<Vec<(String, RelationKind)>>, WarehouseError> {
+        let catalog = match database {
+            Some(db) => DuckDbDialect.string_literal(db),
+            None => "current_database()".to_owned(),
+        };
+        let sql = format!(
+            "select table_name, table_type from information_schema.tables \
+             where table_catalog = {catalog} and table_schema = {}",
+            DuckDbDialect.string_literal(schema)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(warehouse_error)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(warehouse_error)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, table_type) = row.map_err(warehouse_error)?;
+            out.push((name, RelationKind::from_table_type(&table_type)));
+        }
+        Ok(Some(out))
     }
 
     fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {

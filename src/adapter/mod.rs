@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bigquery;
 pub mod duckdb;
 pub mod http;
+pub mod relation_cache;
 pub mod remote;
 pub mod snowflake;
 
@@ -95,13 +96,6 @@ pub trait Dialect: Send + Sync {
         }
     }
 
-    /// Whether a model is replaced by one `create or replace` statement (the
-    /// warehouse swaps it atomically) rather than build-then-rename in a
-    /// transaction.
-    fn replaces_in_place(&self) -> bool {
-        false
-    }
-
     /// The sqlparser dialect used to check compiled SQL before it runs.
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 
@@ -138,9 +132,11 @@ pub trait Dialect: Send + Sync {
         )
     }
 
-    /// The statements that replace `target` with the result of `sql`, run in one
-    /// transaction: build under a temporary name, drop the old relation, rename.
-    /// Until the transaction commits, readers see the previous version.
+    /// The statements that replace `target` with the result of `sql`, run as one
+    /// unit: a relation of the other kind under the same name is dropped, then one
+    /// `create or replace` builds the new one. Until they take effect, readers see
+    /// the previous version (DuckDB runs them in one transaction; Snowflake and
+    /// BigQuery swap an object atomically, and their DDL cannot join a transaction).
     fn replace_statements(
         &self,
         target: &RelationName,
@@ -148,23 +144,16 @@ pub trait Dialect: Send + Sync {
         new_kind: RelationKind,
         sql: &str,
     ) -> Vec<String> {
-        if self.replaces_in_place() {
-            return remote::create_or_replace(self, target, existing, new_kind, sql);
+        let mut out = Vec::new();
+        if let Some(kind) = existing.filter(|k| *k != new_kind) {
+            out.push(self.drop_relation(target, kind));
         }
-        let temp = target.with_identifier(format!("{}__sluice_tmp", target.identifier));
-        let mut statements = vec![
-            self.drop_relation(&temp, RelationKind::Table),
-            self.drop_relation(&temp, RelationKind::View),
-            match new_kind {
-                RelationKind::Table => self.create_table_as(&temp, sql),
-                RelationKind::View => self.create_view_as(&temp, sql),
-            },
-        ];
-        if let Some(kind) = existing {
-            statements.push(self.drop_relation(target, kind));
-        }
-        statements.push(self.rename_relation(&temp, new_kind, &target.identifier));
-        statements
+        out.push(format!(
+            "create or replace {} {} as (\n{sql}\n)",
+            new_kind.as_sql(),
+            self.render_relation(target)
+        ));
+        out
     }
 
     fn add_column(&self, table: &RelationName, column: &str, data_type: &str) -> String {
@@ -240,15 +229,6 @@ pub trait Dialect: Send + Sync {
             w.columns, w.source_columns
         ));
         vec![merge]
-    }
-
-    fn rename_relation(&self, from: &RelationName, kind: RelationKind, to: &str) -> String {
-        format!(
-            "alter {} {} rename to {}",
-            kind.as_sql(),
-            self.render_relation(from),
-            self.quote(to)
-        )
     }
 }
 
@@ -406,6 +386,12 @@ pub trait Adapter: Send + Sync {
     /// A session for one worker thread; sessions run statements one at a time.
     fn session(&self) -> Result<Box<dyn Session>, WarehouseError>;
 
+    /// Work the warehouse does once all nodes ran (DuckDB's checkpoint), named
+    /// for the run's summary; `None` when there is none.
+    fn finish(&self) -> Result<Option<&'static str>, WarehouseError> {
+        Ok(None)
+    }
+
     /// What `sluice debug` reports about the connection: (label, value) pairs,
     /// found by asking the warehouse. Never a secret.
     fn connection_facts(&self) -> Result<Vec<(String, String)>, WarehouseError> {
@@ -433,6 +419,17 @@ pub trait Session: Send {
         &mut self,
         relation: &RelationName,
     ) -> Result<Option<RelationKind>, WarehouseError>;
+
+    /// Every relation in one schema, when this warehouse lists a schema more
+    /// cheaply than it looks up its relations one by one (names compare
+    /// case-insensitively); `None` to be asked per relation instead.
+    fn list_relations(
+        &mut self,
+        _database: Option<&str>,
+        _schema: &str,
+    ) -> Result<Option<Vec<(String, RelationKind)>>, WarehouseError> {
+        Ok(None)
+    }
 
     /// Load a CSV seed into `relation`, replacing it atomically.
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError>;

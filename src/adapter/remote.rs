@@ -13,9 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{
-    Dialect, GenericType, RelationKind, RelationName, SeedError, SeedLoad, WarehouseError,
-};
+use super::{Dialect, GenericType, RelationKind, SeedError, SeedLoad, WarehouseError};
 
 /// A seed load as statements: create the scratch table, fill it, replace the
 /// target, drop the scratch table.
@@ -173,27 +171,6 @@ pub(crate) fn escaped_string_literal(s: &str) -> String {
     out
 }
 
-/// `create or replace table|view target as (sql)`, after dropping a relation of
-/// the other kind under the same name.
-pub(crate) fn create_or_replace<D: Dialect + ?Sized>(
-    dialect: &D,
-    target: &RelationName,
-    existing: Option<RelationKind>,
-    new_kind: RelationKind,
-    sql: &str,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(kind) = existing.filter(|k| *k != new_kind) {
-        out.push(dialect.drop_relation(target, kind));
-    }
-    out.push(format!(
-        "create or replace {} {} as (\n{sql}\n)",
-        new_kind.as_sql(),
-        dialect.render_relation(target)
-    ));
-    out
-}
-
 /// One step of a statement list, as Snowflake and BigQuery can run it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step<'a> {
@@ -329,6 +306,7 @@ fn classify(data_type: &str) -> Option<GenericType> {
 mod tests {
     use super::*;
     use crate::adapter::snowflake::SnowflakeDialect;
+    use crate::adapter::RelationName;
 
     fn kinds(values: &[&str]) -> GenericType {
         infer(values.iter().map(|v| Some(*v)))

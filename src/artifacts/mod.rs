@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::execute::NodeResult;
+use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
 
@@ -587,11 +587,14 @@ pub fn run_results(
                 ],
                 _ => Vec::new(),
             };
-            let adapter_response = match (r.status.as_str(), r.rows_affected) {
+            let mut adapter_response = match (r.status.as_str(), r.rows_affected) {
                 ("skipped" | "error", _) => json!({}),
                 (_, Some(rows)) => json!({"_message": format!("INSERT {rows}"), "code": "INSERT", "rows_affected": rows}),
                 _ => json!({"_message": "OK"}),
             };
+            if r.status != Status::Skipped {
+                adapter_response["warehouse_seconds"] = json!(r.warehouse_seconds);
+            }
             let c = compiled.get(&r.unique_id);
             json!({
                 "status": r.status.as_str(),

@@ -87,6 +87,8 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         .filter_map(|r| r.diagnostic.clone())
         .collect();
     print_diagnostics(&problems);
+    // Warnings raised while running (a failed final checkpoint).
+    print_diagnostics(&loaded.warnings);
     for r in results.iter().filter(|r| r.status == Status::Fail) {
         reporter.info(&format!("Failure in {}: {}", r.unique_id, r.message));
     }

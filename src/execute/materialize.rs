@@ -1,8 +1,9 @@
 //! Materializations: what running a seed, a model or a test means.
 //!
-//! Views and tables are built under a temporary name and swapped in inside one
-//! transaction ([`Dialect::replace_statements`]); seeds are parsed from CSV before
-//! anything runs and loaded the same way; tests count their failing rows.
+//! Views and tables are replaced atomically ([`Dialect::replace_statements`]);
+//! seeds are parsed from CSV before anything runs and loaded the same way; tests
+//! count their failing rows. Whether a relation exists is asked of a
+//! [`RelationCache`], which lists each schema once per run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,10 @@ use chrono::Utc;
 use petgraph::graph::NodeIndex;
 
 use super::{incremental, snapshot, NodeResult, NodeRunner, Status};
-use crate::adapter::{Dialect, RelationKind, SeedError, SeedLoad, Session, WarehouseError};
+use crate::adapter::relation_cache::RelationCache;
+use crate::adapter::{
+    Dialect, RelationKind, RelationName, SeedError, SeedLoad, Session, WarehouseError,
+};
 use crate::diagnostics::{Diagnostic, SourceFile, Span};
 use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
@@ -189,6 +193,8 @@ pub struct DagRunner<'a> {
     pub dialect: &'static dyn Dialect,
     /// `target/run/<project>`, where the executed SQL is written.
     pub run_dir: PathBuf,
+    /// The relations this run knows exist; kept current as it builds.
+    pub relations: RelationCache,
 }
 
 fn result(
@@ -210,6 +216,7 @@ fn result(
         thread_id: String::new(),
         diagnostic: None,
         invalid_input: false,
+        warehouse_seconds: 0.0,
     }
 }
 
@@ -276,6 +283,19 @@ fn first_line(s: &str) -> &str {
 }
 
 impl DagRunner<'_> {
+    /// Keep the relation cache current after building `relation` as `kind`.
+    fn note_build(&self, relation: &RelationName, kind: RelationKind, hooks: &Hooks<'_>, ok: bool) {
+        if !hooks.pre.is_empty() || !hooks.post.is_empty() {
+            // Hooks are the user's SQL: they may have created or dropped anything.
+            self.relations.forget_all();
+        } else if ok {
+            self.relations.record(relation, kind);
+        } else {
+            // A warehouse without transactional DDL may have stopped half-way.
+            self.relations.forget_schema(relation);
+        }
+    }
+
     fn write_run_file(&self, node: &ParsedNode, statements: &[String]) {
         let path = self.run_dir.join(&node.original_file_path);
         let path = if defined_in_yaml(node) {
@@ -313,7 +333,12 @@ impl DagRunner<'_> {
             lines: &data.lines,
             declared: &data.declared,
         };
-        match session.load_seed(&load) {
+        let loaded = session.load_seed(&load);
+        match &loaded {
+            Ok(_) => self.relations.record(relation, RelationKind::Table),
+            Err(_) => self.relations.forget_schema(relation),
+        }
+        match loaded {
             Ok(rows) => {
                 let mut r = result(
                     node,
@@ -386,7 +411,7 @@ impl DagRunner<'_> {
             _ => RelationKind::View,
         };
         let outcome = (|| -> Result<(), WarehouseError> {
-            let existing = session.relation_kind(relation)?;
+            let existing = self.relations.kind(session, relation)?;
             let mut statements = hooks.pre.to_vec();
             statements.extend(
                 self.dialect
@@ -394,7 +419,9 @@ impl DagRunner<'_> {
             );
             statements.extend_from_slice(hooks.post);
             self.write_run_file(node, &statements);
-            session.execute_atomic(&statements)
+            let outcome = session.execute_atomic(&statements);
+            self.note_build(relation, kind, hooks, outcome.is_ok());
+            outcome
         })()
         .map(|()| format!("created sql {} model {relation}", kind.as_sql()));
         finished(node, outcome, file, started, clock)
@@ -430,7 +457,7 @@ impl DagRunner<'_> {
             );
         };
         let described = (|| -> Result<_, WarehouseError> {
-            let existing = session.relation_kind(relation)?;
+            let existing = self.relations.kind(session, relation)?;
             let table = session.describe(&format!(
                 "select * from {}",
                 self.dialect.render_relation(relation)
@@ -466,7 +493,9 @@ impl DagRunner<'_> {
         ));
         statements.extend_from_slice(hooks.post);
         self.write_run_file(node, &statements);
-        let outcome = session.execute_atomic(&statements).map(|()| {
+        let outcome = session.execute_atomic(&statements);
+        self.note_build(relation, RelationKind::Table, hooks, outcome.is_ok());
+        let outcome = outcome.map(|()| {
             format!(
                 "{} into incremental model {relation}",
                 config.strategy.as_str()
@@ -510,7 +539,7 @@ impl DagRunner<'_> {
             ),
         };
         let outcome = (|| -> Result<&'static str, WarehouseError> {
-            let existing = session.relation_kind(relation)?;
+            let existing = self.relations.kind(session, relation)?;
             let (verb, body) = match existing {
                 Some(RelationKind::Table) => {
                     let history = session.describe(&format!(
@@ -526,8 +555,9 @@ impl DagRunner<'_> {
             statements.extend(body);
             statements.extend_from_slice(hooks.post);
             self.write_run_file(node, &statements);
-            session.execute_atomic(&statements)?;
-            Ok(verb)
+            let outcome = session.execute_atomic(&statements);
+            self.note_build(relation, RelationKind::Table, hooks, outcome.is_ok());
+            outcome.map(|()| verb)
         })();
         let outcome = outcome.map(|verb| format!("{verb} snapshot {relation}"));
         finished(node, outcome, file, started, clock)

@@ -9,6 +9,7 @@ pub mod incremental;
 pub mod materialize;
 pub mod report;
 pub mod snapshot;
+mod timed;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex};
@@ -68,6 +69,9 @@ pub struct NodeResult {
     pub diagnostic: Option<Diagnostic>,
     /// The error comes from invalid input (exit code 2), not from a failed model.
     pub invalid_input: bool,
+    /// Seconds spent waiting on the warehouse (the rest of `execution_time` is
+    /// sluice's own).
+    pub warehouse_seconds: f64,
 }
 
 impl NodeResult {
@@ -84,6 +88,7 @@ impl NodeResult {
             thread_id: String::new(),
             diagnostic: None,
             invalid_input: false,
+            warehouse_seconds: 0.0,
         }
     }
 }
@@ -156,6 +161,14 @@ fn effective_parents(dag: &Dag, idx: NodeIndex, selected: &HashSet<NodeIndex>) -
     out
 }
 
+/// Run one node, counting the time it spends inside the warehouse.
+fn run_timed(runner: &dyn NodeRunner, session: &mut dyn Session, idx: NodeIndex) -> NodeResult {
+    let mut timed = timed::TimedSession::new(session);
+    let mut result = runner.run(&mut timed, idx);
+    result.warehouse_seconds = timed.spent().as_secs_f64();
+    result
+}
+
 /// Run `selected` nodes in dependency order on `threads` workers.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -226,11 +239,11 @@ pub fn run(
                     let result = match skip_reason {
                         Some(reason) => NodeResult::skipped(&node.unique_id, reason),
                         None => match session.as_mut() {
-                            Some(sess) => runner.run(sess.as_mut(), idx),
+                            Some(sess) => run_timed(runner, sess.as_mut(), idx),
                             None => match adapter.session() {
                                 Ok(new) => {
                                     let sess = session.insert(new);
-                                    runner.run(sess.as_mut(), idx)
+                                    run_timed(runner, sess.as_mut(), idx)
                                 }
                                 Err(e) => NodeResult {
                                     message: e.to_string(),

@@ -391,3 +391,47 @@ fn hooks_run_in_the_models_transaction() {
     let log = query(&db(p.path()), "select model, row_count from main.audit_log");
     assert_eq!(log, vec![vec!["audited", "3"]]);
 }
+
+/// A hook is the user's SQL: a relation it creates must be seen by the models
+/// that run after it (sluice lists each schema once per run and keeps that list
+/// current, so a hook has to make it look again).
+#[test]
+fn a_relation_created_by_a_hook_is_replaced_by_the_model_of_that_name() {
+    let p = project_copy("exec");
+    std::fs::write(
+        p.path().join("models/staging/first.sql"),
+        "{{ config(post_hook=\"create view main.second as select 0 as n\") }}\n\
+         select 1 as x\n",
+    )
+    .expect("write model");
+    std::fs::write(
+        p.path().join("models/staging/second.sql"),
+        "{{ config(materialized='table') }}\nselect count(*) as n from {{ ref('first') }}\n",
+    )
+    .expect("write model");
+    let out = run_in(
+        p.path(),
+        &["run", "-s", "first", "second", "--threads", "1"],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let second = query(
+        &db(p.path()),
+        "select table_type, (select n from main.second) from information_schema.tables \
+         where table_schema = 'main' and table_name = 'second'",
+    );
+    assert_eq!(second, vec![vec!["BASE TABLE", "1"]]);
+    // The next run finds `second` a table and rebuilds it as a view.
+    std::fs::write(
+        p.path().join("models/staging/second.sql"),
+        "{{ config(materialized='view') }}\nselect 2 as n\n",
+    )
+    .expect("write model");
+    let out = run_in(p.path(), &["run", "-s", "second"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let second = query(
+        &db(p.path()),
+        "select table_type, (select n from main.second) from information_schema.tables \
+         where table_schema = 'main' and table_name = 'second'",
+    );
+    assert_eq!(second, vec![vec!["VIEW", "2"]]);
+}

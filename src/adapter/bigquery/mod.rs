@@ -44,12 +44,6 @@ impl Dialect for BigQueryDialect {
         true
     }
 
-    /// `create or replace` swaps the object atomically, and DDL cannot join a
-    /// transaction, so a model is replaced by that one statement.
-    fn replaces_in_place(&self) -> bool {
-        true
-    }
-
     fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {
         &[
             ("iff", "if() or a case expression"),

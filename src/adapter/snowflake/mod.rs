@@ -9,7 +9,7 @@ pub mod rows;
 
 pub use connection::SnowflakeAdapter;
 
-use super::{Dialect, GenericType, RelationKind, RelationName};
+use super::{Dialect, GenericType};
 use crate::project::WarehouseKind;
 
 pub struct SnowflakeDialect;
@@ -59,23 +59,6 @@ impl Dialect for SnowflakeDialect {
         true
     }
 
-    /// `create or replace` swaps the object atomically, and DDL cannot join a
-    /// transaction, so a model is replaced by that one statement.
-    fn replaces_in_place(&self) -> bool {
-        true
-    }
-
-    /// Snowflake renames into the current schema unless the new name is
-    /// qualified.
-    fn rename_relation(&self, from: &RelationName, kind: RelationKind, to: &str) -> String {
-        format!(
-            "alter {} {} rename to {}",
-            kind.as_sql(),
-            self.render_relation(from),
-            self.render_relation(&from.with_identifier(to.to_owned()))
-        )
-    }
-
     fn foreign_functions(&self) -> &'static [(&'static str, &'static str)] {
         &[
             ("date_diff", "dbt.datediff"),
@@ -117,6 +100,7 @@ impl Dialect for SnowflakeDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::{RelationKind, RelationName};
 
     #[test]
     fn string_literals_escape_backslashes_quotes_and_newlines() {
@@ -144,10 +128,6 @@ mod tests {
                 "drop table if exists GTM.analytics.fct_x",
                 "create or replace view GTM.analytics.fct_x as (\nselect 1\n)"
             ]
-        );
-        assert_eq!(
-            SnowflakeDialect.rename_relation(&t, RelationKind::Table, "fct_y"),
-            "alter table GTM.analytics.fct_x rename to GTM.analytics.fct_y"
         );
     }
 }
