@@ -834,8 +834,14 @@ impl Loaded {
             return Err(errors.into());
         }
 
+        // Into an empty target there is nothing to compare with.
+        let fresh = !self
+            .target_path()
+            .join("compiled")
+            .join(self.project.name())
+            .exists();
         let write_compiled =
-            |node: &ParsedNode, sql: &str| write_compiled_file(&self.project, node, sql);
+            |node: &ParsedNode, sql: &str| write_compiled_file(&self.project, node, sql, fresh);
         let mut out = HashMap::new();
         let mut warnings = Vec::new();
         let mut scratch = None;
@@ -1088,7 +1094,7 @@ impl Loaded {
                 crate::testing::unit::warehouse_types(&mut *session, &self.dag, dialect, t)
             };
             let test = crate::testing::unit::compile(&self.renderer, &self.dag, node, &mut types)?;
-            let file = write_compiled_file(&self.project, node, &test.sql)?;
+            let file = write_compiled_file(&self.project, node, &test.sql, false)?;
             Ok((test, file))
         };
         let runner = materialize::DagRunner {
@@ -1249,10 +1255,13 @@ pub fn write_state_file<'e>(
 /// (hooks included), generic tests and assertions through their test macro.
 /// Write a node's compiled file under `target/compiled/`; keep it as a source file
 /// for diagnostics.
+/// Write a node's compiled SQL under `target/compiled/`; `fresh` when that folder
+/// did not exist before this compile.
 fn write_compiled_file(
     project: &Project,
     node: &ParsedNode,
     sql: &str,
+    fresh: bool,
 ) -> std::result::Result<Arc<SourceFile>, Diagnostic> {
     let path = materialize::compiled_path(project.target_path(), project.name(), node);
     let display = path
@@ -1261,7 +1270,7 @@ fn write_compiled_file(
         .to_path_buf();
     // An unchanged file is left alone: reading it is cheaper than rewriting
     // it (no dirty pages, no journal), and its modification time stays.
-    if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+    if !fresh && std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
         return Ok(SourceFile::new(display, sql));
     }
     let mut written = std::fs::write(&path, sql);

@@ -110,13 +110,6 @@ pub trait Dialect: Send + Sync {
         format!("create schema if not exists {}", self.quote(schema))
     }
 
-    fn create_view_as(&self, relation: &RelationName, sql: &str) -> String {
-        format!(
-            "create view {} as (\n{sql}\n)",
-            self.render_relation(relation)
-        )
-    }
-
     fn create_table_as(&self, relation: &RelationName, sql: &str) -> String {
         format!(
             "create table {} as (\n{sql}\n)",
