@@ -192,6 +192,37 @@ impl DuckDbSession {
     }
 }
 
+impl DuckDbSession {
+    /// The relations of a schema (only `identifier`, when given), from the
+    /// catalog; `database` defaults to the current one.
+    fn catalog_relations(
+        &self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: Option<&str>,
+    ) -> Result<Vec<(String, RelationKind)>, WarehouseError> {
+        let d = DuckDbDialect;
+        let catalog = database.map_or("current_database()".to_owned(), |db| d.string_literal(db));
+        let mut sql = format!(
+            "select table_name, table_type from information_schema.tables \
+             where table_catalog = {catalog} and table_schema = {}",
+            d.string_literal(schema)
+        );
+        if let Some(name) = identifier {
+            sql.push_str(&format!(" and table_name = {}", d.string_literal(name)));
+        }
+        let mut stmt = self.conn.prepare(&sql).map_err(warehouse_error)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(warehouse_error)?;
+        rows.map(|row| {
+            let (name, table_type) = row.map_err(warehouse_error)?;
+            Ok((name, RelationKind::from_table_type(&table_type)))
+        })
+        .collect()
+    }
+}
+
 impl Session for DuckDbSession {
     fn execute_atomic(&mut self, statements: &[String]) -> Result<(), WarehouseError> {
         if let [statement] = statements {
@@ -254,22 +285,12 @@ impl Session for DuckDbSession {
         &mut self,
         relation: &RelationName,
     ) -> Result<Option<RelationKind>, WarehouseError> {
-        let catalog = match &relation.database {
-            Some(db) => DuckDbDialect.string_literal(db),
-            None => "current_database()".to_owned(),
-        };
-        let sql = format!(
-            "select table_type from information_schema.tables \
-             where table_catalog = {catalog} and table_schema = {} and table_name = {}",
-            DuckDbDialect.string_literal(&relation.schema),
-            DuckDbDialect.string_literal(&relation.identifier)
-        );
-        let kind: Option<String> = match self.conn.query_row(&sql, [], |r| r.get(0)) {
-            Ok(k) => Some(k),
-            Err(duckdb::Error::QueryReturnedNoRows) => None,
-            Err(e) => return Err(warehouse_error(e)),
-        };
-        Ok(kind.as_deref().map(RelationKind::from_table_type))
+        let found = self.catalog_relations(
+            relation.database.as_deref(),
+            &relation.schema,
+            Some(&relation.identifier),
+        )?;
+        Ok(found.into_iter().next().map(|(_, kind)| kind))
     }
 
     fn list_relations(
@@ -277,25 +298,7 @@ impl Session for DuckDbSession {
         database: Option<&str>,
         schema: &str,
     ) -> Result<Option<Vec<(String, RelationKind)>>, WarehouseError> {
-        let catalog = match database {
-            Some(db) => DuckDbDialect.string_literal(db),
-            None => "current_database()".to_owned(),
-        };
-        let sql = format!(
-            "select table_name, table_type from information_schema.tables \
-             where table_catalog = {catalog} and table_schema = {}",
-            DuckDbDialect.string_literal(schema)
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(warehouse_error)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(warehouse_error)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (name, table_type) = row.map_err(warehouse_error)?;
-            out.push((name, RelationKind::from_table_type(&table_type)));
-        }
-        Ok(Some(out))
+        self.catalog_relations(database, schema, None).map(Some)
     }
 
     fn create_schema(&mut self, schema: &str) -> Result<(), WarehouseError> {

@@ -409,17 +409,19 @@ fn a_relation_created_by_a_hook_is_replaced_by_the_model_of_that_name() {
         "{{ config(materialized='table') }}\nselect count(*) as n from {{ ref('first') }}\n",
     )
     .expect("write model");
+    let second = || {
+        query(
+            &db(p.path()),
+            "select table_type, (select n from main.second) from information_schema.tables \
+             where table_schema = 'main' and table_name = 'second'",
+        )
+    };
     let out = run_in(
         p.path(),
         &["run", "-s", "first", "second", "--threads", "1"],
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let second = query(
-        &db(p.path()),
-        "select table_type, (select n from main.second) from information_schema.tables \
-         where table_schema = 'main' and table_name = 'second'",
-    );
-    assert_eq!(second, vec![vec!["BASE TABLE", "1"]]);
+    assert_eq!(second(), vec![vec!["BASE TABLE", "1"]]);
     // The next run finds `second` a table and rebuilds it as a view.
     std::fs::write(
         p.path().join("models/staging/second.sql"),
@@ -428,10 +430,5 @@ fn a_relation_created_by_a_hook_is_replaced_by_the_model_of_that_name() {
     .expect("write model");
     let out = run_in(p.path(), &["run", "-s", "second"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let second = query(
-        &db(p.path()),
-        "select table_type, (select n from main.second) from information_schema.tables \
-         where table_schema = 'main' and table_name = 'second'",
-    );
-    assert_eq!(second, vec![vec!["VIEW", "2"]]);
+    assert_eq!(second(), vec![vec!["VIEW", "2"]]);
 }
