@@ -8,9 +8,10 @@
 //! relation it builds, and forgets what it knew whenever statements it did not
 //! write (hooks) or a failed build may have changed the schema.
 //!
-//! Warehouses whose sessions cannot list a schema ([`Session::list_relations`]
-//! returns `None`) are asked per relation, as before; their catalogs filter on
-//! the server.
+//! On Snowflake, where every lookup is a round trip, the listing saves one
+//! query per model. BigQuery's session does not list (`tables.get` per
+//! relation is one cheap REST call; [`Session::list_relations`] returns
+//! `None`), so it is asked per relation.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,8 +21,9 @@ use super::{RelationKind, RelationName, Session, WarehouseError};
 /// A schema, as the cache keys it.
 type SchemaKey = (Option<String>, String);
 
-/// The relations of each schema listed so far, by lower-cased name (the
-/// listing warehouse, DuckDB, resolves names case-insensitively).
+/// The relations of each schema listed so far, by lower-cased name: DuckDB
+/// resolves names case-insensitively, and Snowflake upper-cases the unquoted
+/// names sluice writes.
 #[derive(Default)]
 pub struct RelationCache {
     schemas: Mutex<HashMap<SchemaKey, HashMap<String, RelationKind>>>,

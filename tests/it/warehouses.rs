@@ -700,3 +700,48 @@ fn incremental_models_write_their_batches_on_bigquery() {
         bigquery_target(&bq, &project, &format!("inc_{i}_{}", std::process::id()))
     });
 }
+
+/// Snowflake: each schema's relations are listed once per run; a model whose
+/// kind changed between runs is found as what it was (view or table) and
+/// dropped before it is created as the other.
+#[test]
+fn a_model_that_changes_kind_is_replaced_on_snowflake() {
+    let Some(sf) = fakesnow() else { return };
+    let p = crate::common::project_copy("exec");
+    add_target(p.path(), "sf", &snowflake_target(&sf, "EXEC_KINDS"));
+    std::fs::write(
+        p.path().join("models/staging/flip.sql"),
+        "{{ config(materialized=var('flip', 'view')) }}\nselect 1 as n\n",
+    )
+    .expect("write model");
+    let run_file = p.path().join("target/run/exec/models/staging/flip.sql");
+    for (kind, before) in [
+        ("view", None),
+        ("table", Some("view")),
+        ("view", Some("table")),
+    ] {
+        let vars = format!("{{flip: {kind}}}");
+        let out = run(
+            p.path(),
+            &["run", "-t", "sf", "-s", "flip", "--vars", &vars],
+        );
+        assert!(
+            out.status.success(),
+            "{kind}: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let sql = std::fs::read_to_string(&run_file).expect("run file");
+        match before {
+            None => assert!(!sql.contains("drop "), "{sql}"),
+            Some(old) => assert!(
+                sql.starts_with(&format!("drop {old} if exists")),
+                "{kind} after {old}: {sql}"
+            ),
+        }
+        assert!(
+            sql.contains(&format!("create or replace {kind}")),
+            "{kind}: {sql}"
+        );
+    }
+}

@@ -157,6 +157,47 @@ fn stored_name(identifier: &str) -> String {
     }
 }
 
+impl SnowflakeSession {
+    /// The relations of a schema (only `identifier`, when given), as Snowflake
+    /// stores their names; `database` defaults to the session's.
+    fn catalog_relations(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: Option<&str>,
+    ) -> Result<Vec<(String, RelationKind)>, WarehouseError> {
+        let d = SnowflakeDialect;
+        let catalog = database.map_or("information_schema".to_owned(), |db| {
+            format!("{}.information_schema", d.quote(db))
+        });
+        let mut filter = format!("table_schema = {}", d.string_literal(&stored_name(schema)));
+        if let Some(name) = identifier {
+            filter.push_str(&format!(
+                " and table_name = {}",
+                d.string_literal(&stored_name(name))
+            ));
+        }
+        // Snowflake lists views in `tables` too (type VIEW); the fakesnow stand-in
+        // lists them only in `views`, so both are asked, views first.
+        let rows = self.query(&format!(
+            "select table_name, 'VIEW' as table_type from {catalog}.views where {filter}\n\
+             union all\n\
+             select table_name, table_type from {catalog}.tables where {filter}"
+        ))?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                let mut cells = row.into_iter().map(Option::unwrap_or_default);
+                let (name, kind) = (cells.next()?, cells.next()?);
+                seen.insert(name.clone())
+                    .then(|| (name, RelationKind::from_table_type(&kind)))
+            })
+            .collect())
+    }
+}
+
 impl Session for SnowflakeSession {
     /// DDL runs alone (Snowflake commits it by itself, ending any open
     /// transaction); each run of DML runs between `begin` and `commit`.
@@ -203,27 +244,22 @@ impl Session for SnowflakeSession {
         &mut self,
         relation: &RelationName,
     ) -> Result<Option<RelationKind>, WarehouseError> {
-        let catalog = match &relation.database {
-            Some(db) => format!("{}.information_schema", SnowflakeDialect.quote(db)),
-            None => "information_schema".to_owned(),
-        };
-        let filter = format!(
-            "table_schema = {} and table_name = {}",
-            SnowflakeDialect.string_literal(&stored_name(&relation.schema)),
-            SnowflakeDialect.string_literal(&stored_name(&relation.identifier))
-        );
-        // Snowflake lists views in `tables` too (type VIEW); the fakesnow stand-in
-        // lists them only in `views`, so both are asked, views first.
-        let rows = self.query(&format!(
-            "select 'VIEW' as table_type from {catalog}.views where {filter}\n\
-             union all\n\
-             select table_type from {catalog}.tables where {filter}"
-        ))?;
-        Ok(rows
-            .rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .map(|kind| RelationKind::from_table_type(&kind)))
+        let found = self.catalog_relations(
+            relation.database.as_deref(),
+            &relation.schema,
+            Some(&relation.identifier),
+        )?;
+        Ok(found.into_iter().next().map(|(_, kind)| kind))
+    }
+
+    /// One `information_schema` query per schema instead of one per model: each
+    /// is a round trip to Snowflake.
+    fn list_relations(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Option<Vec<(String, RelationKind)>>, WarehouseError> {
+        self.catalog_relations(database, schema, None).map(Some)
     }
 
     fn load_seed(&mut self, seed: &SeedLoad<'_>) -> Result<u64, SeedError> {
