@@ -178,7 +178,8 @@ impl SnowflakeSession {
             ));
         }
         // Snowflake lists views in `tables` too (type VIEW); the fakesnow stand-in
-        // lists them only in `views`, so both are asked, views first.
+        // lists them only in `views`, so both are asked. A view found twice has
+        // the same kind both times; the first row per name is kept.
         let rows = self.query(&format!(
             "select table_name, 'VIEW' as table_type from {catalog}.views where {filter}\n\
              union all\n\
