@@ -279,19 +279,9 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// A fresh id for this invocation, a version-4 UUID as dbt writes.
 pub(crate) fn invocation_id() -> String {
-    use sha2::{Digest, Sha256};
-    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-    let h = Sha256::digest(seed.as_bytes());
-    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    adapter::auth::uuid_v4()
 }
 
 impl Loaded {
