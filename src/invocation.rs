@@ -16,7 +16,7 @@ use crate::adapter::relation_cache::RelationCache;
 use crate::adapter::snowflake::SnowflakeAdapter;
 use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter};
 use crate::artifacts::{self, CompiledInfo, Invocation};
-use crate::diagnostics::{suggestion_help, Diagnostic, Result, SourceFile, Span};
+use crate::diagnostics::{Diagnostic, Result, SourceFile};
 use crate::execute::materialize::{self, Compiled};
 use crate::execute::{self, NodeResult, Reporter};
 use crate::graph::select::{IndirectSelection, Selector};
@@ -40,6 +40,25 @@ pub struct Options {
     pub threads: Option<usize>,
     /// `--no-partial-parse`: parse every file, ignoring and not writing the cache.
     pub no_partial_parse: bool,
+    /// `--profiles-dir`, `--profile`, `--no-version-check` (see [`project::LoadOptions`]).
+    pub profiles_dir: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub no_version_check: bool,
+}
+
+impl Options {
+    /// What the load stage needs of these options.
+    pub fn load_options(&self, cli_vars: &BTreeMap<String, Json>) -> project::LoadOptions {
+        project::LoadOptions {
+            project_dir: self.project_dir.clone(),
+            profiles_dir: self.profiles_dir.clone(),
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            cli_vars: cli_vars.clone(),
+            no_version_check: self.no_version_check,
+            skip_profile: false,
+        }
+    }
 }
 
 /// A loaded, parsed project with its graph.
@@ -100,46 +119,7 @@ pub(crate) fn choose_target(
     project: &Project,
     wanted: Option<&str>,
 ) -> Result<TargetDef, Diagnostic> {
-    let pf = &project.file;
-    let (name, span) = match (wanted, &pf.default_target) {
-        (Some(n), _) => (n.to_owned(), None),
-        (None, Some((n, s))) => (n.clone(), Some(s.clone())),
-        (None, None) => match pf.targets.first() {
-            Some(t) => return Ok(t.clone()),
-            None => {
-                return Err(Diagnostic::error("project.yml defines no target")
-                    .with_label(&Span::file_start(&pf.file), "in this file")
-                    .with_help(
-                        "add `targets: {dev: {type: duckdb, path: dev.duckdb, schema: main}}`",
-                    ))
-            }
-        },
-    };
-    if let Some(t) = pf.targets.iter().find(|t| t.name == name) {
-        return Ok(t.clone());
-    }
-    let help = suggestion_help(&name, pf.targets.iter().map(|t| t.name.as_str()), || {
-        format!(
-            "the targets in project.yml are: {}",
-            pf.targets
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
-    let mut d = Diagnostic::error(format!("unknown target `{name}`")).with_help(help);
-    match span {
-        Some(s) => d = d.with_label(&s, "named here"),
-        None => {
-            let arg = SourceFile::new("--target", name.clone());
-            d = d.with_label(
-                &Span::file_start(&arg),
-                "not defined under `targets:` in project.yml",
-            );
-        }
-    }
-    Err(d)
+    project::profiles::choose_target(&project.file, wanted)
 }
 
 pub(crate) fn target_info(
@@ -207,13 +187,13 @@ pub(crate) fn duckdb_catalog(project: &Project, def: &TargetDef) -> Result<Strin
 /// Load, render (parse) and build the graph.
 pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     let started_at = Utc::now();
-    let project = project::load(&opts.project_dir)?;
-    let target_def = choose_target(&project, opts.target.as_deref())?;
-    let target = target_info(&target_def, opts.threads)?;
     let cli_vars = match &opts.vars {
         Some(v) => parse_cli_vars(v)?,
         None => BTreeMap::new(),
     };
+    let project = project::load(&opts.load_options(&cli_vars))?;
+    let target_def = choose_target(&project, opts.target.as_deref())?;
+    let target = target_info(&target_def, opts.threads)?;
     let mut templates: Vec<crate::render::Template> = project
         .models
         .iter()
@@ -1005,6 +985,7 @@ impl Loaded {
                         .with_label(&self.target_def.span, "in this target")
                         .with_help("check the `path` of the target, and that no other process holds the file")
                 })?;
+                adapter.apply_target_setup(&self.target_def)?;
                 // `attach:` (as in dbt-duckdb): other database files, readable under
                 // an alias, e.g. production's for `--defer`.
                 for (file, alias, span) in self.duckdb_attachments()? {

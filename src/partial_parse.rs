@@ -52,8 +52,14 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
     }
     let started_at = Utc::now();
     let root = std::path::absolute(&opts.project_dir).ok()?;
+    let cli_vars = match &opts.vars {
+        Some(v) => invocation::parse_cli_vars(v).ok()?,
+        None => BTreeMap::new(),
+    };
+    let mut load_opts = opts.load_options(&cli_vars);
+    load_opts.project_dir = root.clone();
     let mut warnings = Vec::new();
-    let pf = project::load_project_file(&root, &mut warnings).ok()?;
+    let pf = project::load_project_file(&load_opts, &mut warnings).ok()?;
     if !warnings.is_empty() {
         return None;
     }
@@ -77,16 +83,12 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
         others.extend(project::walk(&root, folders, ext));
     }
     let target_path = pf.target_path.clone();
-    let project_yml = Arc::clone(&pf.file);
+    let project_yml = pf.cache_text();
     let mut project = Project::partial(root.clone(), pf, Vec::new(), macros, Properties::default());
     let target_def = invocation::choose_target(&project, opts.target.as_deref()).ok()?;
     let target = invocation::target_info(&target_def, opts.threads).ok()?;
-    let cli_vars = match &opts.vars {
-        Some(v) => invocation::parse_cli_vars(v).ok()?,
-        None => BTreeMap::new(),
-    };
     let key = cache::global_key_of(
-        &project_yml.text,
+        &project_yml,
         &target,
         &cli_vars,
         project.macros.iter().map(|m| &*m.file),

@@ -13,8 +13,10 @@ use super::{
     Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
     SeedLoad, Session, WarehouseError,
 };
+use crate::diagnostics::Diagnostic;
 use crate::project::incremental::IncrementalConfig;
-use crate::project::WarehouseKind;
+use crate::project::yaml::Value;
+use crate::project::{TargetDef, WarehouseKind};
 
 pub struct DuckDbDialect;
 
@@ -134,6 +136,71 @@ impl DuckDbAdapter {
                 DuckDbDialect.quote(alias)
             ))
             .map_err(warehouse_error)
+    }
+
+    /// dbt-duckdb's `extensions:` (names, or `{name, repo}`) and `settings:` of
+    /// the target: each extension installed and loaded, each setting `SET GLOBAL`,
+    /// on the connection every session is cloned from.
+    pub fn apply_target_setup(&self, def: &TargetDef) -> Result<(), Diagnostic> {
+        let guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        let run = |sql: &str, span: &crate::diagnostics::Span, what: &str| {
+            guard.execute_batch(sql).map_err(|e| {
+                Diagnostic::error(format!("cannot {what}: {e}"))
+                    .with_label(span, "in this target")
+                    .with_help("check the name and value against DuckDB's documentation")
+            })
+        };
+        if let Some(list) = def.field("extensions").filter(|n| !n.is_null()) {
+            for item in list.expect_seq("`extensions`")? {
+                let (name, repo) = match item.get("name") {
+                    Some(n) => (
+                        n.expect_str("`name`")?.to_owned(),
+                        item.get("repo")
+                            .map(|r| r.expect_str("`repo`"))
+                            .transpose()?,
+                    ),
+                    None => (item.expect_str("an extension")?.to_owned(), None),
+                };
+                let ident = DuckDbDialect.quote(&name);
+                let install = match repo {
+                    Some(r) => format!("install {ident} from {}", DuckDbDialect.string_literal(r)),
+                    None => format!("install {ident}"),
+                };
+                run(
+                    &install,
+                    &item.span,
+                    &format!("install the DuckDB extension `{name}`"),
+                )?;
+                run(
+                    &format!("load {ident}"),
+                    &item.span,
+                    &format!("load the DuckDB extension `{name}`"),
+                )?;
+            }
+        }
+        if let Some(settings) = def.field("settings").filter(|n| !n.is_null()) {
+            for (key, key_node, value) in settings.expect_map("`settings`")?.entries() {
+                let literal = match &value.value {
+                    Value::Str(_) => DuckDbDialect
+                        .string_literal(&crate::project::render_field(value, &format!("`{key}`"))?),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Int(i) => i.to_string(),
+                    Value::Float(f) => f.to_string(),
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "setting `{key}` must be a string, number or boolean"
+                        ))
+                        .with_label(&value.span, "here"))
+                    }
+                };
+                run(
+                    &format!("set global {} = {literal}", DuckDbDialect.quote(key)),
+                    &key_node.span,
+                    &format!("set the DuckDB setting `{key}`"),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     pub fn open_in_memory() -> Result<DuckDbAdapter, WarehouseError> {

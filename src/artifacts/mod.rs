@@ -15,7 +15,7 @@ use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
 
-pub const DBT_VERSION: &str = "1.10.0";
+pub use crate::project::DBT_VERSION;
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 
@@ -140,6 +140,8 @@ pub fn node_json_with(
             Json::from(node.materialization.as_str()),
         );
         m.insert("enabled".into(), Json::Bool(true));
+        // dbt always lists tags, empty or not.
+        m.insert("tags".into(), json!(node.tags()));
         // dbt stores hooks as objects.
         for hook in ["pre-hook", "post-hook"] {
             let list: Vec<Json> = node
@@ -152,11 +154,8 @@ pub fn node_json_with(
             m.insert(hook.into(), Json::Array(list));
         }
         if node.resource_type == ResourceType::Test {
-            let sev = node
-                .config
-                .get_str("severity")
-                .unwrap_or("ERROR")
-                .to_uppercase();
+            // As written (dbt keeps `error` from a config), `ERROR` by default.
+            let sev = node.config.get_str("severity").unwrap_or("ERROR");
             m.insert("severity".into(), Json::from(sev));
         }
     }

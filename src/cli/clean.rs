@@ -5,7 +5,10 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::project;
 
 pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
-    let project = project::load(&args.project_dir)?;
+    let mut opts = project::LoadOptions::new(args.project_dir());
+    // Removing files needs no connection: profiles.yml is not read.
+    opts.skip_profile = true;
+    let project = project::load(&opts)?;
     let target = project.target_path();
     // Refuse to delete the project itself (target-path: ".") or anything outside it.
     if !target.starts_with(&project.root) || target == project.root {

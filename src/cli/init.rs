@@ -11,19 +11,48 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 pub struct InitArgs {
     /// The project's name; also the directory created for it
     pub name: String,
+    /// Write dbt's layout (dbt_project.yml and profiles.yml) instead of project.yml
+    #[arg(long)]
+    pub dbt: bool,
 }
 
 const SEED: &str = "id,name,country,signed_up_at\n1,Ada,GB,2024-01-03\n2,Grace,US,2024-01-17\n3,Linus,FI,2024-02-02\n4,Margaret,US,2024-02-20\n";
 const ORDERS: &str = "id,customer_id,amount,ordered_at\n10,1,120.50,2024-01-05\n11,1,80.00,2024-02-11\n12,2,35.25,2024-01-20\n13,4,410.00,2024-03-01\n";
 
-fn files(name: &str) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "project.yml",
-            format!(
-                "name: {name}\nversion: \"1.0\"\nmodel-paths: [models]\nseed-paths: [seeds]\nmacro-paths: [macros]\ntest-paths: [tests]\ntarget-path: target\n\nmodels:\n  {name}:\n    +materialized: view\n    marts:\n      +materialized: table\n\ntarget: dev\ntargets:\n  dev:\n    type: duckdb\n    path: {name}.duckdb\n    schema: main\n    threads: 4\n"
+/// The settings files: project.yml, or dbt's dbt_project.yml and profiles.yml.
+/// The DuckDB file sits at the project root, outside the target path, so `clean`
+/// never removes the data.
+fn settings(name: &str, dbt: bool) -> Vec<(&'static str, String)> {
+    let tree = format!(
+        "models:\n  {name}:\n    +materialized: view\n    marts:\n      +materialized: table\n"
+    );
+    if dbt {
+        return vec![
+            (
+                "dbt_project.yml",
+                format!(
+                    "name: {name}\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: {name}\n\nmodel-paths: [\"models\"]\nseed-paths: [\"seeds\"]\nmacro-paths: [\"macros\"]\ntest-paths: [\"tests\"]\nanalysis-paths: [\"analyses\"]\nsnapshot-paths: [\"snapshots\"]\n\ntarget-path: \"target\"\nclean-targets: [\"target\", \"dbt_packages\"]\n\n{tree}"
+                ),
             ),
+            (
+                "profiles.yml",
+                format!(
+                    "# Read by dbt and sluice when run from this folder (or with --profiles-dir).\n{name}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {name}.duckdb\n      schema: main\n      threads: 4\n"
+                ),
+            ),
+        ];
+    }
+    vec![(
+        "project.yml",
+        format!(
+            "name: {name}\nversion: \"1.0\"\nmodel-paths: [models]\nseed-paths: [seeds]\nmacro-paths: [macros]\ntest-paths: [tests]\ntarget-path: target\n\n{tree}\ntarget: dev\ntargets:\n  dev:\n    type: duckdb\n    path: {name}.duckdb\n    schema: main\n    threads: 4\n"
         ),
+    )]
+}
+
+fn files(name: &str, dbt: bool) -> Vec<(&'static str, String)> {
+    let mut out = settings(name, dbt);
+    out.extend([
         ("seeds/raw_customers.csv", SEED.to_owned()),
         ("seeds/raw_orders.csv", ORDERS.to_owned()),
         (
@@ -47,7 +76,16 @@ fn files(name: &str) -> Vec<(&'static str, String)> {
             "-- Fails for every customer whose lifetime value is negative.\nselect * from {{ ref('customers') }} where lifetime_value < 0\n".to_owned(),
         ),
         ("macros/.gitkeep", String::new()),
-    ]
+    ]);
+    if dbt {
+        // dbt's conventional name for the properties file.
+        for (path, _) in &mut out {
+            if *path == "models/_models.yml" {
+                *path = "models/schema.yml";
+            }
+        }
+    }
+    out
 }
 
 pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
@@ -71,7 +109,7 @@ pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
                 .into(),
         );
     }
-    for (path, text) in files(&args.name) {
+    for (path, text) in files(&args.name, args.dbt) {
         write(&dir.join(path), &text)?;
     }
     println!("Created project `{}` in {}", args.name, dir.display());

@@ -71,12 +71,23 @@ pub enum LogFormatArg {
 
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
-    /// The project directory (holding project.yml)
-    #[arg(long, default_value = ".")]
-    pub project_dir: PathBuf,
-    /// The target to use (from `targets:` in project.yml)
-    #[arg(short = 't', long)]
+    /// The project directory (holding project.yml or dbt_project.yml) [default: the
+    /// nearest folder at or above the working directory that holds one]
+    #[arg(long, env = "DBT_PROJECT_DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// The folder holding profiles.yml (dbt layout) [default: the working
+    /// directory if it has one, else ~/.dbt]
+    #[arg(long, env = "DBT_PROFILES_DIR")]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profiles.yml profile to use, instead of dbt_project.yml's `profile:`
+    #[arg(long, env = "DBT_PROFILE")]
+    pub profile: Option<String>,
+    /// The target to use (from `targets:` in project.yml, or the profile's `outputs:`)
+    #[arg(short = 't', long, env = "DBT_TARGET")]
     pub target: Option<String>,
+    /// Do not check the project's `require-dbt-version`
+    #[arg(long)]
+    pub no_version_check: bool,
     /// Variables as YAML: --vars '{start_date: 2024-01-01}'
     #[arg(long)]
     pub vars: Option<String>,
@@ -94,12 +105,22 @@ pub struct CommonArgs {
 impl CommonArgs {
     pub fn options(&self) -> Options {
         Options {
-            project_dir: self.project_dir.clone(),
+            project_dir: self.project_dir(),
             target: self.target.clone(),
             vars: self.vars.clone(),
             threads: self.threads,
             no_partial_parse: self.no_partial_parse,
+            profiles_dir: self.profiles_dir.clone(),
+            profile: self.profile.clone(),
+            no_version_check: self.no_version_check,
         }
+    }
+
+    /// `--project-dir` (or `DBT_PROJECT_DIR`), else found by walking up as dbt does.
+    pub fn project_dir(&self) -> PathBuf {
+        self.project_dir
+            .clone()
+            .unwrap_or_else(crate::project::discover_root)
     }
 
     pub fn log_format(&self) -> LogFormat {

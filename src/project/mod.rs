@@ -1,30 +1,81 @@
 //! Load stage: files on disk → [`Project`].
 //!
-//! Reads `project.yml`, then walks the model, seed, macro and test paths it names
+//! Two front doors, one output: `project.yml`, or dbt's own `dbt_project.yml` with
+//! `profiles.yml` (see [`dbt_project`], [`profiles`]); when both exist project.yml
+//! wins, with a note. Nothing after this stage knows which door was used.
+//! Then it walks the model, seed, macro and test paths it names
 //! (walkdir, sorted, so every run sees the same order). Each file is read once and
 //! kept as a [`SourceFile`] so any later stage can quote it in a diagnostic. Nothing
 //! here renders Jinja or touches a warehouse.
 
 pub mod config;
+pub mod dbt_project;
 pub mod incremental;
+pub mod profiles;
 pub mod project_yml;
 pub mod properties;
 pub mod snapshot;
 pub mod yaml;
+pub mod yml_jinja;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde_json::Value as Json;
 
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
 pub use config::{Config, Materialization, SqlCheck};
-pub use project_yml::{render_field, ProjectFile, TargetDef, WarehouseKind};
+pub use dbt_project::DBT_VERSION;
+pub use project_yml::{render_field, Dispatch, ProjectFile, RunHook, TargetDef, WarehouseKind};
 pub use properties::{ColumnProps, NodeProps, Properties, SourceDef, TestDef};
+pub use yml_jinja::YmlContext;
 
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 
 pub const PROJECT_FILE: &str = "project.yml";
+pub const DBT_PROJECT_FILE: &str = "dbt_project.yml";
+
+/// What loading needs besides the files: the command line's and environment's
+/// choices (`--profiles-dir`, `--profile`, `--target`, `--vars`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub project_dir: PathBuf,
+    /// `--profiles-dir` or `DBT_PROFILES_DIR`.
+    pub profiles_dir: Option<PathBuf>,
+    /// `--profile` or `DBT_PROFILE`: overrides dbt_project.yml's `profile:`.
+    pub profile: Option<String>,
+    /// `--target`/`-t` or `DBT_TARGET`.
+    pub target: Option<String>,
+    /// `--vars`: the only vars the project file's Jinja sees, as in dbt.
+    pub cli_vars: BTreeMap<String, Json>,
+    /// `--no-version-check`: skip `require-dbt-version`.
+    pub no_version_check: bool,
+    /// Load without reading profiles.yml (commands that open no connection and
+    /// need no target, like `clean`).
+    pub skip_profile: bool,
+}
+
+impl LoadOptions {
+    pub fn new(project_dir: impl Into<PathBuf>) -> LoadOptions {
+        LoadOptions {
+            project_dir: project_dir.into(),
+            ..LoadOptions::default()
+        }
+    }
+}
+
+/// The project directory when none is given: the working directory or the
+/// nearest folder above it that holds project.yml or dbt_project.yml, as dbt
+/// walks up; the working directory itself when none does (loading then says so).
+pub fn discover_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .find(|d| d.join(PROJECT_FILE).is_file() || d.join(DBT_PROJECT_FILE).is_file())
+        .map_or_else(|| cwd.clone(), Path::to_path_buf)
+}
 
 /// A SQL or CSV file of the project: a model, seed, macro file or singular test.
 #[derive(Clone, Debug)]
@@ -242,13 +293,81 @@ fn check_unique(kind: &str, files: &[ProjectFileEntry], errors: &mut Vec<Diagnos
     }
 }
 
-/// Read and check `project.yml` of the (absolute) project directory `root`.
+/// Read and check the project settings of the (absolute) project directory in
+/// `opts`: project.yml, or dbt_project.yml with profiles.yml.
 pub fn load_project_file(
-    root: &Path,
+    opts: &LoadOptions,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectFile, Diagnostics> {
-    let file = read_source(root, &root.join(PROJECT_FILE))?;
-    let pf = project_yml::parse(root, file, warnings)?;
+    let root = std::path::absolute(&opts.project_dir).unwrap_or_else(|_| opts.project_dir.clone());
+    let has_project_yml = root.join(PROJECT_FILE).is_file();
+    let has_dbt = root.join(DBT_PROJECT_FILE).is_file();
+    let door = match (has_project_yml, has_dbt) {
+        (true, _) => dbt_project::Door::ProjectYml,
+        (false, true) => dbt_project::Door::DbtProjectYml,
+        (false, false) => {
+            return Err(Diagnostic::error(format!(
+                "no {PROJECT_FILE} or {DBT_PROJECT_FILE} in {}",
+                root.display()
+            ))
+            .with_help("run sluice from a project directory, pass --project-dir, or create one with `sluice init NAME` (or `sluice init --dbt NAME`)")
+            .into())
+        }
+    };
+    let file = read_source(&root, &root.join(door.file_name()))?;
+    if has_project_yml && has_dbt {
+        warnings.push(
+            Diagnostic::warning(format!("both {PROJECT_FILE} and {DBT_PROJECT_FILE} are here: using {PROJECT_FILE}"))
+                .with_label(&Span::file_start(&file), "read")
+                .with_note(format!("{DBT_PROJECT_FILE} and profiles.yml are not read; remove {PROJECT_FILE} to use them")),
+        );
+    }
+    let mut doc = yaml::parse(&file)?;
+    let (targets, default_target, extra_files) = match door {
+        dbt_project::Door::ProjectYml => {
+            let (t, d) = project_yml::targets_of(doc.expect_map(PROJECT_FILE)?)?;
+            (t, d, Vec::new())
+        }
+        dbt_project::Door::DbtProjectYml if opts.skip_profile => (Vec::new(), None, Vec::new()),
+        dbt_project::Door::DbtProjectYml => {
+            let (t, d, f) = profiles::load(
+                doc.expect_map(DBT_PROJECT_FILE)?,
+                &file,
+                &root,
+                opts.profiles_dir.as_deref(),
+                opts.profile.as_deref(),
+                warnings,
+            )?;
+            (t, d, vec![f])
+        }
+    };
+    let mut rendered = String::new();
+    let target = if targets.is_empty() || !yml_jinja::doc_needs_render(&doc) {
+        Json::Null
+    } else {
+        let def = profiles::choose_from(
+            &targets,
+            default_target.as_ref(),
+            &file,
+            opts.target.as_deref(),
+        )?;
+        profiles::target_context(&def)?
+    };
+    let ctx = YmlContext {
+        cli_vars: opts.cli_vars.clone(),
+        target,
+        project_name: doc
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    yml_jinja::render_document(&mut doc, &ctx, &mut rendered)?;
+    let mut pf = dbt_project::parse_document(&root, file, &doc, door, warnings)?;
+    pf.targets = targets;
+    pf.default_target = default_target;
+    pf.extra_files = extra_files;
+    pf.rendered_values = rendered;
     for tree in [
         &pf.models_tree,
         &pf.seeds_tree,
@@ -260,27 +379,34 @@ pub fn load_project_file(
     {
         project_yml::validate_tree(tree, warnings)?;
     }
-
+    if !opts.no_version_check {
+        dbt_project::check_dbt_version(&pf, &pf.name)?;
+    }
     Ok(pf)
 }
 
-/// Load the project in `root` (the `--project-dir`).
-pub fn load(root: &Path) -> Result<Project, Diagnostics> {
-    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    let project_path = root.join(PROJECT_FILE);
-    if !project_path.is_file() {
-        let mut d = Diagnostic::error(format!(
-            "no {PROJECT_FILE} in {}",
-            root.display()
-        ))
-        .with_help("run sluice from a project directory, pass --project-dir, or create one with `sluice init NAME`");
-        if root.join("dbt_project.yml").is_file() {
-            d = d.with_note("this is a dbt project: sluice reads dbt's settings from project.yml (dbt_project.yml and profiles.yml in one file)");
-        }
-        return Err(d.into());
+/// Python models sluice cannot run: one error each, naming the file.
+fn python_models(root: &Path, pf: &ProjectFile, errors: &mut Vec<Diagnostic>) {
+    for (path, _) in walk(root, &pf.model_paths, "py") {
+        let rel = relative_to(&path, root);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let file = SourceFile::new(rel.clone(), text);
+        errors.push(
+            Diagnostic::error(format!(
+                "{} is a Python model: sluice runs SQL models only",
+                rel.display()
+            ))
+            .with_label(&Span::file_start(&file), "Python model")
+            .with_help("rewrite the model in SQL, or move the file out of the model-paths"),
+        );
     }
+}
+
+/// Load the project in `opts.project_dir` (the `--project-dir`).
+pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
+    let root = std::path::absolute(&opts.project_dir).unwrap_or_else(|_| opts.project_dir.clone());
     let mut warnings = Vec::new();
-    let pf = load_project_file(&root, &mut warnings)?;
+    let pf = load_project_file(opts, &mut warnings)?;
 
     let mut errors = Vec::new();
     let models = entries(&root, &pf.name, &pf.model_paths, "sql", &mut errors);
@@ -294,6 +420,7 @@ pub fn load(root: &Path) -> Result<Project, Diagnostics> {
             Err(e) => errors.push(e),
         }
     }
+    python_models(&root, &pf, &mut errors);
     check_unique("model", &models, &mut errors);
     check_unique("seed", &seeds, &mut errors);
     for m in &models {

@@ -2,61 +2,14 @@
 //! dbt's key names.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
 
 use super::config::{check_key, Config};
-use super::yaml::{self, KeySet, Node};
+use super::yaml::{self, Node};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
-
-const PROJECT_KEYS: KeySet = KeySet {
-    what: "project.yml",
-    known: &[
-        "name",
-        "version",
-        "config-version",
-        "profile",
-        "model-paths",
-        "seed-paths",
-        "macro-paths",
-        "test-paths",
-        "snapshot-paths",
-        "target-path",
-        "clean-targets",
-        "vars",
-        "models",
-        "seeds",
-        "snapshots",
-        "data_tests",
-        "tests",
-        "target",
-        "targets",
-        "require-dbt-version",
-    ],
-    ignored: &[
-        "analysis-paths",
-        "docs-paths",
-        "asset-paths",
-        "packages-install-path",
-        "log-path",
-        "sources",
-        "on-run-start",
-        "on-run-end",
-        "dispatch",
-        "query-comment",
-        "quoting",
-        "flags",
-        "restrict-access",
-        "metrics",
-        "semantic-models",
-        "saved-queries",
-        "exposures",
-        "unit_tests",
-        "analyses",
-    ],
-};
 
 /// The warehouse kinds sluice knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +87,26 @@ impl TargetDef {
     }
 }
 
+/// `env_var(name, default)` and dbt's type filters (`as_number`, `as_bool`,
+/// `as_text`, `as_native`: in a single-field render they are identities).
+pub fn add_env_var(env: &mut minijinja::Environment<'_>) {
+    env.add_function(
+        "env_var",
+        |name: String, default: Option<minijinja::Value>| match std::env::var(&name) {
+            Ok(v) => Ok(minijinja::Value::from(v)),
+            Err(_) => default.ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::UndefinedError,
+                    format!("environment variable `{name}` is not set: export it, or give env_var() a default"),
+                )
+            }),
+        },
+    );
+    for filter in ["as_number", "as_bool", "as_text", "as_native"] {
+        env.add_filter(filter, |v: minijinja::Value| v);
+    }
+}
+
 /// A target field's value with `{{ env_var(...) }}` rendered. Connection fields
 /// are rendered only when a connection opens, so compiling needs no secrets.
 pub fn render_field(node: &Node, what: &str) -> Result<String, Diagnostic> {
@@ -142,14 +115,7 @@ pub fn render_field(node: &Node, what: &str) -> Result<String, Diagnostic> {
         return Ok(text);
     }
     let mut env = minijinja::Environment::new();
-    env.add_function("env_var", |name: String, default: Option<String>| {
-        std::env::var(&name).ok().or(default).ok_or_else(|| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::UndefinedError,
-                format!("environment variable `{name}` is not set: export it, or give env_var() a default"),
-            )
-        })
-    });
+    add_env_var(&mut env);
     env.render_str(&text, ()).map_err(|e| {
         Diagnostic::error(e.detail().unwrap_or("cannot render this value").to_owned())
             .with_label(&node.span, format!("in {what}"))
@@ -157,102 +123,109 @@ pub fn render_field(node: &Node, what: &str) -> Result<String, Diagnostic> {
     })
 }
 
+/// A hook of `on-run-start`/`on-run-end`: SQL kept unrendered (dbt renders it when
+/// it runs).
+#[derive(Clone, Debug)]
+pub struct RunHook {
+    pub sql: String,
+    pub span: Span,
+}
+
+/// One entry of `dispatch:`: where `adapter.dispatch(..., macro_namespace=...)`
+/// looks for implementations, in order.
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
+    pub span: Span,
+}
+
+/// A project's settings, read from `project.yml` or from `dbt_project.yml` and
+/// `profiles.yml`: the same type whichever file they came from.
 #[derive(Debug)]
 pub struct ProjectFile {
+    /// The project file (project.yml or dbt_project.yml).
     pub file: Arc<SourceFile>,
+    /// Other files the settings came from (profiles.yml), for cache keys.
+    pub extra_files: Vec<Arc<SourceFile>>,
+    /// Rendered Jinja values of the project file (for cache keys: they may read
+    /// environment variables).
+    pub rendered_values: String,
     pub name: String,
     pub name_span: Span,
     pub version: Option<String>,
+    pub config_version: Option<i64>,
+    /// `profile:` (dbt layout): the profiles.yml entry the targets come from.
+    pub profile: Option<(String, Span)>,
     pub model_paths: Vec<String>,
     pub seed_paths: Vec<String>,
     pub macro_paths: Vec<String>,
     pub test_paths: Vec<String>,
     pub snapshot_paths: Vec<String>,
+    pub analysis_paths: Vec<String>,
+    pub docs_paths: Vec<String>,
+    pub asset_paths: Vec<String>,
     /// Absolute: resolved against the project directory.
     pub target_path: PathBuf,
+    /// Absolute: resolved against the project directory.
+    pub log_path: PathBuf,
+    /// Absolute: where `deps` installs packages (`dbt_packages` by default).
+    pub packages_install_path: PathBuf,
+    /// `clean-targets`, relative to the project directory as written.
+    pub clean_targets: Vec<String>,
+    /// `vars:` as written: global vars, and package-scoped ones under a package's
+    /// name (`vars: {my_pkg: {x: 1}}`); see [`ProjectFile::vars_for`].
     pub vars: BTreeMap<String, Json>,
     pub models_tree: Option<Node>,
     pub seeds_tree: Option<Node>,
     pub snapshots_tree: Option<Node>,
     pub tests_tree: Option<Node>,
+    pub sources_tree: Option<Node>,
+    pub unit_tests_tree: Option<Node>,
+    pub semantic_models_tree: Option<Node>,
+    pub dispatch: Vec<Dispatch>,
+    pub on_run_start: Vec<RunHook>,
+    pub on_run_end: Vec<RunHook>,
+    /// `require-dbt-version`, one specifier per entry (`>=1.0.0`).
+    pub require_dbt_version: Vec<(String, Span)>,
+    pub flags: BTreeMap<String, Json>,
+    pub quoting: BTreeMap<String, Json>,
     pub default_target: Option<(String, Span)>,
     pub targets: Vec<TargetDef>,
 }
 
-fn paths(node: Option<&Node>, key: &str, default: &str) -> Result<Vec<String>, Diagnostic> {
-    match node {
-        None => Ok(vec![default.to_owned()]),
-        Some(n) => n.expect_str_list(&format!("`{key}`")),
+impl ProjectFile {
+    /// The vars a node of `package` sees, as dbt scopes them: every var of the
+    /// root project, overlaid with the ones under the package's name.
+    pub fn vars_for(&self, package: &str) -> BTreeMap<String, Json> {
+        let mut vars = self.vars.clone();
+        if let Some(Json::Object(scoped)) = self.vars.get(package) {
+            for (k, v) in scoped {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        vars
+    }
+
+    /// Everything the settings were read from, as one text (the parse cache's key).
+    pub fn cache_text(&self) -> String {
+        let mut text = self.file.text.clone();
+        for f in &self.extra_files {
+            text.push('\0');
+            text.push_str(&f.text);
+        }
+        text.push('\0');
+        text.push_str(&self.rendered_values);
+        text
     }
 }
 
-pub fn parse(
-    root: &Path,
-    file: Arc<SourceFile>,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<ProjectFile, Diagnostic> {
-    let doc = yaml::parse(&file)?;
-    let doc = doc.expect_map("project.yml")?;
-    PROJECT_KEYS.check(doc, warnings)?;
-    let name_node = doc.get("name").ok_or_else(|| {
-        Diagnostic::error("project.yml has no `name`")
-            .with_label(&Span::file_start(&file), "expected `name: <project name>`")
-            .with_help("add `name: my_project` at the top of project.yml")
-    })?;
-    let name = name_node.expect_str("`name`")?.to_owned();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Diagnostic::error(format!("invalid project name `{name}`"))
-            .with_label(&name_node.span, "not a valid identifier")
-            .with_help("use letters, digits and underscores only, as dbt does"));
-    }
-    let version = doc
-        .get("version")
-        .map(|v| v.expect_scalar_text("`version`"))
-        .transpose()?;
-    let target_path = match doc.get("target-path") {
-        Some(n) => root.join(n.expect_str("`target-path`")?),
-        None => root.join("target"),
-    };
-    let mut vars = BTreeMap::new();
-    if let Some(v) = doc.get("vars") {
-        for (k, _, value) in v.expect_map("`vars`")?.entries() {
-            vars.insert(k.to_owned(), value.to_json());
-        }
-    }
-    let tree = |key: &str| -> Result<Option<Node>, Diagnostic> {
-        doc.get(key)
-            .filter(|n| !n.is_null())
-            .map(|n| n.expect_map(&format!("`{key}`")).cloned())
-            .transpose()
-    };
+/// The `targets:` of project.yml and its default `target:`.
+pub fn targets_of(doc: &Node) -> Result<(Vec<TargetDef>, Option<(String, Span)>), Diagnostic> {
     let mut targets = Vec::new();
     if let Some(t) = doc.get("targets") {
         for (tname, key, tnode) in t.expect_map("`targets`")?.entries() {
-            let tnode = tnode.expect_map(&format!("target `{tname}`"))?;
-            let type_node = tnode.get("type").ok_or_else(|| {
-                Diagnostic::error(format!("target `{tname}` has no `type`"))
-                    .with_label(&key.span, "this target")
-                    .with_help("add `type: duckdb` (or snowflake, bigquery)")
-            })?;
-            let kind = match type_node.expect_str("`type`")? {
-                "duckdb" => WarehouseKind::DuckDb,
-                "snowflake" => WarehouseKind::Snowflake,
-                "bigquery" => WarehouseKind::BigQuery,
-                other => {
-                    let help = suggestion_help(other, ["duckdb", "snowflake", "bigquery"], || {
-                        "sluice supports the types duckdb, snowflake and bigquery".to_owned()
-                    });
-                    return Err(Diagnostic::error(format!("unknown target type `{other}`"))
-                        .with_label(&type_node.span, "unknown warehouse type")
-                        .with_help(help));
-                }
-            };
-            targets.push(TargetDef {
-                name: tname.to_owned(),
-                span: key.span.clone(),
-                kind,
-                node: tnode.clone(),
-            });
+            targets.push(target_def(tname, key, tnode)?);
         }
     }
     let default_target = doc
@@ -262,28 +235,36 @@ pub fn parse(
                 .map(|s| (s.to_owned(), n.span.clone()))
         })
         .transpose()?;
-    let tests_tree = match tree("data_tests")? {
-        Some(t) => Some(t),
-        None => tree("tests")?,
+    Ok((targets, default_target))
+}
+
+/// One target (a project.yml `targets:` entry or a profiles.yml output).
+pub fn target_def(tname: &str, key: &Node, tnode: &Node) -> Result<TargetDef, Diagnostic> {
+    let tnode = tnode.expect_map(&format!("target `{tname}`"))?;
+    let type_node = tnode.get("type").ok_or_else(|| {
+        Diagnostic::error(format!("target `{tname}` has no `type`"))
+            .with_label(&key.span, "this target")
+            .with_help("add `type: duckdb` (or snowflake, bigquery)")
+    })?;
+    let type_text = render_field(type_node, "`type`")?;
+    let kind = match type_text.as_str() {
+        "duckdb" => WarehouseKind::DuckDb,
+        "snowflake" => WarehouseKind::Snowflake,
+        "bigquery" => WarehouseKind::BigQuery,
+        other => {
+            let help = suggestion_help(other, ["duckdb", "snowflake", "bigquery"], || {
+                "sluice supports the types duckdb, snowflake and bigquery".to_owned()
+            });
+            return Err(Diagnostic::error(format!("unknown target type `{other}`"))
+                .with_label(&type_node.span, "unknown warehouse type")
+                .with_help(help));
+        }
     };
-    Ok(ProjectFile {
-        name,
-        name_span: name_node.span.clone(),
-        version,
-        model_paths: paths(doc.get("model-paths"), "model-paths", "models")?,
-        seed_paths: paths(doc.get("seed-paths"), "seed-paths", "seeds")?,
-        macro_paths: paths(doc.get("macro-paths"), "macro-paths", "macros")?,
-        test_paths: paths(doc.get("test-paths"), "test-paths", "tests")?,
-        snapshot_paths: paths(doc.get("snapshot-paths"), "snapshot-paths", "snapshots")?,
-        target_path,
-        vars,
-        models_tree: tree("models")?,
-        seeds_tree: tree("seeds")?,
-        snapshots_tree: tree("snapshots")?,
-        tests_tree,
-        default_target,
-        targets,
-        file,
+    Ok(TargetDef {
+        name: tname.to_owned(),
+        span: key.span.clone(),
+        kind,
+        node: tnode.clone(),
     })
 }
 

@@ -81,7 +81,7 @@ pub fn global_key(
     cli_vars: &BTreeMap<String, Json>,
 ) -> u128 {
     global_key_of(
-        &project.file.file.text,
+        &project.file.cache_text(),
         target,
         cli_vars,
         project.macros.iter().map(|m| &*m.file),

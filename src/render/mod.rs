@@ -181,7 +181,7 @@ impl Renderer {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let mut vars = project.file.vars.clone();
+        let mut vars = project.file.vars_for(project.name());
         // dbt allows vars scoped to a project: `vars: {my_project: {x: 1}}`.
         if let Some(Json::Object(scoped)) = vars.remove(project.name()) {
             vars.extend(scoped);

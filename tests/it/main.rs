@@ -4,6 +4,8 @@
 mod assertions;
 mod bad_inputs;
 mod common;
+mod dbt_compare;
+mod dbt_layout;
 mod e2e;
 mod execution;
 mod gtm;
