@@ -330,7 +330,7 @@ pub fn load_project_file(
         }
         dbt_project::Door::DbtProjectYml if opts.skip_profile => (Vec::new(), None, Vec::new()),
         dbt_project::Door::DbtProjectYml => {
-            let (t, d, f) = profiles::load(
+            let profile = profiles::load(
                 doc.expect_map(DBT_PROJECT_FILE)?,
                 &file,
                 &root,
@@ -338,7 +338,7 @@ pub fn load_project_file(
                 opts.profile.as_deref(),
                 warnings,
             )?;
-            (t, d, vec![f])
+            (profile.targets, profile.default_target, vec![profile.file])
         }
     };
     let mut rendered = String::new();

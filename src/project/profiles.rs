@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value as Json};
 
-use super::project_yml::{render_field, target_def, ProjectFile, TargetDef, WarehouseKind};
+use super::project_yml::{
+    render_field, target_def, NamedAt, ProjectFile, TargetDef, WarehouseKind,
+};
 use super::yaml::{self, Node, Value};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
 
@@ -81,8 +83,14 @@ fn cli_span(flag: &str, value: &str) -> Span {
     Span::file_start(&SourceFile::new(flag, value.to_owned()))
 }
 
+/// The targets of the project's profile, its default target and profiles.yml.
+pub struct Profile {
+    pub targets: Vec<TargetDef>,
+    pub default_target: Option<NamedAt>,
+    pub file: Arc<SourceFile>,
+}
+
 /// Read the targets of the project's profile.
-#[allow(clippy::type_complexity)]
 pub fn load(
     project_doc: &Node,
     project_file: &Arc<SourceFile>,
@@ -90,7 +98,7 @@ pub fn load(
     profiles_dir: Option<&Path>,
     profile_override: Option<&str>,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<(Vec<TargetDef>, Option<(String, Span)>, Arc<SourceFile>), Diagnostic> {
+) -> Result<Profile, Diagnostic> {
     let (profile, profile_span) = match (profile_override, project_doc.get("profile")) {
         (Some(p), _) => (p.to_owned(), cli_span("--profile", p)),
         (None, Some(n)) if !n.is_null() => (render_field(n, "`profile`")?, n.span.clone()),
@@ -191,7 +199,11 @@ pub fn load(
                 .unwrap_or_else(|| pnode.span.clone()),
         )),
     };
-    Ok((targets, default_target, file))
+    Ok(Profile {
+        targets,
+        default_target,
+        file,
+    })
 }
 
 /// `threads: "{{ env_var('DBT_THREADS', 4) | as_number }}"`: rendered now, as dbt does.

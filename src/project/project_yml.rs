@@ -220,8 +220,11 @@ impl ProjectFile {
     }
 }
 
+/// A name and where it is written.
+pub type NamedAt = (String, Span);
+
 /// The `targets:` of project.yml and its default `target:`.
-pub fn targets_of(doc: &Node) -> Result<(Vec<TargetDef>, Option<(String, Span)>), Diagnostic> {
+pub fn targets_of(doc: &Node) -> Result<(Vec<TargetDef>, Option<NamedAt>), Diagnostic> {
     let mut targets = Vec::new();
     if let Some(t) = doc.get("targets") {
         for (tname, key, tnode) in t.expect_map("`targets`")?.entries() {
