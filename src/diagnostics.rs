@@ -158,6 +158,9 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub notes: Vec<String>,
     pub help: Option<String>,
+    /// A warning's event name (dbt's where dbt has one, see [`event`]), shown as
+    /// `warning[Name]` so `--warn-error-options` can name it.
+    pub event: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -168,6 +171,7 @@ impl Diagnostic {
             labels: Vec::new(),
             notes: Vec::new(),
             help: None,
+            event: None,
         }
     }
 
@@ -188,6 +192,12 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Name the event this diagnostic is (one of [`event::ALL`]).
+    pub fn with_event(mut self, event: &'static str) -> Diagnostic {
+        self.event = Some(event);
         self
     }
 
@@ -223,6 +233,9 @@ impl Diagnostic {
             .map(|(f, _)| f.path.display().to_string())
             .collect();
         let mut message = level.title(&self.message);
+        if let Some(event) = self.event {
+            message = message.id(event);
+        }
         for (i, (file, labels)) in files.iter().enumerate() {
             let mut snippet = Snippet::source(&file.text)
                 .origin(&paths[i])
@@ -332,4 +345,115 @@ pub fn suggestion_help<'a>(
         Some(best) => format!("did you mean `{best}`?"),
         None => fallback(),
     }
+}
+
+/// The name of every warning sluice emits: dbt's event name where dbt has the same
+/// warning, sluice's own otherwise. `--warn-error-options` names these.
+pub mod event {
+    /// A `--select`/`--exclude` term matched no node (dbt M030).
+    pub const NO_NODES_FOR_SELECTION_CRITERIA: &str = "NoNodesForSelectionCriteria";
+    /// The selection left nothing to run (dbt Q035).
+    pub const NOTHING_TO_DO: &str = "NothingToDo";
+    /// YAML properties for a model that has no file (dbt I004).
+    pub const NO_NODE_FOR_YAML_KEY: &str = "NoNodeForYamlKey";
+    /// `{{ exceptions.warn(...) }}` in Jinja (dbt Z046).
+    pub const JINJA_LOG_WARNING: &str = "JinjaLogWarning";
+    /// A data test with `severity: warn` found rows (dbt Q007).
+    pub const LOG_TEST_RESULT: &str = "LogTestResult";
+    /// sluice: a dbt config key sluice does not support yet, ignored.
+    pub const UNSUPPORTED_CONFIG: &str = "UnsupportedConfigIgnored";
+    /// sluice: a dbt YAML key sluice does not support yet, ignored.
+    pub const UNSUPPORTED_KEY: &str = "UnsupportedKeyIgnored";
+    /// sluice: a SQL check found a likely mistake (`static_analysis` warnings).
+    pub const SQL_CHECK: &str = "SqlCheckWarning";
+    /// sluice: the `--state` folder has no sluice_state.json, so vars are not compared.
+    pub const STATE_WITHOUT_VARS: &str = "StateVarsUnknown";
+    /// sluice: the warehouse reported a problem after the run (a failed checkpoint).
+    pub const WAREHOUSE_AFTER_RUN: &str = "WarehouseAfterRun";
+
+    pub const ALL: &[&str] = &[
+        NO_NODES_FOR_SELECTION_CRITERIA,
+        NOTHING_TO_DO,
+        NO_NODE_FOR_YAML_KEY,
+        JINJA_LOG_WARNING,
+        LOG_TEST_RESULT,
+        UNSUPPORTED_CONFIG,
+        UNSUPPORTED_KEY,
+        SQL_CHECK,
+        STATE_WITHOUT_VARS,
+        WAREHOUSE_AFTER_RUN,
+    ];
+}
+
+/// Which warnings are errors, and which are not shown: dbt's `--warn-error` and
+/// `--warn-error-options` (`error`/`warn`/`silence`, or the older
+/// `include`/`exclude`). Set once per process by the CLI.
+#[derive(Clone, Debug, Default)]
+pub struct WarnErrorPolicy {
+    /// Every warning is an error (`--warn-error`, `error: all`).
+    pub error_all: bool,
+    pub error: Vec<String>,
+    /// Stay warnings even under `error_all`.
+    pub warn: Vec<String>,
+    /// Not shown at all (and so never errors).
+    pub silence: Vec<String>,
+}
+
+/// What the policy makes of one warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WarningFate {
+    Warn,
+    Error,
+    Silence,
+}
+
+impl WarnErrorPolicy {
+    pub fn fate(&self, event: Option<&str>) -> WarningFate {
+        let named = |list: &[String]| event.is_some_and(|e| list.iter().any(|n| n == e));
+        if named(&self.silence) {
+            WarningFate::Silence
+        } else if (self.error_all || named(&self.error)) && !named(&self.warn) {
+            WarningFate::Error
+        } else {
+            WarningFate::Warn
+        }
+    }
+
+    /// Split warnings into those still shown as warnings and those that are now
+    /// errors; silenced ones are dropped. Errors pass through untouched.
+    pub fn apply(&self, diagnostics: &[Diagnostic]) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        let (mut shown, mut errors) = (Vec::new(), Vec::new());
+        for d in diagnostics {
+            if d.severity == Severity::Error {
+                shown.push(d.clone());
+                continue;
+            }
+            match self.fate(d.event) {
+                WarningFate::Warn => shown.push(d.clone()),
+                WarningFate::Silence => {}
+                WarningFate::Error => {
+                    let mut e = d.clone();
+                    e.severity = Severity::Error;
+                    e.notes.push(format!(
+                        "this warning is an error because of --warn-error{}",
+                        if self.error_all { "" } else { "-options" }
+                    ));
+                    errors.push(e);
+                }
+            }
+        }
+        (shown, errors)
+    }
+}
+
+static POLICY: OnceLock<WarnErrorPolicy> = OnceLock::new();
+
+/// Set the process's warning policy (the CLI does, once, from its flags).
+pub fn set_policy(policy: WarnErrorPolicy) {
+    let _ = POLICY.set(policy);
+}
+
+/// The process's warning policy: none unless the CLI set one.
+pub fn policy() -> &'static WarnErrorPolicy {
+    POLICY.get_or_init(WarnErrorPolicy::default)
 }

@@ -591,6 +591,7 @@ impl Loaded {
                     "{} has no {STATE_FILE}: changes to vars are not detected",
                     state.dir.display()
                 ))
+                .with_event(crate::diagnostics::event::STATE_WITHOUT_VARS)
                 .with_help(
                     "save the whole target folder of the production run, not only manifest.json",
                 ),
@@ -1096,9 +1097,10 @@ impl Loaded {
             Ok(None) => {}
             // The results are in the warehouse already (DuckDB's log holds them
             // until the next checkpoint), so this is worth a warning, not a failure.
-            Err(e) => self.warnings.push(Diagnostic::warning(format!(
-                "after the run, the warehouse reported: {e}"
-            ))),
+            Err(e) => self.warnings.push(
+                Diagnostic::warning(format!("after the run, the warehouse reported: {e}"))
+                    .with_event(crate::diagnostics::event::WAREHOUSE_AFTER_RUN),
+            ),
         }
         let elapsed = started.elapsed().as_secs_f64();
         let info = self.compiled_info(compiled);

@@ -13,6 +13,7 @@ pub mod execute;
 pub mod graph;
 pub mod invocation;
 pub mod metrics;
+pub mod output;
 pub mod partial_parse;
 pub mod project;
 pub mod render;

@@ -1,6 +1,6 @@
 //! `sluice parse` and `sluice compile`.
 
-use super::{print_diagnostics, CommonArgs, Outcome, SelectArgs};
+use super::{emit_warnings, CommonArgs, Outcome, SelectArgs};
 use crate::diagnostics::Diagnostics;
 use crate::graph::select::IndirectSelection;
 use crate::invocation;
@@ -12,35 +12,35 @@ pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     let trace = std::env::var_os("SLUICE_PARSE_TRACE").is_some();
     if let Some(fast) = crate::partial_parse::parse(&args.options()) {
         if trace {
-            eprintln!(
+            crate::output::eprintln(&format!(
                 "parse: fast path ({} model files parsed)",
                 fast.models - fast.reused
-            );
+            ));
         }
-        println!(
+        crate::output::println(&format!(
             "Parsed {} nodes in {:.2}s ({} of {} model files from the parse cache); wrote {}",
             fast.nodes,
             started.elapsed().as_secs_f64(),
             fast.reused,
             fast.models,
             fast.manifest.display()
-        );
+        ));
         return Ok(Outcome::Success);
     }
     if trace {
-        eprintln!("parse: full");
+        crate::output::eprintln("parse: full");
     }
     let mut loaded = invocation::load(&args.options(), "parse")?;
-    print_diagnostics(&loaded.warnings);
+    emit_warnings(&loaded.warnings)?;
     loaded.write_parse_artifacts()?;
-    println!(
+    crate::output::println(&format!(
         "Parsed {} nodes in {:.2}s ({} of {} model files from the parse cache); wrote {}",
         loaded.dag.nodes.len(),
         started.elapsed().as_secs_f64(),
         loaded.models_from_cache(),
         loaded.project.models.len(),
         loaded.target_path().join("manifest.json").display()
-    );
+    ));
     // Freeing a 10,000-model project node by node takes longer than the whole warm
     // re-parse; the process ends here, and the OS takes the memory back at once.
     std::mem::forget(loaded);
@@ -61,16 +61,16 @@ pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
         args.indirect(IndirectSelection::Eager),
     )?;
     let compiled = loaded.compile(&selected);
-    print_diagnostics(&loaded.warnings);
+    emit_warnings(&loaded.warnings)?;
     let compiled = compiled?;
     loaded.write_manifest(&compiled)?;
-    println!(
+    crate::output::println(&format!(
         "Compiled {} nodes for {} in {:.2}s into {}",
         compiled.len(),
         loaded.renderer.target.kind.as_str(),
         started.elapsed().as_secs_f64(),
         loaded.target_path().join("compiled").display()
-    );
+    ));
     // As in `parse`: the OS takes the memory back faster than freeing it node by node.
     std::mem::forget(compiled);
     std::mem::forget(loaded);

@@ -7,34 +7,34 @@ use crate::invocation;
 pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     let loaded = invocation::load(&args.options(), "debug")?;
     let p = &loaded.project;
-    println!("sluice {}", env!("CARGO_PKG_VERSION"));
-    println!("project: {} ({})", p.name(), p.root.display());
-    println!(
+    crate::output::println(&format!("sluice {}", env!("CARGO_PKG_VERSION")));
+    crate::output::println(&format!("project: {} ({})", p.name(), p.root.display()));
+    crate::output::println(&format!(
         "  models: {}, seeds: {}, macros files: {}, singular tests: {}",
         p.models.len(),
         p.seeds.len(),
         p.macros.len(),
         p.singular_tests.len()
-    );
+    ));
     let t = &loaded.renderer.target;
-    println!(
+    crate::output::println(&format!(
         "target: {} (type {}, schema {}, threads {})",
         t.name,
         t.kind.as_str(),
         t.schema,
         t.threads
-    );
+    ));
     let adapter = loaded.adapter()?;
     match adapter.connection_facts() {
         Ok(facts) => {
             for (label, value) in facts {
-                println!("  {label}: {value}");
+                crate::output::println(&format!("  {label}: {value}"));
             }
-            println!("connection: OK");
+            crate::output::println("connection: OK");
             Ok(Outcome::Success)
         }
         Err(e) => {
-            println!("connection: FAILED: {e}");
+            crate::output::println(&format!("connection: FAILED: {e}"));
             Ok(Outcome::Failure)
         }
     }

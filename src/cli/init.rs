@@ -112,8 +112,12 @@ pub fn run(args: &InitArgs) -> Result<Outcome, Diagnostics> {
     for (path, text) in files(&args.name, args.dbt) {
         write(&dir.join(path), &text)?;
     }
-    println!("Created project `{}` in {}", args.name, dir.display());
-    println!("Next: cd {} && sluice build", args.name);
+    crate::output::println(&format!(
+        "Created project `{}` in {}",
+        args.name,
+        dir.display()
+    ));
+    crate::output::println(&format!("Next: cd {} && sluice build", args.name));
     Ok(Outcome::Success)
 }
 

@@ -49,7 +49,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
         &types,
         args.select.indirect(IndirectSelection::Eager),
     )?;
-    super::print_diagnostics(&loaded.warnings);
+    super::emit_warnings(&loaded.warnings)?;
     let mut nodes: Vec<_> = selected.iter().map(|i| loaded.dag.node(*i)).collect();
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
     for n in nodes {
@@ -67,7 +67,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
             })
             .to_string(),
         };
-        println!("{line}");
+        crate::output::println(&line);
     }
     Ok(Outcome::Success)
 }

@@ -92,6 +92,16 @@ pub struct ExportArgs {
     pub out: PathBuf,
 }
 
+impl MetricsArgs {
+    pub fn common(&self) -> &CommonArgs {
+        match &self.command {
+            MetricsCommand::List(a) => &a.common,
+            MetricsCommand::Query(a) => &a.common,
+            MetricsCommand::Export(a) => &a.common,
+        }
+    }
+}
+
 pub fn run(args: &MetricsArgs) -> Result<Outcome, Diagnostics> {
     match &args.command {
         MetricsCommand::List(a) => list(a),
@@ -116,7 +126,7 @@ fn load(common: &CommonArgs, command: &str) -> Result<(Loaded, Catalog), Diagnos
         .map(|n| n.name.as_str())
         .collect();
     let (catalog, warnings) = Catalog::load(&loaded.project, &models)?;
-    super::print_diagnostics(&warnings);
+    super::emit_warnings(&warnings)?;
     if catalog.metrics.is_empty() {
         return Err(Diagnostic::error("this project defines no metrics")
             .with_help("define `semantic_models:` and `metrics:` in a YAML file under models/; see docs/metrics.md")
@@ -183,7 +193,7 @@ fn list(args: &ListArgs) -> Result<Outcome, Diagnostics> {
         ))
         .into());
     }
-    println!("{}", crate::execute::report::format_table(&rows).trim_end());
+    crate::output::println(crate::execute::report::format_table(&rows).trim_end());
     Ok(Outcome::Success)
 }
 
@@ -234,7 +244,7 @@ fn query(args: &QueryArgs) -> Result<Outcome, Diagnostics> {
     });
     let sql = compile(&loaded, &catalog, &request)?;
     if args.compile {
-        println!("{sql}");
+        crate::output::println(&sql);
         return Ok(Outcome::Success);
     }
     let started = Instant::now();
@@ -250,19 +260,20 @@ fn query(args: &QueryArgs) -> Result<Outcome, Diagnostics> {
         }
     }
     match args.format {
-        Format::Table => println!("{}", crate::execute::report::format_table(&rows).trim_end()),
-        Format::Csv => print!("{}", to_csv(&rows)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows_json(&rows)).unwrap_or_default()
+        Format::Table => {
+            crate::output::println(crate::execute::report::format_table(&rows).trim_end())
+        }
+        Format::Csv => crate::output::print(&to_csv(&rows)),
+        Format::Json => crate::output::println(
+            &serde_json::to_string_pretty(&rows_json(&rows)).unwrap_or_default(),
         ),
     }
-    eprintln!(
+    crate::output::eprintln(&format!(
         "{} row{} in {:.0} ms",
         rows.rows.len(),
         if rows.rows.len() == 1 { "" } else { "s" },
         elapsed.as_secs_f64() * 1000.0
-    );
+    ));
     Ok(Outcome::Success)
 }
 
@@ -369,7 +380,7 @@ fn export(args: &ExportArgs) -> Result<Outcome, Diagnostics> {
         let path = args.out.join(format!("{}.json", dashboard.name));
         crate::artifacts::write_json(&path, &out)
             .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-        println!("wrote {}", path.display());
+        crate::output::println(&format!("wrote {}", path.display()));
     }
     Ok(Outcome::Success)
 }

@@ -10,6 +10,7 @@ mod ls;
 mod metrics;
 mod run;
 mod show;
+mod warn_error;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,8 +60,28 @@ pub enum Command {
     Show(show::ShowArgs),
     /// The semantic layer: list, query and export governed metrics
     Metrics(metrics::MetricsArgs),
-    /// Remove the project's target-path
-    Clean(CommonArgs),
+    /// Remove the project's clean-targets (default: its target-path)
+    Clean(clean::CleanArgs),
+}
+
+impl Command {
+    /// The flags every project command shares (`init` has none).
+    fn common(&self) -> Option<&CommonArgs> {
+        match self {
+            Command::Init(_) => None,
+            Command::Debug(a) | Command::Parse(a) => Some(a),
+            Command::Compile(a) => Some(&a.common),
+            Command::Run(a)
+            | Command::Seed(a)
+            | Command::Test(a)
+            | Command::Snapshot(a)
+            | Command::Build(a) => Some(&a.select.common),
+            Command::Ls(a) => Some(&a.select.common),
+            Command::Show(a) => Some(&a.common),
+            Command::Metrics(a) => Some(a.common()),
+            Command::Clean(a) => Some(&a.common),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -100,6 +121,13 @@ pub struct CommonArgs {
     /// Parse every file, ignoring the parse cache (target-path/partial_parse.bin)
     #[arg(long)]
     pub no_partial_parse: bool,
+    /// Treat every warning as an error (exit 2), as dbt's --warn-error
+    #[arg(long)]
+    pub warn_error: bool,
+    /// Which warnings are errors, as dbt's: '{"error": ["NoNodesForSelectionCriteria"]}'
+    /// (keys error|warn|silence, or include|exclude; "all" for every warning)
+    #[arg(long, value_name = "YAML")]
+    pub warn_error_options: Option<String>,
 }
 
 impl CommonArgs {
@@ -201,6 +229,18 @@ pub enum Outcome {
     Failure,
 }
 
+/// Print warnings after `--warn-error`/`--warn-error-options` have had their say:
+/// silenced ones are dropped, and any made an error ends the command (exit 2).
+pub fn emit_warnings(warnings: &[Diagnostic]) -> Result<(), Diagnostics> {
+    let (shown, errors) = crate::diagnostics::policy().apply(warnings);
+    print_diagnostics(&shown);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
 /// Print diagnostics to stderr (colour only on a terminal).
 pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let color = std::io::stderr().is_terminal();
@@ -219,6 +259,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(common) = cli.command.common() {
+        match warn_error::policy(common) {
+            Ok(policy) => crate::diagnostics::set_policy(policy),
+            Err(d) => {
+                print_diagnostics(&[d]);
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result: Result<Outcome, Diagnostics> = match &cli.command {
         Command::Init(args) => init::run(args),
         Command::Debug(args) => debug::run(args),

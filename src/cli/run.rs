@@ -1,7 +1,7 @@
 //! `sluice run`, `seed`, `test` and `build`: select, compile, execute, summarise.
 
-use super::{print_diagnostics, Outcome, RunArgs};
-use crate::diagnostics::Diagnostics;
+use super::{emit_warnings, print_diagnostics, Outcome, RunArgs};
+use crate::diagnostics::{event, Diagnostic, Diagnostics};
 use crate::execute::{Reporter, Status};
 use crate::graph::select::IndirectSelection;
 use crate::render::parse::ResourceType;
@@ -48,14 +48,19 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         args.select.indirect(default),
     )?;
     let compiled = loaded.compile(&selected);
-    print_diagnostics(&loaded.warnings);
+    emit_warnings(&loaded.warnings)?;
     loaded.warnings.clear();
     let compiled = compiled?;
     let reporter = Reporter::new(common.log_format());
     let selected = loaded.runnable(&selected);
     if selected.is_empty() {
-        reporter.info("Nothing to do: the selection matched no node.");
         loaded.write_manifest(&compiled)?;
+        // dbt's NothingToDo: a warning, exit 0, unless --warn-error says otherwise.
+        emit_warnings(&[Diagnostic::warning(
+            "Nothing to do. Try checking your model configs and model specification args",
+        )
+        .with_event(event::NOTHING_TO_DO)
+        .with_help("`sluice ls -s <selector>` shows what a selector selects")])?;
         return Ok(Outcome::Success);
     }
     reporter.info(&format!(
@@ -88,7 +93,7 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         .collect();
     print_diagnostics(&problems);
     // Warnings raised while running (a failed final checkpoint).
-    print_diagnostics(&loaded.warnings);
+    emit_warnings(&loaded.warnings)?;
     for r in results.iter().filter(|r| r.status == Status::Fail) {
         reporter.info(&format!("Failure in {}: {}", r.unique_id, r.message));
     }

@@ -29,7 +29,7 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
         &[ResourceType::Model, ResourceType::Seed],
         IndirectSelection::Empty,
     )?;
-    super::print_diagnostics(&loaded.warnings);
+    super::emit_warnings(&loaded.warnings)?;
     let mut nodes: Vec<_> = selected.iter().copied().collect();
     nodes.sort();
     let [idx] = nodes.as_slice() else {
@@ -71,6 +71,6 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
                 node.name, e.0
             ))
         })?;
-    print!("{}", crate::execute::report::format_table(&rows));
+    crate::output::print(&crate::execute::report::format_table(&rows));
     Ok(Outcome::Success)
 }

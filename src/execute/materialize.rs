@@ -748,7 +748,7 @@ fn failure_report(
     };
     let headline = format!("{what} `{}` failed: {message}", node.name);
     let mut d = if status == Status::Warn {
-        Diagnostic::warning(headline)
+        Diagnostic::warning(headline).with_event(crate::diagnostics::event::LOG_TEST_RESULT)
     } else {
         Diagnostic::error(headline)
     };

@@ -2,7 +2,6 @@
 //! lines, colour only on a terminal (anstream strips it when piped), or one JSON
 //! object per event with `--log-format json`.
 
-use std::io::Write;
 use std::sync::Mutex;
 
 use owo_colors::OwoColorize;
@@ -38,11 +37,11 @@ impl Reporter {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.format {
             LogFormat::Text => {
-                let _ = writeln!(anstream::stdout(), "{message}");
+                crate::output::progress(message);
             }
             LogFormat::Json => {
                 let line = serde_json::json!({"level": "info", "msg": message});
-                let _ = writeln!(std::io::stdout(), "{line}");
+                crate::output::progress(&line.to_string());
             }
         }
     }
@@ -70,7 +69,7 @@ impl Reporter {
                 "execution_time": result.execution_time,
                 "failures": result.failures,
             });
-            let _ = writeln!(std::io::stdout(), "{line}");
+            crate::output::progress(&line.to_string());
             return;
         }
         let what = match (node.resource_type, result.status) {
@@ -121,7 +120,7 @@ impl Reporter {
             Status::Warn | Status::Skipped => timing.yellow().to_string(),
             Status::Error | Status::Fail => timing.red().to_string(),
         };
-        let _ = writeln!(anstream::stdout(), "{head}{dots} {coloured}");
+        crate::output::progress(&format!("{head}{dots} {coloured}"));
     }
 }
 

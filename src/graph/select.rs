@@ -145,13 +145,34 @@ impl Selector {
         for term in &self.terms {
             let mut intersection: Option<HashSet<NodeIndex>> = None;
             for atom in term {
-                let matched = self.evaluate_atom(dag, atom, changes, warnings)?;
+                let matched = self.evaluate_atom(dag, atom, changes)?;
                 intersection = Some(match intersection {
                     None => matched,
                     Some(acc) => acc.intersection(&matched).copied().collect(),
                 });
             }
-            union.extend(intersection.unwrap_or_default());
+            let matched = intersection.unwrap_or_default();
+            // dbt warns once per space-separated term that selects nothing.
+            if let (true, Some(first), Some(last)) = (matched.is_empty(), term.first(), term.last())
+            {
+                let span = Span::new(&self.file, first.span.0, last.span.1);
+                let names: Vec<&str> = dag.nodes.iter().map(|n| n.name.as_str()).collect();
+                let help = suggestion_help(&first.value, names.iter().copied(), || {
+                    "`sluice ls` lists every node; a folder selects by its path under the \
+                     model folder (`marts`, `marts.revenue`) or `path:models/marts`"
+                        .to_owned()
+                });
+                warnings.push(
+                    Diagnostic::warning(format!(
+                        "The selection criterion '{}' does not match any enabled nodes",
+                        span.text()
+                    ))
+                    .with_event(crate::diagnostics::event::NO_NODES_FOR_SELECTION_CRITERIA)
+                    .with_label(&span, "matches nothing")
+                    .with_help(help),
+                );
+            }
+            union.extend(matched);
         }
         Ok(union)
     }
@@ -161,7 +182,6 @@ impl Selector {
         dag: &Dag,
         atom: &Atom,
         changes: Option<&HashMap<NodeIndex, Changes>>,
-        warnings: &mut Vec<Diagnostic>,
     ) -> Result<HashSet<NodeIndex>, Diagnostic> {
         let span = Span::new(&self.file, atom.span.0, atom.span.1);
         let mut base = HashSet::new();
@@ -192,18 +212,6 @@ impl Selector {
                     base.insert(idx);
                 }
             }
-        }
-        // A state selector matching nothing is good news, not a typo.
-        if base.is_empty() && atom.method != "state" {
-            let names: Vec<&str> = dag.nodes.iter().map(|n| n.name.as_str()).collect();
-            let help = suggestion_help(&atom.value, names.iter().copied(), || {
-                "`sluice ls` lists every node".to_owned()
-            });
-            warnings.push(
-                Diagnostic::warning(format!("the selector `{}` matches no node", span.text()))
-                    .with_label(&span, "matches nothing")
-                    .with_help(help),
-            );
         }
         let mut out = base.clone();
         for &idx in &base {
@@ -295,17 +303,57 @@ fn parse_atom(part: &str, start: usize, span: &Span) -> Result<Atom, Diagnostic>
     })
 }
 
-/// Shell-style glob match (`*` and `?`).
+/// dbt's `QualifiedNameSelectorMethod` (dbt-core 1.11's `is_selected_node`): the
+/// selector matches the node's FQN with its package name in front, or without it
+/// (so `marts`, `gtm_analytics.marts` and `marts.revenue` select those folders).
+pub(crate) fn fqn_matches(fqn: &[String], selector: &str) -> bool {
+    selected_node(fqn, selector)
+        || fqn
+            .get(1..)
+            .is_some_and(|rest| selected_node(rest, selector))
+}
+
+fn selected_node(fqn: &[String], selector: &str) -> bool {
+    let Some(leaf) = fqn.last() else {
+        return false;
+    };
+    if leaf == selector {
+        return true;
+    }
+    // Dots in node names act as namespace separators, as in dbt.
+    let flat: Vec<&str> = fqn.iter().flat_map(|s| s.split('.')).collect();
+    let parts: Vec<&str> = selector.split('.').collect();
+    if flat.len() < parts.len() {
+        return false;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if part.contains(['*', '?', '[', ']']) {
+            // From the first wildcard on, the rest of the FQN is matched as one
+            // dotted string; a bare wildcard also matches the node's own name.
+            return glob(&parts[i..].join("."), &flat[i..].join("."))
+                || (!selector.contains('.') && glob(selector, leaf));
+        }
+        if flat[i] != *part {
+            return false;
+        }
+    }
+    true
+}
+
+/// Python's `fnmatch` (case-sensitive, as on POSIX): `*`, `?`, `[seq]`, `[!seq]`;
+/// `*` crosses dots.
 fn glob(pattern: &str, text: &str) -> bool {
-    if !pattern.contains(['*', '?']) {
+    if !pattern.contains(['*', '?', '[']) {
         return pattern == text;
     }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
+    // Backtracking over the last `*` only: linear in practice, like fnmatch's regex.
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
+        let step = (pi < p.len()).then(|| one_char(&p[pi..], t[ti])).flatten();
+        if let Some(len) = step {
+            pi += len;
             ti += 1;
         } else if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
@@ -322,6 +370,39 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// If the pattern's first element (not `*`) matches `c`, how many pattern chars it
+/// used.
+fn one_char(p: &[char], c: char) -> Option<usize> {
+    match p[0] {
+        '*' => None,
+        '?' => Some(1),
+        '[' => {
+            // fnmatch: `[` without a closing `]` is a literal `[`; a `]` right after
+            // `[` or `[!` is part of the set.
+            let negate = p.get(1) == Some(&'!');
+            let first = if negate { 2 } else { 1 };
+            let close = (first + 1..p.len()).find(|&i| p[i] == ']');
+            let Some(close) = close else {
+                return (c == '[').then_some(1);
+            };
+            let set = &p[first..close];
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == '-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            (hit != negate).then_some(close + 1)
+        }
+        other => (other == c).then_some(1),
+    }
+}
+
 fn matches(
     dag: &Dag,
     idx: NodeIndex,
@@ -331,13 +412,8 @@ fn matches(
 ) -> Result<bool, Diagnostic> {
     let node = dag.node(idx);
     Ok(match method {
-        "fqn" => {
-            let dotted = node.fqn.join(".");
-            glob(value, &node.name)
-                || value == node.fqn[0]
-                || (value.contains('.')
-                    && (glob(value, &dotted) || dotted.ends_with(&format!(".{value}"))))
-        }
+        // dbt's FQN method skips sources (`source:` selects them).
+        "fqn" => node.resource_type != ResourceType::Source && fqn_matches(&node.fqn, value),
         "package" => value == node.fqn[0],
         "tag" => node.tags().iter().any(|t| glob(value, t)),
         "path" | "file" => {
@@ -413,7 +489,7 @@ fn matches(
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::{fqn_matches, glob};
 
     #[test]
     fn glob_matches_like_fnmatch() {
@@ -422,5 +498,46 @@ mod tests {
         assert!(glob("*_mrr", "fct_mrr"));
         assert!(glob("f?t_*", "fct_mrr"));
         assert!(glob("exact", "exact"));
+        assert!(glob("[ms]ta*", "staging.stg_a"));
+        assert!(!glob("[ms]ta*", "marts.x"));
+        assert!(glob("[!x]ab", "cab"));
+        assert!(glob("a[b", "a[b"));
+        assert!(glob("m*s.r*", "marts.revenue.fct_arr"));
+    }
+
+    /// Each case checked by hand with dbt-core 1.11.16 (`dbt ls -s ...`) on a
+    /// project `scratch` with models/marts/revenue/fct_arr.sql and
+    /// models/staging/stg_a.sql.
+    #[test]
+    fn fqn_matches_as_dbt_does() {
+        let arr: Vec<String> = ["scratch", "marts", "revenue", "fct_arr"]
+            .map(String::from)
+            .to_vec();
+        let stg: Vec<String> = ["scratch", "staging", "stg_a"].map(String::from).to_vec();
+        for (selector, want_arr, want_stg) in [
+            ("marts", true, false),
+            ("scratch.marts", true, false),
+            ("marts.revenue", true, false),
+            ("revenue", false, false),
+            ("marts.*", true, false),
+            ("scratch.marts.rev*", true, false),
+            ("*arr", true, false),
+            ("fct_arr", true, false),
+            ("scratch", true, true),
+            ("mar*", true, false),
+            ("stg_*", false, true),
+            ("fct_ar?", true, false),
+            ("marts.revenue.fct_arr", true, false),
+            ("scratch.fct_arr", false, false),
+            ("marts.fct_arr", false, false),
+            ("[ms]ta*", false, true),
+        ] {
+            assert_eq!(
+                fqn_matches(&arr, selector),
+                want_arr,
+                "{selector} vs fct_arr"
+            );
+            assert_eq!(fqn_matches(&stg, selector), want_stg, "{selector} vs stg_a");
+        }
     }
 }

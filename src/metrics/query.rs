@@ -673,18 +673,23 @@ impl Catalog {
         span: &Span,
         leaves: &[(&Metric, &str, Option<String>, Option<Cumulative>)],
     ) -> Result<Expr, Diagnostic> {
-        let dialect = sqlparser::dialect::GenericDialect {};
-        let expr = Parser::new(&dialect)
-            .try_with_sql(sql)
-            .and_then(|mut p| p.parse_expr())
-            .map_err(|e| {
-                err(
-                    span,
-                    format!("the filter `{sql}` is not a SQL condition: {e}"),
-                    "cannot parse",
-                    "write e.g. `account__region = 'EMEA'`".into(),
-                )
-            })?;
+        let expr = parse_condition(sql).map_err(|(message, at, label)| {
+            // Point at the spot inside the filter text when the span quotes it.
+            let caret = match (at, span.text().find(sql)) {
+                (Some(at), Some(k)) => {
+                    Span::new(&span.file, span.start + k + at, span.start + k + at + 1)
+                }
+                _ => span.clone(),
+            };
+            err(
+                &caret,
+                format!("the filter `{sql}` is not one SQL condition: {message}"),
+                label,
+                "write one boolean condition, e.g. `account__region = 'EMEA'`; \
+                 combine conditions with `and`/`or`"
+                    .into(),
+            )
+        })?;
         let mut names = BTreeSet::new();
         collect_identifiers(&expr, &mut names);
         for name in names {
@@ -801,12 +806,78 @@ fn qualify(expr: &str, alias: &str) -> String {
     }
 }
 
+/// One SQL expression and nothing after it (`a + b; drop table x` is not one).
 fn parse_expr(sql: &str) -> Option<Expr> {
+    parse_whole_expr(sql).ok()
+}
+
+/// The expression `sql` is, or why not: a message, the byte offset in `sql` it
+/// is about (when known) and a short label.
+fn parse_whole_expr(sql: &str) -> Result<Expr, (String, Option<usize>, &'static str)> {
     let dialect = sqlparser::dialect::GenericDialect {};
-    Parser::new(&dialect)
+    let offset = |line: u64, column: u64| {
+        let f = SourceFile::new("", sql);
+        f.offset_of(line as usize, (column as usize).saturating_sub(1))
+    };
+    let mut parser = Parser::new(&dialect)
         .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .ok()
+        .map_err(|e| (e.to_string(), None, "cannot parse"))?;
+    let expr = parser.parse_expr().map_err(|e| {
+        let text = e.to_string();
+        // sqlparser ends its messages with " at Line: L, Column: C".
+        let at = regex::Regex::new(r"Line: (\d+), Column: (\d+)")
+            .ok()
+            .and_then(|re| {
+                re.captures(&text)
+                    .map(|c| (c[1].parse().ok(), c[2].parse().ok()))
+            })
+            .and_then(|(l, c)| Some(offset(l?, c?)));
+        (text, at, "cannot parse")
+    })?;
+    let next = parser.peek_token();
+    if next.token != sqlparser::tokenizer::Token::EOF {
+        let at = offset(next.span.start.line, next.span.start.column);
+        return Err((
+            format!("`{}` follows a complete expression", &sql[at..].trim_end()),
+            Some(at),
+            "the expression ends before this",
+        ));
+    }
+    Ok(expr)
+}
+
+/// A filter: exactly one expression, and one that can be true or false.
+fn parse_condition(sql: &str) -> Result<Expr, (String, Option<usize>, &'static str)> {
+    let expr = parse_whole_expr(sql)?;
+    if !maybe_boolean(&expr) {
+        return Err((
+            format!("`{expr}` is a value, not a condition"),
+            Some(0),
+            "not true or false",
+        ));
+    }
+    Ok(expr)
+}
+
+/// False for expressions that are certainly not booleans (literals, arithmetic);
+/// names and function calls may be boolean dimensions, so they pass.
+fn maybe_boolean(expr: &Expr) -> bool {
+    use sqlparser::ast::Value;
+    match expr {
+        Expr::Nested(inner) => maybe_boolean(inner),
+        Expr::Value(v) => matches!(v.value, Value::Boolean(_) | Value::Null),
+        Expr::BinaryOp { op, .. } => !matches!(
+            op,
+            BinaryOperator::Plus
+                | BinaryOperator::Minus
+                | BinaryOperator::Multiply
+                | BinaryOperator::Divide
+                | BinaryOperator::Modulo
+                | BinaryOperator::StringConcat
+        ),
+        Expr::UnaryOp { op, .. } => matches!(op, sqlparser::ast::UnaryOperator::Not),
+        _ => true,
+    }
 }
 
 /// A metric's filter combined with the filter of the metric that uses it.

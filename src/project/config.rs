@@ -226,6 +226,7 @@ pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Resu
             Diagnostic::warning(format!(
                 "config `{key}` is a dbt setting sluice does not support yet; it is ignored"
             ))
+            .with_event(crate::diagnostics::event::UNSUPPORTED_CONFIG)
             .with_label(span, "ignored"),
         );
         return Ok(());

@@ -186,6 +186,7 @@ impl KeySet<'_> {
                         "`{key}` in {} is a dbt key sluice does not support yet; it is ignored",
                         self.what
                     ))
+                    .with_event(crate::diagnostics::event::UNSUPPORTED_KEY)
                     .with_label(&key_node.span, "ignored"),
                 );
                 continue;

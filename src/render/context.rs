@@ -368,7 +368,7 @@ fn log_fn(state: &State, msg: Value, info: Option<bool>, kwargs: Kwargs) -> Resu
         .map(|s| s.phase == Phase::Compile)
         .unwrap_or(false);
     if compiling && info {
-        eprintln!("{msg}");
+        crate::output::eprintln(&msg.to_string());
     }
     Ok(Value::from(""))
 }
@@ -486,8 +486,19 @@ impl Object for Exceptions {
         match method {
             "raise_compiler_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
             "warn" => {
-                eprintln!("warning: {msg}");
-                Ok(Value::from(""))
+                use crate::diagnostics::{event, policy, WarningFate};
+                // dbt's warn_or_error: under --warn-error it raises instead.
+                match policy().fate(Some(event::JINJA_LOG_WARNING)) {
+                    WarningFate::Error => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+                    WarningFate::Silence => Ok(Value::from("")),
+                    WarningFate::Warn => {
+                        crate::output::eprintln(&format!(
+                            "warning[{}]: {msg}",
+                            event::JINJA_LOG_WARNING
+                        ));
+                        Ok(Value::from(""))
+                    }
+                }
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

@@ -793,6 +793,7 @@ pub fn parse_project(
                 Diagnostic::warning(format!(
                     "properties describe model `{name}`, but no model file has that name"
                 ))
+                .with_event(crate::diagnostics::event::NO_NODE_FOR_YAML_KEY)
                 .with_label(&props.span, "no such model")
                 .with_help(crate::diagnostics::suggestion_help(
                     name,

@@ -184,6 +184,7 @@ pub fn diagnostic(
     let span = Span::new(compiled, offset, offset + 1);
     let mut d = if warn {
         Diagnostic::warning(format!("in model `{model}`: {}", problem.message))
+            .with_event(crate::diagnostics::event::SQL_CHECK)
     } else {
         Diagnostic::error(format!("in model `{model}`: {}", problem.message))
     };

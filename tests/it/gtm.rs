@@ -343,7 +343,7 @@ fn a_daily_opportunity_snapshot_replays_the_stage_history() {
             expected[i][4] = expected[i + 1][3].clone();
         }
     }
-    let db = p.path().join(".sluice/gtm.duckdb");
+    let db = p.path().join("gtm.duckdb");
     let got = crate::common::query(
         &db,
         "select opportunity_id, stage, cast(amount as decimal(18,2)), \

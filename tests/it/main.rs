@@ -14,5 +14,6 @@ mod partial_parse;
 mod scd_snapshots;
 mod semantic;
 mod slim_ci;
+mod traps;
 mod unit_tests;
 mod warehouses;
