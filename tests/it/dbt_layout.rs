@@ -361,3 +361,33 @@ fn project_yml_wins_over_dbt_project_yml_with_a_note() {
         stderr(&out)
     );
 }
+
+#[test]
+fn duckdb_settings_of_the_output_are_applied_and_bad_ones_are_located_errors() {
+    let p = dbt_copy();
+    let profiles = p.path().join("profiles/profiles.yml");
+    let text = std::fs::read_to_string(&profiles).expect("read");
+    let with = |setting: &str| {
+        text.replace(
+            "      threads: 2\n",
+            &format!("      threads: 2\n      settings:\n        {setting}\n"),
+        )
+    };
+    std::fs::write(&profiles, with("default_null_order: nulls_last")).expect("write");
+    std::fs::write(
+        p.path().join("models/settings_probe.sql"),
+        "select current_setting('default_null_order') as v\n",
+    )
+    .expect("write");
+    ok(&run(p.path(), &["run", "-s", "settings_probe"]));
+    let v = query(
+        &p.path().join("dev.duckdb"),
+        "select v from main.settings_probe",
+    );
+    assert_eq!(v, vec![vec!["NULLS_LAST"]]);
+
+    std::fs::write(&profiles, with("no_such_setting: 1")).expect("write");
+    let out = run(p.path(), &["run", "-s", "settings_probe"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!("dbt_layout__bad_setting", shown(&out, p.path()));
+}
