@@ -138,7 +138,11 @@ impl CommonArgs {
             vars: self.vars.clone(),
             threads: self.threads,
             no_partial_parse: self.no_partial_parse,
-            profiles_dir: self.profiles_dir.clone(),
+            // dbt 1.11 also reads the DBT_ENGINE_ spelling.
+            profiles_dir: self
+                .profiles_dir
+                .clone()
+                .or_else(|| std::env::var_os("DBT_ENGINE_PROFILES_DIR").map(PathBuf::from)),
             profile: self.profile.clone(),
             no_version_check: self.no_version_check,
         }
@@ -148,6 +152,7 @@ impl CommonArgs {
     pub fn project_dir(&self) -> PathBuf {
         self.project_dir
             .clone()
+            .or_else(|| std::env::var_os("DBT_ENGINE_PROJECT_DIR").map(PathBuf::from))
             .unwrap_or_else(crate::project::discover_root)
     }
 

@@ -216,6 +216,12 @@ fn both_layouts_produce_identical_manifests() {
 fn builds_what_dbt_core_builds() {
     let p = fixture("dbt_layout");
     compare_with_dbt(&p, &p.join("profiles"), &[]);
+    // The other output, and --vars over the project's vars.
+    compare_with_dbt(
+        &p,
+        &p.join("profiles"),
+        &["-t", "ci", "--vars", "{min_amount: 50}"],
+    );
 }
 
 #[test]
