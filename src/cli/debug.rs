@@ -9,6 +9,11 @@ pub fn run(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     let p = &loaded.project;
     crate::output::println(&format!("sluice {}", env!("CARGO_PKG_VERSION")));
     crate::output::println(&format!("project: {} ({})", p.name(), p.root.display()));
+    let read: Vec<String> = std::iter::once(&p.file.file)
+        .chain(&p.file.extra_files)
+        .map(|f| f.path.display().to_string())
+        .collect();
+    crate::output::println(&format!("  settings from: {}", read.join(", ")));
     crate::output::println(&format!(
         "  models: {}, seeds: {}, macros files: {}, singular tests: {}",
         p.models.len(),

@@ -156,6 +156,30 @@ pub fn parse(
     parse_document(root, file, &doc, Door::DbtProjectYml, warnings)
 }
 
+/// Read a package's `dbt_project.yml`, its Jinja rendered as the root project's
+/// was (`ctx`: the root's [`ProjectFile::yml_context`]), as dbt renders every
+/// project with the root's target and `--vars`.
+pub fn parse_rendered(
+    root: &Path,
+    file: Arc<SourceFile>,
+    ctx: &super::YmlContext,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<ProjectFile, Diagnostic> {
+    let mut doc = yaml::parse(&file)?;
+    let mut ctx = ctx.clone();
+    ctx.project_name = doc
+        .get("name")
+        .and_then(Node::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut rendered = String::new();
+    super::yml_jinja::render_document(&mut doc, &ctx, &mut rendered)?;
+    let mut pf = parse_document(root, file, &doc, Door::DbtProjectYml, warnings)?;
+    pf.rendered_values = rendered;
+    pf.yml_context = ctx;
+    Ok(pf)
+}
+
 /// Check the top-level keys: project.yml keeps its strictness (an unknown key is
 /// an error); in dbt_project.yml, as in dbt 1.11, it is a warning.
 fn check_keys(doc: &Node, door: Door, warnings: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
@@ -460,6 +484,7 @@ pub fn parse_document(
         }
     }
     let pf = ProjectFile {
+        yml_context: super::YmlContext::default(),
         extra_files: Vec::new(),
         rendered_values: String::new(),
         name,
@@ -575,6 +600,43 @@ pub fn check_dbt_version(pf: &ProjectFile, package: &str) -> Result<(), Diagnost
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PACKAGE: &str = "name: my_pkg\nconfig-version: 2\nrequire-dbt-version: \">=1.3.0, <2.0.0\"\nvars:\n  my_pkg: {x: 1}\n  y: \"{{ env_var('NOPE_NOT_SET_X') }}\"\ndispatch:\n  - macro_namespace: dbt_utils\n    search_order: [my_pkg, dbt_utils]\non-run-start: \"create schema if not exists {{ target.schema }}\"\non-run-end:\n  - \"select 1\"\n  - \"select {{ 2 }}\"\nmodels:\n  my_pkg:\n    +schema: \"{{ target.schema }}_pkg\"\n    +post-hook: \"grant select on {{ this }}\"\n";
+
+    #[test]
+    fn a_package_project_renders_with_the_root_context_and_exposes_its_settings() {
+        let file = SourceFile::new("dbt_project.yml", PACKAGE);
+        let ctx = crate::project::YmlContext {
+            target: serde_json::json!({"name": "dev", "schema": "analytics", "type": "duckdb"}),
+            ..Default::default()
+        };
+        let mut warnings = Vec::new();
+        let pf = parse_rendered(Path::new("/p"), file, &ctx, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(pf.dispatch.len(), 1);
+        assert_eq!(pf.dispatch[0].macro_namespace, "dbt_utils");
+        assert_eq!(pf.dispatch[0].search_order, ["my_pkg", "dbt_utils"]);
+        // Hooks and vars stay unrendered.
+        assert_eq!(
+            pf.on_run_start[0].sql,
+            "create schema if not exists {{ target.schema }}"
+        );
+        assert_eq!(pf.on_run_end.len(), 2);
+        assert_eq!(pf.vars["y"], "{{ env_var('NOPE_NOT_SET_X') }}");
+        assert_eq!(pf.vars_for("my_pkg")["x"], 1);
+        let models = pf.models_tree.as_ref().unwrap().get("my_pkg").unwrap();
+        assert_eq!(
+            models.get("+schema").unwrap().as_str(),
+            Some("analytics_pkg")
+        );
+        assert_eq!(
+            models.get("+post-hook").unwrap().as_str(),
+            Some("grant select on {{ this }}")
+        );
+        assert_eq!(pf.require_dbt_version.len(), 2);
+        check_dbt_version(&pf, "my_pkg").unwrap();
+        assert_eq!(pf.packages_install_path, Path::new("/p/dbt_packages"));
+    }
 
     #[test]
     fn versions_compare_as_dbt() {

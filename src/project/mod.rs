@@ -342,7 +342,9 @@ pub fn load_project_file(
         }
     };
     let mut rendered = String::new();
-    let target = if targets.is_empty() || !yml_jinja::doc_needs_render(&doc) {
+    // Always computed when there are targets: packages' project files render
+    // with it too.
+    let target = if targets.is_empty() {
         Json::Null
     } else {
         let def = profiles::choose_from(
@@ -368,6 +370,7 @@ pub fn load_project_file(
     pf.default_target = default_target;
     pf.extra_files = extra_files;
     pf.rendered_values = rendered;
+    pf.yml_context = ctx;
     for tree in [
         &pf.models_tree,
         &pf.seeds_tree,

@@ -151,6 +151,9 @@ pub struct ProjectFile {
     /// Rendered Jinja values of the project file (for cache keys: they may read
     /// environment variables).
     pub rendered_values: String,
+    /// What the project file's Jinja saw (`--vars`, the target): packages'
+    /// dbt_project.yml files render with the same ([`super::dbt_project::parse_rendered`]).
+    pub yml_context: super::YmlContext,
     pub name: String,
     pub name_span: Span,
     pub version: Option<String>,
