@@ -520,6 +520,7 @@ pub fn parse_document(
         quoting: json_map(doc, "quoting")?,
         default_target: None,
         targets: Vec::new(),
+        unusable_targets: Vec::new(),
         file,
     };
     warn_unapplied(doc, door, &pf, warnings);

@@ -323,12 +323,14 @@ pub fn load_project_file(
         );
     }
     let mut doc = yaml::parse(&file)?;
-    let (targets, default_target, extra_files) = match door {
+    let (targets, default_target, unusable, extra_files) = match door {
         dbt_project::Door::ProjectYml => {
             let (t, d) = project_yml::targets_of(doc.expect_map(PROJECT_FILE)?)?;
-            (t, d, Vec::new())
+            (t, d, Vec::new(), Vec::new())
         }
-        dbt_project::Door::DbtProjectYml if opts.skip_profile => (Vec::new(), None, Vec::new()),
+        dbt_project::Door::DbtProjectYml if opts.skip_profile => {
+            (Vec::new(), None, Vec::new(), Vec::new())
+        }
         dbt_project::Door::DbtProjectYml => {
             let profile = profiles::load(
                 doc.expect_map(DBT_PROJECT_FILE)?,
@@ -338,17 +340,23 @@ pub fn load_project_file(
                 opts.profile.as_deref(),
                 warnings,
             )?;
-            (profile.targets, profile.default_target, vec![profile.file])
+            (
+                profile.targets,
+                profile.default_target,
+                profile.unusable,
+                vec![profile.file],
+            )
         }
     };
     let mut rendered = String::new();
     // Always computed when there are targets: packages' project files render
     // with it too.
-    let target = if targets.is_empty() {
+    let target = if targets.is_empty() && unusable.is_empty() {
         Json::Null
     } else {
         let def = profiles::choose_from(
             &targets,
+            &unusable,
             default_target.as_ref(),
             &file,
             opts.target.as_deref(),
@@ -368,6 +376,7 @@ pub fn load_project_file(
     let mut pf = dbt_project::parse_document(&root, file, &doc, door, warnings)?;
     pf.targets = targets;
     pf.default_target = default_target;
+    pf.unusable_targets = unusable;
     pf.extra_files = extra_files;
     pf.rendered_values = rendered;
     pf.yml_context = ctx;

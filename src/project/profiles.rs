@@ -87,6 +87,9 @@ fn cli_span(flag: &str, value: &str) -> Span {
 pub struct Profile {
     pub targets: Vec<TargetDef>,
     pub default_target: Option<NamedAt>,
+    /// Outputs sluice cannot use (`type: postgres`): an error only when chosen,
+    /// as dbt reads only the chosen output.
+    pub unusable: Vec<(String, Diagnostic)>,
     pub file: Arc<SourceFile>,
 }
 
@@ -174,8 +177,15 @@ pub fn load(
             .with_help("add `outputs: {dev: {type: duckdb, path: dev.duckdb}}`")
     })?;
     let mut targets = Vec::new();
+    let mut unusable = Vec::new();
     for (name, key, onode) in outputs.expect_map("`outputs`")?.entries() {
-        let mut def = target_def(name, key, onode)?;
+        let mut def = match target_def(name, key, onode) {
+            Ok(def) => def,
+            Err(e) => {
+                unusable.push((name.to_owned(), e));
+                continue;
+            }
+        };
         render_threads(&mut def)?;
         if def.kind == WarehouseKind::DuckDb {
             check_duckdb_keys(&def, warnings);
@@ -202,6 +212,7 @@ pub fn load(
     Ok(Profile {
         targets,
         default_target,
+        unusable,
         file,
     })
 }
@@ -243,12 +254,19 @@ fn check_duckdb_keys(def: &TargetDef, warnings: &mut Vec<Diagnostic>) {
 /// Pick the target: `--target` (or `DBT_TARGET`), else the default `target:`,
 /// else the only/first one.
 pub fn choose_target(pf: &ProjectFile, wanted: Option<&str>) -> Result<TargetDef, Diagnostic> {
-    choose_from(&pf.targets, pf.default_target.as_ref(), &pf.file, wanted)
+    choose_from(
+        &pf.targets,
+        &pf.unusable_targets,
+        pf.default_target.as_ref(),
+        &pf.file,
+        wanted,
+    )
 }
 
 /// [`choose_target`] from the targets and the file they were read with.
 pub fn choose_from(
     targets: &[TargetDef],
+    unusable: &[(String, Diagnostic)],
     default_target: Option<&(String, Span)>,
     project_file: &Arc<SourceFile>,
     wanted: Option<&str>,
@@ -257,6 +275,7 @@ pub fn choose_from(
         (Some(n), _) => (n.to_owned(), None),
         (None, Some((n, s))) => (n.clone(), Some(s.clone())),
         (None, None) => match targets.first() {
+            // (An unusable first output is reported when named.)
             Some(t) => return Ok(t.clone()),
             None => {
                 return Err(Diagnostic::error(format!(
@@ -270,6 +289,9 @@ pub fn choose_from(
     };
     if let Some(t) = targets.iter().find(|t| t.name == name) {
         return Ok(t.clone());
+    }
+    if let Some((_, e)) = unusable.iter().find(|(n, _)| *n == name) {
+        return Err(e.clone());
     }
     let from = targets
         .first()

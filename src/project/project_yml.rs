@@ -195,6 +195,9 @@ pub struct ProjectFile {
     pub quoting: BTreeMap<String, Json>,
     pub default_target: Option<(String, Span)>,
     pub targets: Vec<TargetDef>,
+    /// Outputs of profiles.yml sluice cannot use (an unknown `type`), with the
+    /// error to give if one is chosen.
+    pub unusable_targets: Vec<(String, Diagnostic)>,
 }
 
 impl ProjectFile {

@@ -397,3 +397,17 @@ fn duckdb_settings_of_the_output_are_applied_and_bad_ones_are_located_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     insta::assert_snapshot!("dbt_layout__bad_setting", shown(&out, p.path()));
 }
+
+#[test]
+fn an_output_sluice_cannot_use_is_an_error_only_when_chosen() {
+    let p = dbt_copy();
+    let profiles = p.path().join("profiles/profiles.yml");
+    let mut text = std::fs::read_to_string(&profiles).expect("read");
+    text.push_str("    prod:\n      type: postgres\n      host: db.internal\n");
+    std::fs::write(&profiles, text).expect("write");
+    // dbt reads only the chosen output: the dev build does not mind `prod`.
+    ok(&run(p.path(), &["parse"]));
+    let out = run(p.path(), &["parse", "-t", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!("dbt_layout__unusable_output", shown(&out, p.path()));
+}
