@@ -730,6 +730,8 @@ pub fn parse_project(
 
     // The semantic layer's definitions, checked on every parse; `metric`
     // assertions compile against them.
+    use crate::testing::assertions::MetricCatalog;
+    let mut catalog_broken = false;
     let catalog = if project.properties.semantic_docs.is_empty() {
         None
     } else {
@@ -747,15 +749,21 @@ pub fn parse_project(
             }
             Err(e) => {
                 errors.extend(e.0);
+                catalog_broken = true;
                 None
             }
         }
+    };
+    let metric_catalog = match (&catalog, catalog_broken) {
+        (Some(c), _) => MetricCatalog::Loaded(c),
+        (None, true) => MetricCatalog::Broken,
+        (None, false) => MetricCatalog::Absent,
     };
     for def in &project.properties.assertions {
         match crate::testing::assertions::build_assertion_node(
             project,
             renderer,
-            catalog.as_ref(),
+            metric_catalog,
             def,
             &mut warnings,
         ) {

@@ -79,11 +79,22 @@ const KINDS: &[Kind] = &[
     },
 ];
 
+/// The semantic layer as `metric` assertions see it.
+#[derive(Clone, Copy)]
+pub enum MetricCatalog<'a> {
+    /// The project defines no semantic models or metrics.
+    Absent,
+    /// The definitions have errors, reported already: a metric assertion says
+    /// nothing more (one root error, not one per assertion).
+    Broken,
+    Loaded(&'a Catalog),
+}
+
 /// Build the node of one assertion.
 pub fn build_assertion_node(
     project: &Project,
     renderer: &Renderer,
-    catalog: Option<&Catalog>,
+    catalog: MetricCatalog<'_>,
     def: &AssertionDef,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Option<ParsedNode>, Diagnostic> {
@@ -214,7 +225,7 @@ fn assertion_node(
 fn metric_assertion(
     project: &Project,
     renderer: &Renderer,
-    catalog: Option<&Catalog>,
+    catalog: MetricCatalog<'_>,
     def: &AssertionDef,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Option<ParsedNode>, Diagnostic> {
@@ -236,13 +247,17 @@ fn metric_assertion(
             );
         }
     }
-    let Some(catalog) = catalog else {
-        return Err(Diagnostic::error(format!(
-            "assertion `{}` checks a metric, but the project defines no metrics",
-            def.name
-        ))
-        .with_label(&def.kind_span, "metric assertion")
-        .with_help("define `semantic_models:` and `metrics:` in a YAML file under models/"));
+    let catalog = match catalog {
+        MetricCatalog::Loaded(c) => c,
+        MetricCatalog::Broken => return Ok(None),
+        MetricCatalog::Absent => {
+            return Err(Diagnostic::error(format!(
+                "assertion `{}` checks a metric, but the project defines no metrics",
+                def.name
+            ))
+            .with_label(&def.kind_span, "metric assertion")
+            .with_help("define `semantic_models:` and `metrics:` in a YAML file under models/"))
+        }
     };
     let (sql, models) = crate::metrics::assertion::compile(
         catalog,

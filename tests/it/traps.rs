@@ -309,3 +309,43 @@ fn a_where_filter_must_be_exactly_one_condition() {
     );
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
+
+#[test]
+fn one_typo_in_a_metric_gives_one_error_not_one_per_metric_assertion() {
+    let p = crate::gtm::gtm_copy();
+    let yml = p.path().join("models/semantic/_sm_sales.yml");
+    let text = std::fs::read_to_string(&yml).expect("read");
+    assert!(text.contains("    type: ratio\n"));
+    std::fs::write(
+        &yml,
+        text.replacen("    type: ratio\n", "    type: ration\n", 1),
+    )
+    .expect("write");
+    let out = run_in(p.path(), &["parse"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors, ["error: unknown metric type `ration`"], "{err}");
+}
+
+#[test]
+fn a_metric_assertion_without_any_metrics_is_still_an_error() {
+    let p = crate::gtm::gtm_copy();
+    for f in std::fs::read_dir(p.path().join("models/semantic")).expect("ls") {
+        let f = f.expect("entry").path();
+        let text = std::fs::read_to_string(&f).expect("read");
+        // Keep the assertions, drop the definitions they check.
+        let kept: String = match text.find("\nassertions:") {
+            Some(i) => format!("version: 2\n{}", &text[i..]),
+            None => "version: 2\n".to_owned(),
+        };
+        std::fs::write(&f, kept).expect("write");
+    }
+    let out = run_in(p.path(), &["parse"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("checks a metric, but the project defines no metrics"),
+        "{}",
+        stderr(&out)
+    );
+}
