@@ -91,16 +91,7 @@ struct ParseCacheState {
     entries: HashMap<String, String>,
 }
 
-/// Where refs to unselected nodes point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Defer {
-    /// This target's relations.
-    No,
-    /// The state's relation when this target lacks the node's.
-    WhenMissing,
-    /// The state's relation whenever the state has the node.
-    FavorState,
-}
+pub use crate::graph::state::Defer;
 
 /// Parse `--vars` (YAML or JSON mapping).
 pub fn parse_cli_vars(text: &str) -> Result<BTreeMap<String, Json>, Diagnostic> {
@@ -571,11 +562,7 @@ impl Loaded {
         };
         // Relative to where sluice runs, like every other path flag.
         self.state = Some(State::load(dir)?);
-        self.defer = match (defer, favor_state) {
-            (false, false) => Defer::No,
-            (_, true) => Defer::FavorState,
-            (true, false) => Defer::WhenMissing,
-        };
+        self.defer = Defer::from_flags(defer, favor_state);
         Ok(())
     }
 
@@ -660,30 +647,7 @@ impl Loaded {
         let Some(state) = self.state.as_ref().filter(|_| self.defer != Defer::No) else {
             return Ok(());
         };
-        let mut candidates = Vec::new();
-        for idx in self.dag.graph.node_indices() {
-            let node = self.dag.node(idx);
-            let deferrable = matches!(
-                node.resource_type,
-                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-            ) && node.materialization != Materialization::Ephemeral;
-            if !deferrable || selected.contains(&idx) {
-                continue;
-            }
-            let Some(old) = state.node(&node.unique_id) else {
-                continue;
-            };
-            let text = |k: &str| old.get(k).and_then(Json::as_str).map(str::to_owned);
-            let (Some(schema), Some(identifier)) = (text("schema"), text("alias")) else {
-                continue;
-            };
-            let deferred = adapter::RelationName {
-                database: text("database"),
-                schema,
-                identifier,
-            };
-            candidates.push((node, deferred));
-        }
+        let candidates = crate::graph::state::deferred_relations(&self.dag, state, selected);
         if candidates.is_empty() {
             return Ok(());
         }
@@ -697,7 +661,8 @@ impl Loaded {
             _ => None,
         };
         let cache = RelationCache::new();
-        for (node, deferred) in candidates {
+        for (idx, deferred) in candidates {
+            let node = self.dag.node(idx);
             if let (Some(s), Some(here)) = (session.as_mut(), &node.relation) {
                 if cache
                     .kind(s.as_mut(), here)

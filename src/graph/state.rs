@@ -16,12 +16,77 @@
 //!
 //! `state:modified` is any of them, plus new nodes; `state:new` only new nodes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value as Json};
 
+use super::Dag;
+use crate::adapter::RelationName;
 use crate::diagnostics::Diagnostic;
+use crate::project::Materialization;
+use crate::render::parse::ResourceType;
+
+/// Where refs to unselected nodes point (`--defer`, `--favor-state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Defer {
+    /// This target's relations.
+    No,
+    /// The state's relation when this target lacks the node's.
+    WhenMissing,
+    /// The state's relation whenever the state has the node.
+    FavorState,
+}
+
+impl Defer {
+    /// `--defer` and `--favor-state` (which implies deferring).
+    pub fn from_flags(defer: bool, favor_state: bool) -> Defer {
+        match (defer, favor_state) {
+            (false, false) => Defer::No,
+            (_, true) => Defer::FavorState,
+            (true, false) => Defer::WhenMissing,
+        }
+    }
+}
+
+/// With `--defer`: each unselected model, seed or snapshot the state has, and the
+/// state's relation for it. Every reader of the node resolves it the same way
+/// (models' `ref()`, generic tests' model and arguments, singular tests), as in
+/// dbt. The caller drops those this target holds itself unless `FavorState`.
+pub fn deferred_relations(
+    dag: &Dag,
+    state: &State,
+    selected: &HashSet<NodeIndex>,
+) -> Vec<(NodeIndex, RelationName)> {
+    let mut out = Vec::new();
+    for idx in dag.graph.node_indices() {
+        let node = dag.node(idx);
+        let deferrable = matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) && node.materialization != Materialization::Ephemeral;
+        if !deferrable || selected.contains(&idx) {
+            continue;
+        }
+        let Some(old) = state.node(&node.unique_id) else {
+            continue;
+        };
+        let text = |k: &str| old.get(k).and_then(Json::as_str).map(str::to_owned);
+        let (Some(schema), Some(identifier)) = (text("schema"), text("alias")) else {
+            continue;
+        };
+        out.push((
+            idx,
+            RelationName {
+                database: text("database"),
+                schema,
+                identifier,
+            },
+        ));
+    }
+    out
+}
 
 /// The file next to `manifest.json` with what the manifest has no field for.
 pub const STATE_FILE: &str = "sluice_state.json";

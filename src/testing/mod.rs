@@ -14,8 +14,10 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use serde_json::Value as Json;
 
+use crate::adapter::RelationName;
 use crate::diagnostics::Diagnostic;
-use crate::render::parse::ParsedNode;
+use crate::render::context::Resolved;
+use crate::render::parse::{ParsedNode, ResourceType};
 use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer};
 
 /// Compile a generic test node to the SQL that selects its failing rows.
@@ -36,7 +38,7 @@ pub fn compile_generic(
     let def = renderer.test_macro(&full_name).ok_or_else(|| {
         Diagnostic::error(format!("unknown data test `{full_name}`")).with_label(&node.span, "here")
     })?;
-    let mut model = match attached.and_then(|a| a.relation.clone()) {
+    let mut model = match attached.and_then(|a| tested_relation(shared, a)) {
         Some(relation) => Relation::value(relation, renderer.dialect),
         None => Value::from(()),
     };
@@ -88,6 +90,20 @@ pub fn compile_generic(
             ));
             d
         })
+}
+
+/// The relation a test reads for the node it is attached to: the one `ref()`
+/// resolves to, so an unselected parent under `--defer` is read from the state's
+/// relation, as dbt does.
+fn tested_relation(shared: &RenderShared, attached: &ParsedNode) -> Option<RelationName> {
+    let resolved = match attached.resource_type {
+        ResourceType::Source => None,
+        _ => shared.relations.get(&attached.name),
+    };
+    match resolved {
+        Some(Resolved::Relation(r)) => Some(r.clone()),
+        _ => attached.relation.clone(),
+    }
 }
 
 /// A condition on the failure count, from `warn_if`/`error_if` (`!= 0`, `>10`, ...).

@@ -286,4 +286,90 @@ fn slim_ci_on_the_gtm_project_builds_only_the_change_and_its_children() {
         ),
         0
     );
+    drop(ci);
+
+    // docs/ci.md again, for a model that tests of unselected models point at
+    // (`relationships` to stg_opportunities): those tests read production's
+    // relations too (issue 17: they failed, ERROR=3 SKIP=54).
+    std::fs::write(&model, text).expect("undo");
+    let model = p.join("models/staging/stg_opportunities.sql");
+    let text = std::fs::read_to_string(&model).expect("model");
+    std::fs::write(&model, format!("{text}\n-- reviewed\n")).expect("edit");
+    let out = run_in(
+        p,
+        &[
+            "build",
+            "-t",
+            "ci",
+            "-s",
+            "state:modified+",
+            "--defer",
+            "--state",
+            state.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = crate::common::statuses(&p.join(".sluice"));
+    assert!(ran.len() > 100, "{}", ran.len());
+    assert!(
+        ran.values().all(|s| s == "success" || s == "pass"),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn deferred_parents_are_read_from_the_state_by_tests_too() {
+    // b (changed in the pull request) reads a; a relationships test on a points
+    // at b and one on b points at a. a is not selected and not built in dev, so
+    // both tests must read production's a (the first one did not: issue 17).
+    let p = small_project();
+    let root = p.path();
+    write(
+        root,
+        "project.yml",
+        "name: slim\nversion: \"1.0\"\ntarget-path: target\nvars:\n  rate: 2\ntarget: dev\ntargets:\n  prod: {type: duckdb, path: prod.duckdb, schema: main}\n  dev: {type: duckdb, path: dev.duckdb, schema: main, attach: [{path: prod.duckdb, alias: prod}]}\n",
+    );
+    write(
+        root,
+        "models/_models.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: v\n        data_tests:\n          - relationships: {to: ref('b'), field: w}\n  - name: b\n    columns:\n      - name: w\n        data_tests:\n          - relationships: {to: ref('a'), field: v}\n",
+    );
+    write(root, "models/b.sql", "select v as w from {{ ref('a') }}");
+    let out = run_in(root, &["build", "-t", "prod"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let state = save_state(root, "prod");
+    let state = state.to_str().expect("utf-8");
+
+    write(
+        root,
+        "models/b.sql",
+        "select v as w from {{ ref('a') }} -- changed",
+    );
+    let out = run_in(
+        root,
+        &[
+            "build",
+            "-s",
+            "state:modified+",
+            "--defer",
+            "--state",
+            state,
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ran = crate::common::statuses(&root.join("target"));
+    for name in ["relationships_a_v", "relationships_b_w"] {
+        let test = ran
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("test.slim.{name}")))
+            .unwrap_or_else(|| panic!("{name} ran: {ran:?}"));
+        assert_eq!(test.1, "pass", "{name}");
+        let compiled = walkdir::WalkDir::new(root.join("target/compiled"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with(name))
+            .expect("compiled test");
+        let sql = std::fs::read_to_string(compiled.path()).expect("read");
+        assert!(sql.contains("\"prod\".\"main\".\"a\""), "{sql}");
+    }
 }
