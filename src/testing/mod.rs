@@ -149,7 +149,14 @@ pub fn outcome(
         .config
         .get_str("severity")
         .is_some_and(|s| s.eq_ignore_ascii_case("warn"));
+    // As dbt: under --warn-error (or `LogTestResult` in --warn-error-options) a
+    // test that would warn fails.
+    let warn_is_error = crate::diagnostics::policy()
+        .fate(Some(crate::diagnostics::event::LOG_TEST_RESULT))
+        == crate::diagnostics::WarningFate::Error;
     if should_error && !severity_warn {
+        TestOutcome::Fail(failures)
+    } else if (should_warn || should_error) && warn_is_error {
         TestOutcome::Fail(failures)
     } else if should_warn || should_error {
         TestOutcome::Warn(failures)

@@ -349,3 +349,28 @@ fn a_metric_assertion_without_any_metrics_is_still_an_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn warn_error_fails_a_test_that_would_warn_as_dbt_does() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = init(tmp.path());
+    std::fs::write(
+        demo.join("tests/warns.sql"),
+        "{{ config(severity='warn') }}\nselect * from {{ ref('customers') }}\n",
+    )
+    .expect("write test");
+    let plain = run_in(&demo, &["build"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", stdout(&plain));
+    assert!(stdout(&plain).contains("WARN=1"), "{}", stdout(&plain));
+    for flags in [
+        vec!["--warn-error"],
+        vec!["--warn-error-options", "{error: [LogTestResult]}"],
+    ] {
+        let mut args = vec!["build"];
+        args.extend(flags.iter().copied());
+        let out = run_in(&demo, &args);
+        // dbt: the test's status is fail, and the run exits 1.
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {}", stdout(&out));
+        assert!(stdout(&out).contains("FAIL=1"), "{}", stdout(&out));
+    }
+}
