@@ -154,9 +154,7 @@ pub fn outcome(
     let warn_is_error = crate::diagnostics::policy()
         .fate(Some(crate::diagnostics::event::LOG_TEST_RESULT))
         == crate::diagnostics::WarningFate::Error;
-    if should_error && !severity_warn {
-        TestOutcome::Fail(failures)
-    } else if (should_warn || should_error) && warn_is_error {
+    if (should_error && !severity_warn) || ((should_warn || should_error) && warn_is_error) {
         TestOutcome::Fail(failures)
     } else if should_warn || should_error {
         TestOutcome::Warn(failures)
