@@ -24,12 +24,11 @@ use crate::graph::state::{Changes, State, STATE_FILE};
 use crate::graph::Dag;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml;
-use crate::project::{self, Materialization, Project, SqlCheck, TargetDef, WarehouseKind};
+use crate::project::{self, Materialization, Project, TargetDef, WarehouseKind};
 use crate::render::cache::{self, ParseCache, Reuse};
-use crate::render::compile::{self, inject_ctes, RawSql};
+use crate::render::compile;
 use crate::render::parse::{self, ParsedNode, ResourceType};
 use crate::render::{Renderer, Resolved, TargetInfo};
-use crate::sql;
 
 /// Options every command shares.
 #[derive(Clone, Debug, Default)]
@@ -77,6 +76,8 @@ pub struct Loaded {
     pub defer: Defer,
     /// What came from the parse cache, and the manifest entries serialized for it.
     parse_cache: ParseCacheState,
+    /// What the nodes compiled during the run need from the compile before it.
+    late: execute::compile::LateState,
 }
 
 #[derive(Default)]
@@ -235,6 +236,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         full_refresh: false,
         state: None,
         defer: Defer::No,
+        late: Default::default(),
         parse_cache: ParseCacheState {
             enabled: !opts.no_partial_parse,
             global_key,
@@ -714,8 +716,9 @@ impl Loaded {
     }
 
     /// Compile the selected nodes (plus the ephemeral models they inline), write
-    /// `target/compiled/**`, and check the SQL. Seeds are parsed from CSV here, so a
-    /// malformed seed stops the command before anything runs.
+    /// `target/compiled/**`, and check the SQL (see [`execute::compile`]). Seeds are
+    /// parsed from CSV here, so a malformed seed stops the command before anything
+    /// runs; a node whose compile or check fails is [`Compiled::Failed`].
     pub fn compile(
         &mut self,
         selected: &HashSet<NodeIndex>,
@@ -729,154 +732,20 @@ impl Loaded {
         let mut state = self.renderer.shared_state(relations, sources);
         state.full_refresh = self.full_refresh;
         state.incremental = self.existing_incrementals(selected)?;
-        let shared = Arc::new(state);
-        let dag = &self.dag;
-        let renderer = &self.renderer;
-        let mut wanted: Vec<NodeIndex> = selected.iter().copied().collect();
-        let ephemerals: Vec<NodeIndex> = dag
-            .graph
-            .node_indices()
-            .filter(|i| dag.node(*i).materialization == Materialization::Ephemeral)
-            .collect();
-        wanted.extend(ephemerals.iter().copied());
-        wanted.sort();
-        wanted.dedup();
-
-        let raw: Vec<(NodeIndex, std::result::Result<RawSql, Diagnostic>)> = wanted
-            .par_iter()
-            .map(|&idx| (idx, compile_one(renderer, &shared, dag, idx)))
-            .collect();
-
-        let mut errors = Vec::new();
-        // CTE name → (SQL, the CTEs it uses).
-        let mut ctes: HashMap<String, (String, Vec<String>)> = HashMap::new();
-        let mut plain: HashMap<NodeIndex, RawSql> = HashMap::new();
-        for (idx, r) in raw {
-            match r {
-                Ok(v) => {
-                    let node = dag.node(idx);
-                    if node.materialization == Materialization::Ephemeral {
-                        ctes.insert(
-                            format!("{}{}", compile::EPHEMERAL_PREFIX, node.name),
-                            (v.sql.clone(), v.ephemerals.clone()),
-                        );
-                    }
-                    plain.insert(idx, v);
-                }
-                Err(e) => errors.push(e),
-            }
+        let compiler = execute::compile::Compiler {
+            renderer: &self.renderer,
+            dag: &self.dag,
+            project: &self.project,
+            shared: Arc::new(state),
+            undeferred,
+        };
+        let out = compiler.compile(selected);
+        self.late = out.late;
+        self.warnings.extend(out.warnings);
+        if !out.errors.is_empty() {
+            return Err(out.errors.into());
         }
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-
-        // Into an empty target there is nothing to compare with.
-        let fresh = !self
-            .target_path()
-            .join("compiled")
-            .join(self.project.name())
-            .exists();
-        let write_compiled =
-            |node: &ParsedNode, sql: &str| write_compiled_file(&self.project, node, sql, fresh);
-        let mut out = HashMap::new();
-        let mut warnings = Vec::new();
-        let mut scratch = None;
-        let mut sql_nodes = Vec::new();
-        for &idx in selected {
-            let node = dag.node(idx);
-            match node.resource_type {
-                ResourceType::Seed => match materialize::read_seed(node) {
-                    Ok(data) => {
-                        out.insert(idx, Compiled::Seed(data));
-                    }
-                    Err(e) => errors.push(e),
-                },
-                // On Snowflake and BigQuery a unit test's inputs are typed from the
-                // warehouse's own relations when it runs (its model's parents run
-                // first), as dbt does; it is compiled then.
-                ResourceType::UnitTest if renderer.target.kind != WarehouseKind::DuckDb => {
-                    out.insert(idx, Compiled::UnitTestPending);
-                }
-                ResourceType::UnitTest => {
-                    // Inputs without declared types take them from their upstream,
-                    // built empty in a scratch DuckDB.
-                    if scratch.is_none() {
-                        let typing = undeferred.as_ref().unwrap_or(&shared);
-                        scratch =
-                            crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(typing));
-                    }
-                    let mut types = |t: &crate::render::parse::DependencyTarget| {
-                        scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
-                    };
-                    match crate::testing::unit::compile(renderer, dag, node, &mut types)
-                        .and_then(|test| write_compiled(node, &test.sql).map(|file| (test, file)))
-                    {
-                        Ok((test, file)) => {
-                            out.insert(idx, Compiled::UnitTest { test, file });
-                        }
-                        Err(e) => errors.push(e),
-                    }
-                }
-                _ => {
-                    if let Some(raw) = plain.remove(&idx) {
-                        sql_nodes.push((idx, raw));
-                    }
-                }
-            }
-        }
-        // Models and tests: inject CTEs, write, and check the SQL, in parallel.
-        type Checked = (
-            NodeIndex,
-            Option<Compiled>,
-            Vec<Diagnostic>,
-            Vec<Diagnostic>,
-        );
-        let checked: Vec<Checked> = sql_nodes
-            .into_par_iter()
-            .map(|(idx, raw)| {
-                let node = dag.node(idx);
-                let sql = inject_ctes(&raw.sql, &raw.ephemerals, &ctes);
-                let file = match write_compiled(node, &sql) {
-                    Ok(f) => f,
-                    Err(e) => return (idx, None, vec![e], Vec::new()),
-                };
-                let (mut errs, mut warns) = (Vec::new(), Vec::new());
-                if node.sql_check != SqlCheck::Off {
-                    let warn = node.sql_check == SqlCheck::Warn;
-                    for p in sql::check(&sql, renderer.dialect) {
-                        let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
-                            "compiled from {}",
-                            node.original_file_path.display()
-                        ));
-                        if warn {
-                            warns.push(d)
-                        } else {
-                            errs.push(d)
-                        }
-                    }
-                }
-                let compiled = Compiled::Sql {
-                    sql,
-                    file,
-                    incremental: shared.incremental.contains(&node.unique_id),
-                    pre_hooks: raw.pre_hooks,
-                    post_hooks: raw.post_hooks,
-                };
-                (idx, Some(compiled), errs, warns)
-            })
-            .collect();
-        for (idx, compiled, errs, warns) in checked {
-            if let Some(c) = compiled {
-                out.insert(idx, c);
-            }
-            errors.extend(errs);
-            warnings.extend(warns);
-        }
-        self.warnings.extend(warnings);
-        if !errors.is_empty() {
-            return Err(errors.into());
-        }
-        Ok(out)
+        Ok(out.compiled)
     }
 
     /// The selected incremental models this run builds incrementally: their table
@@ -1031,13 +900,36 @@ impl Loaded {
                 crate::testing::unit::warehouse_types(&mut *session, &self.dag, dialect, t)
             };
             let test = crate::testing::unit::compile(&self.renderer, &self.dag, node, &mut types)?;
-            let file = write_compiled_file(&self.project, node, &test.sql, false)?;
+            let file =
+                execute::compile::write_compiled_file(&self.project, node, &test.sql, false)?;
             Ok((test, file))
+        };
+        let compiler = execute::compile::Compiler {
+            renderer: &self.renderer,
+            dag: &self.dag,
+            project: &self.project,
+            shared: self
+                .late
+                .shared
+                .clone()
+                .unwrap_or_else(|| self.renderer.shared(HashMap::new(), HashMap::new())),
+            undeferred: None,
+        };
+        let late_warnings = std::sync::Mutex::new(Vec::new());
+        let compile_late = |session: &mut dyn adapter::Session, idx: NodeIndex| {
+            let (c, w) = compiler.compile_late(&self.late, session, idx)?;
+            late_warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(w);
+            Ok(c)
         };
         let runner = materialize::DagRunner {
             dag: &self.dag,
             compiled,
             compile_unit_test: &compile_unit_test,
+            compile_late: &compile_late,
+            late: Default::default(),
             dialect: adapter.dialect(),
             run_dir: self.target_path().join("run").join(self.project.name()),
             relations: RelationCache::new(),
@@ -1068,12 +960,22 @@ impl Loaded {
             ),
         }
         let elapsed = started.elapsed().as_secs_f64();
-        let info = self.compiled_info(compiled);
+        let late = runner.late.into_inner().unwrap_or_else(|p| p.into_inner());
+        drop(compiler);
+        self.warnings.extend(
+            late_warnings
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let mut all: HashMap<NodeIndex, &Compiled> =
+            compiled.iter().map(|(k, v)| (*k, v)).collect();
+        all.extend(late.iter().map(|(k, v)| (*k, v)));
+        let info = self.compiled_info(&all);
         self.write_artifact(
             "run_results.json",
             &artifacts::run_results(&results, &self.invocation, elapsed, &info),
         )?;
-        self.write_manifest(compiled)?;
+        self.write_manifest_of(&all)?;
         Ok(results)
     }
 
@@ -1107,7 +1009,7 @@ impl Loaded {
 
     fn compiled_info(
         &self,
-        compiled: &HashMap<NodeIndex, Compiled>,
+        compiled: &HashMap<NodeIndex, &Compiled>,
     ) -> BTreeMap<String, CompiledInfo> {
         let dialect = adapter::dialect(self.target_def.kind);
         // Paths in artifacts are relative to the project, as dbt writes them.
@@ -1136,7 +1038,10 @@ impl Loaded {
                         compiled_path: path(),
                         relation_name: None,
                     },
-                    Compiled::Seed(_) | Compiled::UnitTestPending => CompiledInfo {
+                    Compiled::Seed(_)
+                    | Compiled::UnitTestPending
+                    | Compiled::Late { .. }
+                    | Compiled::Failed(_) => CompiledInfo {
                         sql: String::new(),
                         compiled_path: String::new(),
                         relation_name,
@@ -1158,6 +1063,10 @@ impl Loaded {
 
     /// Write manifest.json (with compiled SQL for the nodes compiled this run).
     pub fn write_manifest(&self, compiled: &HashMap<NodeIndex, Compiled>) -> Result<()> {
+        self.write_manifest_of(&compiled.iter().map(|(k, v)| (*k, v)).collect())
+    }
+
+    fn write_manifest_of(&self, compiled: &HashMap<NodeIndex, &Compiled>) -> Result<()> {
         let mut info = self.compiled_info(compiled);
         info.retain(|_, c| !c.compiled_path.is_empty());
         let macros = self.macro_list();
@@ -1187,58 +1096,4 @@ pub fn write_state_file<'e>(
 ) -> std::io::Result<()> {
     let parts = [("vars", artifacts::Part::Entries(entries.collect()))];
     artifacts::write_manifest_parts(path, &parts)
-}
-
-/// Render one node for its target: models and singular tests from their template
-/// (hooks included), generic tests and assertions through their test macro.
-/// Write a node's compiled file under `target/compiled/`; keep it as a source file
-/// for diagnostics.
-/// Write a node's compiled SQL under `target/compiled/`; `fresh` when that folder
-/// did not exist before this compile.
-fn write_compiled_file(
-    project: &Project,
-    node: &ParsedNode,
-    sql: &str,
-    fresh: bool,
-) -> std::result::Result<Arc<SourceFile>, Diagnostic> {
-    let path = materialize::compiled_path(project.target_path(), project.name(), node);
-    let display = path
-        .strip_prefix(&project.root)
-        .unwrap_or(&path)
-        .to_path_buf();
-    // An unchanged file is left alone: reading it is cheaper than rewriting
-    // it (no dirty pages, no journal), and its modification time stays.
-    if !fresh && std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
-        return Ok(SourceFile::new(display, sql));
-    }
-    let mut written = std::fs::write(&path, sql);
-    if written.is_err() {
-        // The folder is made on the first miss only: most writes find it.
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        written = std::fs::write(&path, sql);
-    }
-    written.map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-    Ok(SourceFile::new(display, sql))
-}
-
-fn compile_one(
-    renderer: &Renderer,
-    shared: &Arc<crate::render::RenderShared>,
-    dag: &Dag,
-    idx: NodeIndex,
-) -> std::result::Result<RawSql, Diagnostic> {
-    let node = dag.node(idx);
-    match (&node.template, &node.generic_test) {
-        (Some(_), _) => compile::render_node(renderer, shared, node),
-        (None, Some(test)) => {
-            let attached = test.attached_to.as_ref().and_then(|id| dag.get(id));
-            Ok(RawSql {
-                sql: crate::testing::compile_generic(renderer, shared, node, attached)?,
-                ..RawSql::default()
-            })
-        }
-        _ => Ok(RawSql::default()),
-    }
 }

@@ -159,6 +159,14 @@ pub fn node_json_with(
             m.insert("severity".into(), Json::from(sev));
         }
     }
+    // Which nodes sluice compiles just before they run, and why (dbt's parser
+    // keeps unknown config keys; dbt compiles every node at run time).
+    if let (Some(why), Json::Object(m)) = (&node.reads.introspects, &mut config) {
+        m.insert(
+            LATE_COMPILE_KEY.into(),
+            json!({"when": "run", "because": late_reason(why)}),
+        );
+    }
     let relation = node.relation.as_ref();
     let schema = match node.resource_type {
         ResourceType::Test => format!(
@@ -646,4 +654,16 @@ fn write_atomically(
     out.flush()?;
     drop(out);
     std::fs::rename(&tmp, path)
+}
+
+/// The node config key that records a node compiled just before it runs.
+pub const LATE_COMPILE_KEY: &str = "sluice_compile";
+
+/// Why a node is compiled when it runs, from its first introspective call.
+pub fn late_reason(call: &str) -> String {
+    if call == "execute" {
+        "its Jinja reads `execute` (a guard around warehouse queries)".to_owned()
+    } else {
+        format!("its Jinja calls `{call}`, which queries the warehouse")
+    }
 }

@@ -56,7 +56,19 @@ pub enum Compiled {
     },
     /// A unit test compiled when it runs, with its inputs typed by the warehouse.
     UnitTestPending,
+    /// A node that queries the warehouse while it renders (`reason`: the first
+    /// introspective call): compiled just before it runs, once its parents are built.
+    Late {
+        reason: String,
+    },
+    /// A node whose compile or SQL check failed: it is an error, its descendants
+    /// are skipped, and the rest of the DAG runs.
+    Failed(Diagnostic),
 }
+
+/// Compiles a node that introspects the warehouse, on the session it runs in.
+pub type LateCompiler<'a> =
+    dyn Fn(&mut dyn Session, NodeIndex) -> Result<Compiled, Diagnostic> + Sync + 'a;
 
 /// Compiles a unit test against a live session: its inputs typed from the
 /// warehouse's relations.
@@ -190,6 +202,9 @@ pub struct DagRunner<'a> {
     pub dag: &'a Dag,
     pub compiled: &'a HashMap<NodeIndex, Compiled>,
     pub compile_unit_test: &'a UnitTestCompiler<'a>,
+    pub compile_late: &'a LateCompiler<'a>,
+    /// What the late compiles produced, for the artifacts.
+    pub late: std::sync::Mutex<Vec<(NodeIndex, Compiled)>>,
     pub dialect: &'static dyn Dialect,
     /// `target/run/<project>`, where the executed SQL is written.
     pub run_dir: PathBuf,
@@ -787,7 +802,41 @@ impl NodeRunner for DagRunner<'_> {
     fn run(&self, session: &mut dyn Session, idx: NodeIndex) -> NodeResult {
         let node = self.dag.node(idx);
         session.set_query_tag(&node.unique_id);
-        match (node.resource_type, self.compiled.get(&idx)) {
+        match self.compiled.get(&idx) {
+            Some(Compiled::Failed(d)) => failed(node, d.clone()),
+            Some(Compiled::Late { .. }) => match (self.compile_late)(session, idx) {
+                Ok(compiled) => {
+                    let r = self.run_compiled(session, idx, Some(&compiled));
+                    self.late
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((idx, compiled));
+                    r
+                }
+                Err(d) => failed(node, d),
+            },
+            other => self.run_compiled(session, idx, other),
+        }
+    }
+}
+
+/// A node that failed before it reached the warehouse (its compile or SQL check).
+fn failed(node: &ParsedNode, d: Diagnostic) -> NodeResult {
+    let (started, clock) = (Utc::now(), Instant::now());
+    let mut r = result(node, Status::Error, d.message.clone(), started, clock);
+    r.diagnostic = Some(d);
+    r
+}
+
+impl DagRunner<'_> {
+    fn run_compiled(
+        &self,
+        session: &mut dyn Session,
+        idx: NodeIndex,
+        compiled: Option<&Compiled>,
+    ) -> NodeResult {
+        let node = self.dag.node(idx);
+        match (node.resource_type, compiled) {
             (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
             (
                 ResourceType::Model,
@@ -831,12 +880,7 @@ impl NodeRunner for DagRunner<'_> {
             (ResourceType::UnitTest, Some(Compiled::UnitTestPending)) => {
                 match (self.compile_unit_test)(session, node) {
                     Ok((test, file)) => self.run_unit_test(session, node, &test, &file),
-                    Err(d) => {
-                        let (started, clock) = (Utc::now(), Instant::now());
-                        let mut r = result(node, Status::Error, d.message.clone(), started, clock);
-                        r.diagnostic = Some(d);
-                        r
-                    }
+                    Err(d) => failed(node, d),
                 }
             }
             (ResourceType::Test, Some(Compiled::Sql { sql, file, .. })) => {

@@ -5,7 +5,9 @@
 //! branches: its descendants are reported as skipped (`--fail-fast` stops
 //! everything instead). Each worker holds its own warehouse session.
 
+pub mod compile;
 pub mod incremental;
+pub mod introspect;
 pub mod materialize;
 pub mod report;
 pub mod snapshot;

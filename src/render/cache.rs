@@ -50,7 +50,7 @@ use crate::project::{Config, Materialization, Project, SqlCheck};
 pub const CACHE_FILE: &str = "partial_parse.bin";
 const MAGIC: &[u8; 8] = b"SLUICEPP";
 /// Bump when the body's layout or the meaning of a cached field changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// The content hash of a file's text.
 pub fn content_hash(text: &str) -> u128 {
@@ -283,6 +283,7 @@ struct CNode {
     checksum: String,
     vars: Vec<String>,
     macros: Vec<String>,
+    introspects: Option<String>,
 }
 
 // ------------------------------------------------------------------ loading
@@ -606,6 +607,7 @@ fn restore_bundle(
             reads: Reads {
                 vars: n.vars.clone(),
                 macros: n.macros.clone(),
+                introspects: n.introspects.clone(),
             },
         });
     }
@@ -708,6 +710,7 @@ fn to_cnode(files: &mut FileTable, node: &ParsedNode) -> Option<CNode> {
         checksum: node.checksum.clone(),
         vars: node.reads.vars.clone(),
         macros: node.reads.macros.clone(),
+        introspects: node.reads.introspects.clone(),
     })
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::introspect::Introspector;
 use super::parse::ParsedNode;
 use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
 use crate::diagnostics::Diagnostic;
@@ -43,15 +44,26 @@ pub fn render_node(
     shared: &Arc<RenderShared>,
     node: &ParsedNode,
 ) -> Result<RawSql, Diagnostic> {
+    render_node_with(renderer, shared, node, None)
+}
+
+/// [`render_node`] with a warehouse its introspective calls query.
+pub fn render_node_with(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    node: &ParsedNode,
+    introspector: Option<Arc<dyn Introspector>>,
+) -> Result<RawSql, Diagnostic> {
     let mut raw = RawSql::default();
     let Some(template) = &node.template else {
         return Ok(raw);
     };
-    let r = renderer.render(
+    let r = renderer.render_with(
         template,
         Phase::Compile,
         shared,
         node_context(renderer, node),
+        introspector.clone(),
     )?;
     raw.sql = r.sql;
     raw.ephemerals = r.recorded.ephemerals;
@@ -61,7 +73,12 @@ pub fn render_node(
     ] {
         for hook in node.config.hooks(key) {
             let rendered = renderer
-                .render_str(&hook, shared, node_context(renderer, node))
+                .render_str_with(
+                    &hook,
+                    shared,
+                    node_context(renderer, node),
+                    introspector.clone(),
+                )
                 .map_err(|e| {
                     let span = node
                         .config

@@ -13,7 +13,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
 use super::macros::{self, MacroFn, MacroRegistry, Namespace};
-use crate::adapter::{Dialect, RelationName};
+use crate::adapter::{Dialect, RelationKind, RelationName};
 
 /// Parse renders discover dependencies and config; compile renders produce SQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,9 @@ pub struct Recorded {
     pub macros: BTreeSet<String>,
     /// The CTEs (by name) a compile render used.
     pub ephemerals: Vec<String>,
+    /// The first introspective call a parse render made (`run_query`, reading
+    /// `execute`, ...): the node is compiled just before it runs.
+    pub introspects: Option<String>,
 }
 
 /// The render in progress, reachable from every function through `__sluice`.
@@ -96,6 +99,8 @@ pub struct RenderSession {
     /// `is_incremental()` for this render.
     pub is_incremental: bool,
     pub recorded: Mutex<Recorded>,
+    /// The warehouse this render may query, and its statements' results.
+    pub introspection: super::introspect::RenderIntrospection,
 }
 
 impl std::fmt::Debug for RenderSession {
@@ -113,12 +118,21 @@ impl RenderSession {
         f(&mut r);
     }
 
+    /// Note an introspective call (the first one is kept: it says why).
+    pub fn note_introspection(&self, what: &str) {
+        self.record(|r| {
+            if r.introspects.is_none() {
+                r.introspects = Some(what.to_owned());
+            }
+        });
+    }
+
     pub fn take_recorded(&self) -> Recorded {
         std::mem::take(&mut *self.recorded.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
-fn session(state: &State) -> Result<Arc<RenderSession>, Error> {
+pub(crate) fn session(state: &State) -> Result<Arc<RenderSession>, Error> {
     state
         .lookup("__sluice")
         .and_then(|v| v.downcast_object::<RenderSession>())
@@ -131,17 +145,35 @@ fn session(state: &State) -> Result<Arc<RenderSession>, Error> {
 }
 
 /// A relation as templates see it: prints as its quoted name, and has `.schema`,
-/// `.identifier`, `.database`, `.name`.
+/// `.identifier`, `.database`, `.name`, `.type`, `render()`, `include(...)`,
+/// `quote(...)`.
 #[derive(Debug)]
 pub struct Relation {
     pub name: RelationName,
     pub rendered: String,
+    /// A table or a view, when known (from the warehouse, or `api.Relation.create`).
+    pub kind: Option<RelationKind>,
+    /// The dialect that renders it (none for a CTE).
+    pub dialect: Option<&'static dyn Dialect>,
 }
 
 impl Relation {
-    pub fn value(name: RelationName, dialect: &dyn Dialect) -> Value {
+    pub fn value(name: RelationName, dialect: &'static dyn Dialect) -> Value {
+        Relation::with_kind(name, None, dialect)
+    }
+
+    pub fn with_kind(
+        name: RelationName,
+        kind: Option<RelationKind>,
+        dialect: &'static dyn Dialect,
+    ) -> Value {
         let rendered = dialect.render_relation(&name);
-        Value::from_object(Relation { name, rendered })
+        Value::from_object(Relation {
+            name,
+            rendered,
+            kind,
+            dialect: Some(dialect),
+        })
     }
 
     pub fn cte(cte: String) -> Value {
@@ -152,7 +184,40 @@ impl Relation {
                 identifier: cte.clone(),
             },
             rendered: cte,
+            kind: None,
+            dialect: None,
         })
+    }
+
+    /// `include(database=False, ...)`: the relation rendered without some parts.
+    fn include(&self, args: &[Value]) -> Result<Value, Error> {
+        let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+        let mut parts = [true; 3];
+        for (i, key) in ["database", "schema", "identifier"].iter().enumerate() {
+            if let Some(b) = kwargs.get::<Option<bool>>(key)? {
+                parts[i] = b;
+            }
+        }
+        kwargs.assert_all_used()?;
+        let Some(dialect) = self.dialect else {
+            return Ok(Value::from(self.rendered.clone()));
+        };
+        let mut out = Vec::new();
+        if let (true, Some(db)) = (parts[0], &self.name.database) {
+            out.push(dialect.quote(db));
+        }
+        if parts[1] && !self.name.schema.is_empty() {
+            out.push(dialect.quote(&self.name.schema));
+        }
+        if parts[2] {
+            out.push(dialect.quote(&self.name.identifier));
+        }
+        Ok(Value::from_object(Relation {
+            name: self.name.clone(),
+            rendered: out.join("."),
+            kind: self.kind,
+            dialect: self.dialect,
+        }))
     }
 }
 
@@ -166,6 +231,10 @@ impl Object for Relation {
             "database" => Some(Value::from(self.name.database.clone())),
             "schema" => Some(Value::from(self.name.schema.clone())),
             "identifier" | "name" | "table" => Some(Value::from(self.name.identifier.clone())),
+            "type" => Some(Value::from(self.kind.map(RelationKind::as_sql))),
+            "is_table" => Some(Value::from(self.kind == Some(RelationKind::Table))),
+            "is_view" => Some(Value::from(self.kind == Some(RelationKind::View))),
+            "is_cte" => Some(Value::from(self.dialect.is_none())),
             _ => None,
         }
     }
@@ -174,10 +243,13 @@ impl Object for Relation {
         self: &Arc<Self>,
         _state: &State<'_, '_>,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(self.rendered.clone())),
+            "include" => self.include(args),
+            // sluice always quotes; the policy does not change the rendering.
+            "quote" => Ok(Value::from_dyn_object(Arc::clone(self))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
@@ -437,10 +509,13 @@ impl std::fmt::Debug for dyn Dialect {
 impl Object for AdapterObject {
     fn call_method(
         self: &Arc<Self>,
-        _state: &State<'_, '_>,
+        state: &State<'_, '_>,
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        if let Some(result) = super::introspect::adapter_method(state, self.dialect, method, args) {
+            return result;
+        }
         match method {
             "dispatch" => {
                 let (name, namespace, kwargs): (String, Option<String>, Kwargs) =
@@ -542,6 +617,7 @@ pub fn install(
         }),
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
+    super::introspect::install(env, dialect);
     for ns in ["dbt", "sluice", registry.project_name.as_str()] {
         env.add_global(
             ns.to_owned(),

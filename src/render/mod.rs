@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod compile;
 pub mod context;
+pub mod introspect;
 pub mod macros;
 pub mod parse;
 
@@ -21,6 +22,7 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 pub use context::{Phase, Recorded, Relation, RenderSession, RenderShared, Resolved};
+use introspect::Introspector;
 use macros::{MacroDef, MacroFn, MacroRegistry, OffsetMap, Origin};
 
 use crate::adapter::Dialect;
@@ -251,12 +253,17 @@ impl Renderer {
         let phase = session.phase;
         let target = session.shared.target.clone();
         let full_refresh = session.shared.full_refresh;
+        let session = Arc::new(session);
+        let execute = introspect::ExecuteFlag {
+            value: phase == Phase::Compile,
+            session: Arc::clone(&session),
+        };
         BTreeMap::from([
-            ("__sluice", Value::from_object(session)),
+            ("__sluice", Value::from_dyn_object(session)),
             ("this", node.this),
             ("model", node.model),
             ("target", target),
-            ("execute", Value::from(phase == Phase::Compile)),
+            ("execute", Value::from_object(execute)),
             ("project_name", Value::from(self.project_name.clone())),
             (
                 "flags",
@@ -272,6 +279,18 @@ impl Renderer {
         phase: Phase,
         shared: &Arc<RenderShared>,
         node: NodeContext,
+    ) -> Result<Rendered, Diagnostic> {
+        self.render_with(template, phase, shared, node, None)
+    }
+
+    /// Render one template; `introspector` answers its warehouse queries.
+    pub fn render_with(
+        &self,
+        template: &str,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<Rendered, Diagnostic> {
         let (file, offsets) = self.file(template);
         let env: &Environment<'_> = &self.env;
@@ -289,6 +308,7 @@ impl Renderer {
             config: node.config.clone(),
             is_incremental: builds_incrementally(shared, &node),
             recorded: Default::default(),
+            introspection: introspect::RenderIntrospection::new(introspector),
         };
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();
@@ -307,12 +327,24 @@ impl Renderer {
         shared: &Arc<RenderShared>,
         node: NodeContext,
     ) -> Result<String, minijinja::Error> {
+        self.render_str_with(source, shared, node, None)
+    }
+
+    /// [`Renderer::render_str`] with a warehouse to query (hooks, operations).
+    pub fn render_str_with(
+        &self,
+        source: &str,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        introspector: Option<Arc<dyn Introspector>>,
+    ) -> Result<String, minijinja::Error> {
         let session = RenderSession {
             phase: Phase::Compile,
             shared: Arc::clone(shared),
             config: node.config.clone(),
             is_incremental: builds_incrementally(shared, &node),
             recorded: Default::default(),
+            introspection: introspect::RenderIntrospection::new(introspector),
         };
         let ctx = self.context(session, node);
         self.env.render_str(source, &ctx)
@@ -329,12 +361,26 @@ impl Renderer {
         node: NodeContext,
         args: Vec<(String, Value)>,
     ) -> Result<Rendered, minijinja::Error> {
+        self.call_macro_with(def, phase, shared, node, args, None)
+    }
+
+    /// [`Renderer::call_macro`] with a warehouse to query (`run-operation`).
+    pub fn call_macro_with(
+        &self,
+        def: &MacroDef,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        args: Vec<(String, Value)>,
+        introspector: Option<Arc<dyn Introspector>>,
+    ) -> Result<Rendered, minijinja::Error> {
         let session = RenderSession {
             phase,
             shared: Arc::clone(shared),
             config: node.config.clone(),
             is_incremental: false,
             recorded: Default::default(),
+            introspection: introspect::RenderIntrospection::new(introspector),
         };
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();

@@ -118,6 +118,9 @@ pub struct ParsedNode {
 pub struct Reads {
     pub vars: Vec<String>,
     pub macros: Vec<String>,
+    /// Why the node is compiled just before it runs: the first introspective call
+    /// its parse render made (`run_query`, `execute`, ...); none for most nodes.
+    pub introspects: Option<String>,
 }
 
 /// A unit test node's definition, and the unique_id of the model it tests.
@@ -258,6 +261,7 @@ fn parse_sql_file(
         reads: Reads {
             vars: rendered.recorded.vars.iter().cloned().collect(),
             macros: rendered.recorded.macros.iter().cloned().collect(),
+            introspects: rendered.recorded.introspects.clone(),
         },
     })
 }

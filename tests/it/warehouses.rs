@@ -18,7 +18,7 @@ use crate::common::{copy_dir, fixture, run_in, sluice, statuses, stderr, stdout}
 /// A secret that must appear in no output and no artifact.
 const PASSWORD: &str = "sluice-test-secret-Pa55w0rd";
 
-fn standin(var: &str, name: &str) -> Option<String> {
+pub(crate) fn standin(var: &str, name: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -34,11 +34,11 @@ fn standin(var: &str, name: &str) -> Option<String> {
     }
 }
 
-fn fakesnow() -> Option<String> {
+pub(crate) fn fakesnow() -> Option<String> {
     standin("SLUICE_FAKESNOW_URL", "fakesnow (Snowflake)")
 }
 
-fn bqemulator() -> Option<(String, String)> {
+pub(crate) fn bqemulator() -> Option<(String, String)> {
     let url = standin("SLUICE_BQEMULATOR_URL", "bqemulator (BigQuery)")?;
     let project =
         std::env::var("SLUICE_BQEMULATOR_PROJECT").unwrap_or_else(|_| "sluice-test".into());
@@ -46,7 +46,7 @@ fn bqemulator() -> Option<(String, String)> {
 }
 
 /// Add a target to a copied project's `targets:` (a YAML flow mapping).
-fn add_target(project: &Path, name: &str, fields: &str) {
+pub(crate) fn add_target(project: &Path, name: &str, fields: &str) {
     let path = project.join("project.yml");
     let text = std::fs::read_to_string(&path).expect("project.yml");
     let text = text.replacen(
@@ -57,19 +57,19 @@ fn add_target(project: &Path, name: &str, fields: &str) {
     std::fs::write(&path, text).expect("write project.yml");
 }
 
-fn snowflake_target(url: &str, database: &str) -> String {
+pub(crate) fn snowflake_target(url: &str, database: &str) -> String {
     format!(
         "type: snowflake, account: sluicetest, user: ci, password: \"{{{{ env_var('SLUICE_TEST_PASSWORD') }}}}\", database: {database}, schema: analytics, threads: 4, base_url: \"{url}\""
     )
 }
 
-fn bigquery_target(url: &str, project: &str, dataset: &str) -> String {
+pub(crate) fn bigquery_target(url: &str, project: &str, dataset: &str) -> String {
     format!(
         "type: bigquery, method: none, project: {project}, dataset: {dataset}, location: US, threads: 4, base_url: \"{url}\""
     )
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Output {
     sluice()
         .env("SLUICE_TEST_PASSWORD", PASSWORD)
         .args(args)
@@ -558,7 +558,7 @@ fn a_warehouse_that_does_not_answer_times_out() {
 }
 
 /// A model's rows as `sluice show` prints them, sorted.
-fn shown_rows(dir: &Path, target: &str, model: &str) -> Vec<Vec<String>> {
+pub(crate) fn shown_rows(dir: &Path, target: &str, model: &str) -> Vec<Vec<String>> {
     let out = run(dir, &["show", "-s", model, "--limit", "1000", "-t", target]);
     assert!(
         out.status.success(),

@@ -1,0 +1,336 @@
+//! The compile step: render the selected nodes for the target, inject the CTEs
+//! they read, write `target/compiled/**`, and check the SQL.
+//!
+//! Most nodes are compiled before anything runs. A node whose render queries the
+//! warehouse (found by its parse render, or by a compile render that reached an
+//! introspective call) is [`Compiled::Late`]: the scheduler compiles it with
+//! [`Compiler::compile_late`] on its worker's session, once its parents are built.
+//! A node whose compile or SQL check fails is [`Compiled::Failed`]: an error of
+//! that node alone, so the rest of the DAG still builds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
+
+use super::materialize::{self, Compiled};
+use crate::adapter::Session;
+use crate::diagnostics::{Diagnostic, SourceFile};
+use crate::graph::Dag;
+use crate::project::{Materialization, Project, SqlCheck, WarehouseKind};
+use crate::render::compile::{self, inject_ctes, RawSql};
+use crate::render::introspect::{self, Introspector};
+use crate::render::parse::{ParsedNode, ResourceType};
+use crate::render::{RenderShared, Renderer};
+use crate::sql;
+
+/// CTE name → (SQL, the CTEs it uses).
+type Ctes = HashMap<String, (String, Vec<String>)>;
+
+/// What compiling before the run keeps for the nodes compiled during it.
+#[derive(Default)]
+pub struct LateState {
+    pub shared: Option<Arc<RenderShared>>,
+    ctes: Ctes,
+    fresh: bool,
+}
+
+/// The compile step for one invocation.
+pub struct Compiler<'a> {
+    pub renderer: &'a Renderer,
+    pub dag: &'a Dag,
+    pub project: &'a Project,
+    pub shared: Arc<RenderShared>,
+    /// The render state unit tests type their inputs with (never deferred).
+    pub undeferred: Option<Arc<RenderShared>>,
+}
+
+/// Compiled nodes, and what the caller reports.
+pub struct CompileOutput {
+    pub compiled: HashMap<NodeIndex, Compiled>,
+    pub warnings: Vec<Diagnostic>,
+    /// Errors that stop the command before anything runs (a malformed seed, a
+    /// unit test that cannot be built).
+    pub errors: Vec<Diagnostic>,
+    pub late: LateState,
+}
+
+/// Render one node: models and singular tests from their template (hooks
+/// included), generic tests through their test macro.
+fn render_one(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    dag: &Dag,
+    idx: NodeIndex,
+    introspector: Option<Arc<dyn Introspector>>,
+) -> Result<RawSql, Diagnostic> {
+    let node = dag.node(idx);
+    match (&node.template, &node.generic_test) {
+        (Some(_), _) => compile::render_node_with(renderer, shared, node, introspector),
+        (None, Some(test)) => {
+            let attached = test.attached_to.as_ref().and_then(|id| dag.get(id));
+            Ok(RawSql {
+                sql: crate::testing::compile_generic(renderer, shared, node, attached)?,
+                ..RawSql::default()
+            })
+        }
+        _ => Ok(RawSql::default()),
+    }
+}
+
+/// Write a node's compiled SQL under `target/compiled/`; `fresh` when that folder
+/// did not exist before this compile. Keeps it as a source file for diagnostics.
+pub fn write_compiled_file(
+    project: &Project,
+    node: &ParsedNode,
+    sql: &str,
+    fresh: bool,
+) -> Result<Arc<SourceFile>, Diagnostic> {
+    let path = materialize::compiled_path(project.target_path(), project.name(), node);
+    let display = path
+        .strip_prefix(&project.root)
+        .unwrap_or(&path)
+        .to_path_buf();
+    // An unchanged file is left alone: reading it is cheaper than rewriting
+    // it (no dirty pages, no journal), and its modification time stays.
+    if !fresh && std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+        return Ok(SourceFile::new(display, sql));
+    }
+    let mut written = std::fs::write(&path, sql);
+    if written.is_err() {
+        // The folder is made on the first miss only: most writes find it.
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        written = std::fs::write(&path, sql);
+    }
+    written.map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
+    Ok(SourceFile::new(display, sql))
+}
+
+impl Compiler<'_> {
+    /// Inject CTEs, write the compiled file, and check the SQL: the node's
+    /// compiled form (or its error), and the check's warnings.
+    fn finish(
+        &self,
+        idx: NodeIndex,
+        raw: RawSql,
+        ctes: &Ctes,
+        fresh: bool,
+    ) -> (Compiled, Vec<Diagnostic>) {
+        let node = self.dag.node(idx);
+        let sql = inject_ctes(&raw.sql, &raw.ephemerals, ctes);
+        let file = match write_compiled_file(self.project, node, &sql, fresh) {
+            Ok(f) => f,
+            Err(e) => return (Compiled::Failed(e), Vec::new()),
+        };
+        let mut warns = Vec::new();
+        if node.sql_check != SqlCheck::Off {
+            let warn = node.sql_check == SqlCheck::Warn;
+            let mut errs = Vec::new();
+            for p in sql::check(&sql, self.renderer.dialect) {
+                let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
+                    "compiled from {}",
+                    node.original_file_path.display()
+                ));
+                if warn {
+                    warns.push(d)
+                } else {
+                    errs.push(d)
+                }
+            }
+            // The first problem is the node's error; the others are shown as
+            // warnings beside it, so none is lost.
+            if !errs.is_empty() {
+                let first = errs.remove(0);
+                warns.extend(errs);
+                return (Compiled::Failed(first), warns);
+            }
+        }
+        let compiled = Compiled::Sql {
+            sql,
+            file,
+            incremental: self.shared.incremental.contains(&node.unique_id),
+            pre_hooks: raw.pre_hooks,
+            post_hooks: raw.post_hooks,
+        };
+        (compiled, warns)
+    }
+
+    /// Compile the selected nodes (plus the ephemeral models they inline).
+    pub fn compile(&self, selected: &HashSet<NodeIndex>) -> CompileOutput {
+        let (dag, renderer, shared) = (self.dag, self.renderer, &self.shared);
+        let mut wanted: Vec<NodeIndex> = selected.iter().copied().collect();
+        wanted.extend(
+            dag.graph
+                .node_indices()
+                .filter(|i| dag.node(*i).materialization == Materialization::Ephemeral),
+        );
+        wanted.sort();
+        wanted.dedup();
+
+        enum Raw {
+            Done(RawSql),
+            Late(String),
+            Failed(Diagnostic),
+        }
+        let raw: Vec<(NodeIndex, Raw)> = wanted
+            .par_iter()
+            .map(|&idx| {
+                let node = dag.node(idx);
+                if let Some(reason) = &node.reads.introspects {
+                    return (idx, Raw::Late(reason.clone()));
+                }
+                let r = render_one(renderer, shared, dag, idx, None);
+                // A compile render that reached an introspective call the parse
+                // render did not (behind `is_incremental()`, say) waits for the run.
+                if let Some(what) = introspect::take_needs_warehouse() {
+                    return (idx, Raw::Late(what.to_owned()));
+                }
+                match r {
+                    Ok(v) => (idx, Raw::Done(v)),
+                    Err(d) => (idx, Raw::Failed(d)),
+                }
+            })
+            .collect();
+
+        let mut ctes: Ctes = HashMap::new();
+        let mut plain: HashMap<NodeIndex, Raw> = HashMap::new();
+        for (idx, r) in raw {
+            let node = dag.node(idx);
+            if let (Raw::Done(v), Materialization::Ephemeral) = (&r, node.materialization) {
+                ctes.insert(
+                    format!("{}{}", compile::EPHEMERAL_PREFIX, node.name),
+                    (v.sql.clone(), v.ephemerals.clone()),
+                );
+            }
+            plain.insert(idx, r);
+        }
+
+        // Into an empty target there is nothing to compare with.
+        let fresh = !self
+            .project
+            .target_path()
+            .join("compiled")
+            .join(self.project.name())
+            .exists();
+        let mut out = HashMap::new();
+        let mut errors = Vec::new();
+        let mut scratch = None;
+        let mut sql_nodes = Vec::new();
+        for &idx in selected {
+            let node = dag.node(idx);
+            match node.resource_type {
+                ResourceType::Seed => match materialize::read_seed(node) {
+                    Ok(data) => {
+                        out.insert(idx, Compiled::Seed(data));
+                    }
+                    Err(e) => errors.push(e),
+                },
+                // On Snowflake and BigQuery a unit test's inputs are typed from the
+                // warehouse's own relations when it runs (its model's parents run
+                // first), as dbt does; it is compiled then.
+                ResourceType::UnitTest if renderer.target.kind != WarehouseKind::DuckDb => {
+                    out.insert(idx, Compiled::UnitTestPending);
+                }
+                ResourceType::UnitTest => {
+                    // Inputs without declared types take them from their upstream,
+                    // built empty in a scratch DuckDB.
+                    if scratch.is_none() {
+                        let typing = self.undeferred.as_ref().unwrap_or(shared);
+                        scratch =
+                            crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(typing));
+                    }
+                    let mut types = |t: &crate::render::parse::DependencyTarget| {
+                        scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
+                    };
+                    match crate::testing::unit::compile(renderer, dag, node, &mut types).and_then(
+                        |test| {
+                            write_compiled_file(self.project, node, &test.sql, fresh)
+                                .map(|file| (test, file))
+                        },
+                    ) {
+                        Ok((test, file)) => {
+                            out.insert(idx, Compiled::UnitTest { test, file });
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+                _ => match plain.remove(&idx) {
+                    Some(Raw::Done(raw)) => sql_nodes.push((idx, raw)),
+                    Some(Raw::Late(reason)) => {
+                        out.insert(idx, Compiled::Late { reason });
+                    }
+                    Some(Raw::Failed(d)) => {
+                        out.insert(idx, Compiled::Failed(d));
+                    }
+                    None => {}
+                },
+            }
+        }
+        let checked: Vec<(NodeIndex, Compiled, Vec<Diagnostic>)> = sql_nodes
+            .into_par_iter()
+            .map(|(idx, raw)| {
+                let (c, w) = self.finish(idx, raw, &ctes, fresh);
+                (idx, c, w)
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        for (idx, compiled, warns) in checked {
+            out.insert(idx, compiled);
+            warnings.extend(warns);
+        }
+        CompileOutput {
+            compiled: out,
+            warnings,
+            errors,
+            late: LateState {
+                shared: Some(Arc::clone(shared)),
+                ctes,
+                fresh,
+            },
+        }
+    }
+
+    /// Compile a late node on `session`: its render may query the warehouse,
+    /// where its parents are built by now.
+    pub fn compile_late(
+        &self,
+        late: &LateState,
+        session: &mut dyn Session,
+        idx: NodeIndex,
+    ) -> Result<(Compiled, Vec<Diagnostic>), Diagnostic> {
+        let dag = self.dag;
+        let shared = late.shared.as_ref().unwrap_or(&self.shared);
+        let raw = super::introspect::with_session(session, self.renderer.dialect, |i| {
+            let raw = render_one(self.renderer, shared, dag, idx, Some(Arc::clone(&i)))?;
+            // Ephemeral models it reads that were themselves late are rendered
+            // now, with the same warehouse.
+            let mut ctes = late.ctes.clone();
+            let mut pending = raw.ephemerals.clone();
+            while let Some(cte) = pending.pop() {
+                if ctes.contains_key(&cte) {
+                    continue;
+                }
+                let name = cte.trim_start_matches(compile::EPHEMERAL_PREFIX);
+                let Some(model) = dag.graph.node_indices().find(|m| {
+                    let n = dag.node(*m);
+                    n.name == name && n.materialization == Materialization::Ephemeral
+                }) else {
+                    continue;
+                };
+                let inner = render_one(self.renderer, shared, dag, model, Some(Arc::clone(&i)))?;
+                pending.extend(inner.ephemerals.iter().cloned());
+                ctes.insert(cte, (inner.sql, inner.ephemerals));
+            }
+            Ok::<_, Diagnostic>((raw, ctes))
+        });
+        let (raw, ctes) = raw?;
+        let (compiled, warnings) = self.finish(idx, raw, &ctes, late.fresh);
+        match compiled {
+            Compiled::Failed(d) => Err(d),
+            c => Ok((c, warnings)),
+        }
+    }
+}
