@@ -748,6 +748,62 @@ impl Loaded {
         Ok(out.compiled)
     }
 
+    /// For commands that do not run nodes (`compile`, `show`): compile the late
+    /// nodes now, on one session, in DAG order (their parents as the warehouse has
+    /// them, as `dbt compile` does), and turn every node's compile error into the
+    /// command's error.
+    pub fn compile_late_now(&mut self, compiled: &mut HashMap<NodeIndex, Compiled>) -> Result<()> {
+        let mut errors: Vec<Diagnostic> = compiled
+            .values()
+            .filter_map(|c| match c {
+                Compiled::Failed(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut late: Vec<NodeIndex> = compiled
+            .iter()
+            .filter(|(_, c)| matches!(c, Compiled::Late { .. }))
+            .map(|(i, _)| *i)
+            .collect();
+        if !late.is_empty() {
+            let order = petgraph::algo::toposort(&self.dag.graph, None).unwrap_or_default();
+            late.sort_by_key(|i| order.iter().position(|o| o == i));
+            let adapter = self.adapter()?;
+            let mut session = adapter.session().map_err(|e| {
+                Diagnostic::error(format!("cannot connect to the warehouse: {e}"))
+                    .with_label(&self.target_def.span, "this target")
+                    .with_help(
+                        "nodes that query the warehouse while they compile need a connection",
+                    )
+            })?;
+            let compiler = execute::compile::Compiler {
+                renderer: &self.renderer,
+                dag: &self.dag,
+                project: &self.project,
+                shared: self
+                    .late
+                    .shared
+                    .clone()
+                    .unwrap_or_else(|| self.renderer.shared(HashMap::new(), HashMap::new())),
+                undeferred: None,
+            };
+            for idx in late {
+                match compiler.compile_late(&self.late, session.as_mut(), idx) {
+                    Ok((c, w)) => {
+                        self.warnings.extend(w);
+                        compiled.insert(idx, c);
+                    }
+                    Err(d) => errors.push(d),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.into())
+        }
+    }
+
     /// The selected incremental models this run builds incrementally: their table
     /// exists and neither `--full-refresh` nor `full_refresh: true` rebuilds them.
     /// `is_incremental()` is decided here, before rendering, because every model is

@@ -60,7 +60,9 @@ pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
         ],
         args.indirect(IndirectSelection::Eager),
     )?;
-    let compiled = loaded.compile(&selected);
+    let compiled = loaded
+        .compile(&selected)
+        .and_then(|mut c| loaded.compile_late_now(&mut c).map(|()| c));
     emit_warnings(&loaded.warnings)?;
     let compiled = compiled?;
     loaded.write_manifest(&compiled)?;

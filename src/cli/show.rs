@@ -52,7 +52,8 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
                 .unwrap_or_default()
         )
     } else {
-        let compiled = loaded.compile(&selected)?;
+        let mut compiled = loaded.compile(&selected)?;
+        loaded.compile_late_now(&mut compiled)?;
         match compiled.get(idx) {
             Some(Compiled::Sql { sql, .. }) => sql.clone(),
             _ => return Err(Diagnostic::error("nothing to show").into()),

@@ -10,6 +10,7 @@ mod e2e;
 mod execution;
 mod gtm;
 mod incremental;
+mod introspection;
 mod partial_parse;
 mod scd_snapshots;
 mod semantic;
