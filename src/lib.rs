@@ -8,6 +8,7 @@
 pub mod adapter;
 pub mod artifacts;
 pub mod cli;
+pub mod deps;
 pub mod diagnostics;
 pub mod execute;
 pub mod graph;

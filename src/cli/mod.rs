@@ -5,6 +5,7 @@
 mod clean;
 mod compile;
 mod debug;
+mod deps;
 mod init;
 mod ls;
 mod metrics;
@@ -40,6 +41,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Show the project and target, and check the connection
     Debug(CommonArgs),
+    /// Install the packages of packages.yml into dbt_packages/ and write package-lock.yml
+    Deps(deps::DepsArgs),
     /// Parse the project and write manifest.json
     Parse(CommonArgs),
     /// Render and check the SQL of the selected nodes, without running it
@@ -276,6 +279,7 @@ pub fn main() -> ExitCode {
     let result: Result<Outcome, Diagnostics> = match &cli.command {
         Command::Init(args) => init::run(args),
         Command::Debug(args) => debug::run(args),
+        Command::Deps(args) => deps::run(args),
         Command::Parse(args) => compile::parse(args),
         Command::Compile(args) => compile::run(args),
         Command::Run(args) => run::run(args, run::Kind::Run),

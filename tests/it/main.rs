@@ -6,6 +6,7 @@ mod bad_inputs;
 mod common;
 mod dbt_compare;
 mod dbt_layout;
+mod deps;
 mod e2e;
 mod execution;
 mod gtm;

@@ -1,0 +1,60 @@
+//! `sluice deps`: install the packages of packages.yml / dependencies.yml into
+//! packages-install-path and write package-lock.yml, as `dbt deps` does.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{print_diagnostics, Outcome};
+use crate::deps::{self, DepsOptions, Reporter};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+#[derive(Args, Debug, Clone)]
+pub struct DepsArgs {
+    /// The project directory [default: the nearest folder at or above the
+    /// working directory that holds project.yml or dbt_project.yml]
+    #[arg(long, env = "DBT_PROJECT_DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Variables as YAML, visible to Jinja in packages.yml: --vars '{v: 1.0.0}'
+    #[arg(long)]
+    pub vars: Option<String>,
+    /// Resolve the packages again and rewrite package-lock.yml, even when it matches
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Resolve the packages and write package-lock.yml without installing them
+    #[arg(long)]
+    pub lock: bool,
+}
+
+struct Printer;
+
+impl Reporter for Printer {
+    fn line(&mut self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn warning(&mut self, d: Diagnostic) {
+        print_diagnostics(&[d]);
+    }
+}
+
+pub fn run(args: &DepsArgs) -> Result<Outcome, Diagnostics> {
+    let cli_vars = match &args.vars {
+        Some(v) => crate::invocation::parse_cli_vars(v)?,
+        None => Default::default(),
+    };
+    let opts = DepsOptions {
+        project_dir: args
+            .project_dir
+            .clone()
+            .unwrap_or_else(crate::project::discover_root),
+        cli_vars,
+        upgrade: args.upgrade,
+        lock_only: args.lock,
+    };
+    deps::run(&opts, &mut Printer)?;
+    Ok(Outcome::Success)
+}
