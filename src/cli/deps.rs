@@ -2,23 +2,17 @@
 //! packages-install-path and write package-lock.yml, as `dbt deps` does.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{print_diagnostics, Outcome};
+use super::{print_diagnostics, CommonArgs, Outcome};
 use crate::deps::{self, DepsOptions, Reporter};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
 #[derive(Args, Debug, Clone)]
 pub struct DepsArgs {
-    /// The project directory [default: the nearest folder at or above the
-    /// working directory that holds project.yml or dbt_project.yml]
-    #[arg(long, env = "DBT_PROJECT_DIR")]
-    pub project_dir: Option<PathBuf>,
-    /// Variables as YAML, visible to Jinja in packages.yml: --vars '{v: 1.0.0}'
-    #[arg(long)]
-    pub vars: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Resolve the packages again and rewrite package-lock.yml, even when it matches
     #[arg(long)]
     pub upgrade: bool,
@@ -42,15 +36,12 @@ impl Reporter for Printer {
 }
 
 pub fn run(args: &DepsArgs) -> Result<Outcome, Diagnostics> {
-    let cli_vars = match &args.vars {
+    let cli_vars = match &args.common.vars {
         Some(v) => crate::invocation::parse_cli_vars(v)?,
         None => Default::default(),
     };
     let opts = DepsOptions {
-        project_dir: args
-            .project_dir
-            .clone()
-            .unwrap_or_else(crate::project::discover_root),
+        project_dir: args.common.project_dir(),
         cli_vars,
         upgrade: args.upgrade,
         lock_only: args.lock,

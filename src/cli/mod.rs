@@ -73,6 +73,7 @@ impl Command {
         match self {
             Command::Init(_) => None,
             Command::Debug(a) | Command::Parse(a) => Some(a),
+            Command::Deps(a) => Some(&a.common),
             Command::Compile(a) => Some(&a.common),
             Command::Run(a)
             | Command::Seed(a)
