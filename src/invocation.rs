@@ -186,19 +186,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     let project = project::load(&opts.load_options(&cli_vars))?;
     let target_def = choose_target(&project, opts.target.as_deref())?;
     let target = target_info(&target_def, opts.threads)?;
-    let mut templates: Vec<crate::render::Template> = project
-        .models
-        .iter()
-        .chain(&project.singular_tests)
-        .map(|e| (e.rel_path.display().to_string(), Arc::clone(&e.file), None))
-        .collect();
-    templates.extend(project.snapshots.iter().map(|s| {
-        (
-            s.template.clone(),
-            Arc::clone(&s.entry.file),
-            Some(s.source.clone()),
-        )
-    }));
+    let templates = crate::render::templates(&project);
     let adapter_type = target.kind.as_str().to_owned();
     let global_key = cache::global_key(&project, &target, &cli_vars);
     let mut reuse = if opts.no_partial_parse {

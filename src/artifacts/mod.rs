@@ -185,7 +185,7 @@ pub fn node_json_with(
     m.insert("schema".into(), json!(schema));
     m.insert("name".into(), json!(node.name));
     m.insert("resource_type".into(), json!(node.resource_type.as_str()));
-    m.insert("package_name".into(), json!(inv.project_name));
+    m.insert("package_name".into(), json!(node.package_name()));
     m.insert("path".into(), json!(node.path.to_string_lossy()));
     m.insert(
         "original_file_path".into(),
@@ -308,7 +308,7 @@ fn source_json(node: &ParsedNode, inv: &Invocation) -> Json {
         "schema": relation.map_or(String::new(), |r| r.schema.clone()),
         "name": node.name,
         "resource_type": "source",
-        "package_name": inv.project_name,
+        "package_name": node.package_name(),
         "path": node.path.to_string_lossy(),
         "original_file_path": node.original_file_path.to_string_lossy(),
         "unique_id": node.unique_id,

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod dbt_project;
 pub mod incremental;
+pub mod packages;
 pub mod profiles;
 pub mod project_yml;
 pub mod properties;
@@ -106,11 +107,25 @@ pub struct Project {
     /// The YAML properties files, in the order they were read.
     pub yaml_files: Vec<Arc<SourceFile>>,
     pub warnings: Vec<Diagnostic>,
+    /// The installed packages (`dbt_packages/*`), each loaded as a project of its
+    /// own; empty for a package itself (dbt installs dependencies flat).
+    pub packages: Vec<Project>,
+    /// For a package: its folder relative to the root project's folder (its
+    /// files' paths start with it); empty for the root project.
+    pub prefix: PathBuf,
 }
 
 impl Project {
     pub fn name(&self) -> &str {
         &self.file.name
+    }
+
+    /// `path` (relative to the root project's folder) relative to this project's
+    /// own folder: dbt's `original_file_path` of a package's file.
+    pub fn own_path(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.prefix)
+            .unwrap_or(path)
+            .to_path_buf()
     }
 
     pub fn target_path(&self) -> &Path {
@@ -179,17 +194,19 @@ pub fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, P
     out
 }
 
+/// `display_root`: the folder file paths are shown relative to (the root project's,
+/// also for a package's files); `dir`: the project's folder the paths are in.
 fn entries(
-    root: &Path,
+    (display_root, dir): (&Path, &Path),
     project: &str,
     folders: &[String],
     extension: &str,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<ProjectFileEntry> {
     // Reading is the slow part for big projects: read the files in parallel.
-    let read: Vec<_> = walk(root, folders, extension)
+    let read: Vec<_> = walk(dir, folders, extension)
         .into_par_iter()
-        .map(|(path, in_folder)| (read_source(root, &path), path, in_folder))
+        .map(|(path, in_folder)| (read_source(display_root, &path), path, in_folder))
         .collect();
     let mut out = Vec::with_capacity(read.len());
     for (file, path, in_folder) in read {
@@ -256,6 +273,8 @@ impl Project {
             properties,
             yaml_files: Vec::new(),
             warnings: Vec::new(),
+            packages: Vec::new(),
+            prefix: PathBuf::new(),
         }
     }
 }
@@ -419,14 +438,33 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
     let root = std::path::absolute(&opts.project_dir).unwrap_or_else(|_| opts.project_dir.clone());
     let mut warnings = Vec::new();
     let pf = load_project_file(opts, &mut warnings)?;
+    let mut packages = packages::load_all(&root, &pf, !opts.no_version_check, &mut warnings)?;
+    let mut project = load_files(&root, &root, pf, warnings)?;
+    for p in &mut packages {
+        project.warnings.append(&mut p.warnings);
+    }
+    project.packages = packages;
+    Ok(project)
+}
 
+/// Walk and read the files of the project in `dir` whose settings are `pf`: its
+/// models, seeds, macros, tests, snapshots and YAML properties. File paths are
+/// shown relative to `display_root` (the root project's folder).
+pub fn load_files(
+    display_root: &Path,
+    dir: &Path,
+    pf: ProjectFile,
+    mut warnings: Vec<Diagnostic>,
+) -> Result<Project, Diagnostics> {
+    let root = dir.to_path_buf();
+    let at = (display_root, dir);
     let mut errors = Vec::new();
-    let models = entries(&root, &pf.name, &pf.model_paths, "sql", &mut errors);
-    let seeds = entries(&root, &pf.name, &pf.seed_paths, "csv", &mut errors);
-    let macros = entries(&root, &pf.name, &pf.macro_paths, "sql", &mut errors);
-    let singular_tests = entries(&root, &pf.name, &pf.test_paths, "sql", &mut errors);
+    let models = entries(at, &pf.name, &pf.model_paths, "sql", &mut errors);
+    let seeds = entries(at, &pf.name, &pf.seed_paths, "csv", &mut errors);
+    let macros = entries(at, &pf.name, &pf.macro_paths, "sql", &mut errors);
+    let singular_tests = entries(at, &pf.name, &pf.test_paths, "sql", &mut errors);
     let mut snapshots = Vec::new();
-    for file in entries(&root, &pf.name, &pf.snapshot_paths, "sql", &mut errors) {
+    for file in entries(at, &pf.name, &pf.snapshot_paths, "sql", &mut errors) {
         match snapshot::blocks(&file) {
             Ok(b) => snapshots.extend(b),
             Err(e) => errors.push(e),
@@ -455,7 +493,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
     let parsed: Vec<_> = yaml_files
         .into_par_iter()
         .map(|(path, _)| {
-            read_source(&root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
+            read_source(display_root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
         })
         .collect();
     let mut yaml_sources = Vec::with_capacity(parsed.len());
@@ -472,7 +510,17 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
         let Some((relation, span)) = &props.relation else {
             continue;
         };
-        let folder = props.file.path.parent().map(|p| {
+        let own = root
+            .strip_prefix(display_root)
+            .map(|prefix| {
+                props
+                    .file
+                    .path
+                    .strip_prefix(prefix)
+                    .unwrap_or(&props.file.path)
+            })
+            .unwrap_or(&props.file.path);
+        let folder = own.parent().map(|p| {
             p.components()
                 .skip(1)
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -510,6 +558,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
     if !errors.is_empty() {
         return Err(errors.into());
     }
+    let prefix = relative_to(&root, display_root);
     Ok(Project {
         root,
         file: pf,
@@ -521,5 +570,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
         properties,
         yaml_files: yaml_sources,
         warnings,
+        packages: Vec::new(),
+        prefix,
     })
 }

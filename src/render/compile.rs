@@ -30,6 +30,7 @@ pub fn node_context(renderer: &Renderer, node: &ParsedNode) -> NodeContext {
         this,
         model: minijinja::Value::from_serialize(serde_json::json!({
             "name": node.name, "unique_id": node.unique_id,
+            "package_name": node.package_name(),
             "resource_type": node.resource_type.as_str(),
             "config": node.config.to_json(),
         })),

@@ -12,7 +12,7 @@ use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
-use super::macros::{self, MacroFn, MacroRegistry, Namespace};
+use super::macros::{self, BareMacro, MacroFn, MacroRegistry, Namespace};
 use crate::adapter::{Dialect, RelationKind, RelationName};
 
 /// Parse renders discover dependencies and config; compile renders produce SQL.
@@ -35,6 +35,9 @@ pub enum Resolved {
 pub struct RenderShared {
     pub project_name: String,
     pub vars: BTreeMap<String, Json>,
+    /// The vars a package's nodes see, by package (dbt's order: the package's own
+    /// vars, then the root project's global and package-scoped ones, then `--vars`).
+    pub package_vars: HashMap<String, BTreeMap<String, Json>>,
     pub registry: Arc<MacroRegistry>,
     pub dialect: &'static dyn Dialect,
     pub target: Value,
@@ -98,6 +101,8 @@ pub struct RenderSession {
     pub config: Json,
     /// `is_incremental()` for this render.
     pub is_incremental: bool,
+    /// The installed package the node belongs to (`None`: the root project).
+    pub package: Option<String>,
     pub recorded: Mutex<Recorded>,
     /// The warehouse this render may query, and its statements' results.
     pub introspection: super::introspect::RenderIntrospection,
@@ -263,15 +268,21 @@ fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let s = session(state)?;
     let (name, kwargs_ok) = match args.as_slice() {
         [name] => (name.as_str(), true),
-        // ref('package', 'model'): sluice has one package, the project.
-        [package, name] if package.as_str() == Some(s.shared.project_name.as_str()) => {
+        // ref('package', 'model'): the root project or an installed package (node
+        // names are unique across packages, so the name alone resolves it).
+        [package, name]
+            if package.as_str() == Some(s.shared.project_name.as_str())
+                || package
+                    .as_str()
+                    .is_some_and(|p| s.shared.registry.packages.iter().any(|q| q == p)) =>
+        {
             (name.as_str(), true)
         }
         [package, _] => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
-                    "ref() names package `{}`, but sluice projects have one package: `{}`",
+                    "ref() names package `{}`, which is neither this project (`{}`) nor an installed package",
                     package, s.shared.project_name
                 ),
             ))
@@ -393,7 +404,11 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
     s.record(|r| {
         r.vars.insert(name.clone());
     });
-    match (s.shared.vars.get(&name), default) {
+    let vars = match &s.package {
+        Some(p) => s.shared.package_vars.get(p).unwrap_or(&s.shared.vars),
+        None => &s.shared.vars,
+    };
+    match (vars.get(&name), default) {
         (Some(v), _) => Ok(Value::from_serialize(v)),
         (None, Some(d)) => Ok(d),
         (None, None) => Err(Error::new(
@@ -461,6 +476,11 @@ fn is_incremental_fn(state: &State) -> bool {
 }
 
 /// Note that the render in progress called project macro `name`.
+/// The installed package of the node being rendered (`None`: the root project).
+pub fn local_package(state: &State) -> Option<String> {
+    session(state).ok().and_then(|s| s.package.clone())
+}
+
 pub fn record_macro(state: &State, name: &str) {
     if let Ok(s) = session(state) {
         s.record(|r| {
@@ -526,13 +546,21 @@ impl Object for AdapterObject {
                 };
                 kwargs.assert_all_used()?;
                 let adapter = self.dialect.kind().as_str();
-                match self.registry.dispatch(&name, namespace.as_deref(), adapter) {
+                let local = local_package(state);
+                let found =
+                    self.registry
+                        .dispatch(&name, namespace.as_deref(), adapter, local.as_deref());
+                match found {
                     Some(def) => Ok(MacroFn::value(def)),
                     None => Err(Error::new(
                         ErrorKind::UnknownFunction,
                         format!(
-                            "adapter.dispatch found no macro `{adapter}__{name}` or `default__{name}`{}",
-                            namespace.map(|n| format!(" in namespace `{n}`")).unwrap_or_default()
+                            "adapter.dispatch found no macro `{adapter}__{name}` or `default__{name}`{}; searched for: {}",
+                            namespace
+                                .as_ref()
+                                .map(|n| format!(" in namespace `{n}`"))
+                                .unwrap_or_default(),
+                            self.registry.dispatch_attempts(&name, namespace.as_deref(), adapter)
                         ),
                     )),
                 }
@@ -586,7 +614,15 @@ fn register_macro_globals(env: &mut Environment<'static>, registry: &Arc<MacroRe
     names.sort_unstable();
     names.dedup();
     for name in names {
-        if let Some(def) = registry.resolve_bare(name) {
+        if !registry.packages.is_empty() {
+            env.add_global(
+                name.to_owned(),
+                Value::from_object(BareMacro {
+                    name: name.to_owned(),
+                    registry: Arc::clone(registry),
+                }),
+            );
+        } else if let Some(def) = registry.resolve_bare(name) {
             env.add_global(name.to_owned(), MacroFn::value(def));
         }
     }
@@ -618,7 +654,11 @@ pub fn install(
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     super::introspect::install(env, dialect);
-    for ns in ["dbt", "sluice", registry.project_name.as_str()] {
+    let packages = registry.packages.iter().map(String::as_str);
+    for ns in ["dbt", "sluice", registry.project_name.as_str()]
+        .into_iter()
+        .chain(packages)
+    {
         env.add_global(
             ns.to_owned(),
             Value::from_object(Namespace {

@@ -1,6 +1,16 @@
-//! Macros: the project's `{% macro %}`s and sluice's builtin macro library, callable
-//! by bare name, by namespace (`dbt.datediff`, `sluice.safe_divide`,
-//! `<project>.my_macro`) and through `adapter.dispatch`.
+//! Macros: the project's `{% macro %}`s, its installed packages' macros and sluice's
+//! builtin macro library, callable by bare name, by namespace (`dbt.datediff`,
+//! `sluice.safe_divide`, `<project>.my_macro`, `dbt_utils.star`) and through
+//! `adapter.dispatch`.
+//!
+//! Name resolution follows dbt-core 1.11 (`MacroNamespace`, `dispatch`):
+//! - a bare name looks in the package of the node being rendered (its "local"
+//!   namespace), then the root project, then dbt's builtin namespace (so the root
+//!   project overrides `generate_schema_name` and friends), then sluice's;
+//! - `pkg.name` looks only in that package;
+//! - `adapter.dispatch(name, ns)` tries `<adapter>__name` then `default__name` in each
+//!   package of the search order: the root project's `dispatch:` entry for `ns` if it
+//!   has one, else `[root, ns]`; with no namespace, the bare-name lookup;
 //!
 //! Each macro file is one minijinja template. Before it is added, each
 //! `{% macro name(` is renamed to an internal name and `{% test x(` becomes a macro
@@ -16,10 +26,12 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 use regex::Regex;
 
-/// Where a macro comes from: the project itself, or a builtin namespace.
+/// Where a macro comes from: the project itself, an installed package, or a builtin
+/// namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
     Project,
+    Package(String),
     Builtin(&'static str),
 }
 
@@ -144,6 +156,10 @@ pub fn preprocess(source: &str) -> Preprocessed {
 pub struct MacroRegistry {
     pub project_name: String,
     pub by_key: HashMap<(Origin, String), MacroDef>,
+    /// Installed packages' names, in load order.
+    pub packages: Vec<String>,
+    /// The root project's `dispatch:` entries: macro namespace → search order.
+    pub dispatch_orders: HashMap<String, Vec<String>>,
 }
 
 impl MacroRegistry {
@@ -165,48 +181,98 @@ impl MacroRegistry {
         self.by_key.get(&(origin, name.to_owned()))
     }
 
-    /// A bare name: the project's macro, else dbt's, else sluice's.
+    pub fn package(&self, package: &str, name: &str) -> Option<&MacroDef> {
+        self.by_key
+            .get(&(Origin::Package(package.to_owned()), name.to_owned()))
+    }
+
+    /// Whether `name` is a namespace templates can call macros through.
+    pub fn is_namespace(&self, name: &str) -> bool {
+        matches!(name, "dbt" | "sluice")
+            || name == self.project_name
+            || self.packages.iter().any(|p| p == name)
+    }
+
+    /// A bare name, rendered for a node of the root project: the project's macro,
+    /// else dbt's, else sluice's.
     pub fn resolve_bare(&self, name: &str) -> Option<&MacroDef> {
-        self.project(name)
+        self.resolve_local(None, name)
+    }
+
+    /// A bare name rendered for a node of `local` (a package; `None`: the root
+    /// project): that package's macro, else the root project's, dbt's, sluice's.
+    pub fn resolve_local(&self, local: Option<&str>, name: &str) -> Option<&MacroDef> {
+        local
+            .and_then(|p| self.package(p, name))
+            .or_else(|| self.project(name))
             .or_else(|| self.builtin("dbt", name))
             .or_else(|| self.builtin("sluice", name))
     }
 
-    /// `namespace.name`: a builtin namespace or the project's own name.
+    /// `namespace.name`: a builtin namespace, the project's own name, or a package.
     pub fn resolve_in(&self, namespace: &str, name: &str) -> Option<&MacroDef> {
         if namespace == self.project_name {
             self.project(name)
         } else {
             self.builtin(namespace, name)
+                .or_else(|| self.package(namespace, name))
         }
     }
 
-    /// dbt's dispatch order: the project's `<adapter>__name` and `default__name`,
-    /// then the namespace's.
+    /// The packages `adapter.dispatch(_, namespace)` searches, in order (`None`
+    /// entries: the bare-name lookup, dbt's search for a dispatch without a
+    /// namespace).
+    pub fn search_order(&self, namespace: Option<&str>) -> Vec<Option<String>> {
+        let Some(ns) = namespace else {
+            return vec![None];
+        };
+        if let Some(order) = self.dispatch_orders.get(ns) {
+            return order.iter().cloned().map(Some).collect();
+        }
+        if self.is_namespace(ns) && ns != self.project_name {
+            vec![Some(self.project_name.clone()), Some(ns.to_owned())]
+        } else {
+            // dbt searches the bare names when the namespace is no package.
+            vec![None]
+        }
+    }
+
+    /// dbt's dispatch: for each package of the search order, `<adapter>__name`
+    /// then `default__name`. `local` is the package of the node being rendered.
     pub fn dispatch(
         &self,
         name: &str,
         namespace: Option<&str>,
         adapter: &str,
+        local: Option<&str>,
     ) -> Option<&MacroDef> {
         let candidates = [format!("{adapter}__{name}"), format!("default__{name}")];
-        for c in &candidates {
-            if let Some(m) = self.project(c) {
-                return Some(m);
-            }
-        }
-        let namespaces: &[&str] = match namespace {
-            Some(ns) => &[ns][..],
-            None => &["dbt", "sluice"],
-        };
-        for ns in namespaces {
+        for package in self.search_order(namespace) {
             for c in &candidates {
-                if let Some(m) = self.resolve_in(ns, c) {
-                    return Some(m);
+                let found = match &package {
+                    Some(p) => self.resolve_in(p, c),
+                    None => self.resolve_local(local, c),
+                };
+                if found.is_some() {
+                    return found;
                 }
             }
         }
         None
+    }
+
+    /// What a failed dispatch searched, as dbt lists it (`'pkg.duckdb__x', ...`).
+    pub fn dispatch_attempts(&self, name: &str, namespace: Option<&str>, adapter: &str) -> String {
+        let mut out = Vec::new();
+        for package in self.search_order(namespace) {
+            for prefix in [adapter, "default"] {
+                out.push(match &package {
+                    Some(p) => format!("'{p}.{prefix}__{name}'"),
+                    None => format!("'{prefix}__{name}'"),
+                });
+            }
+        }
+        out.join(", ")
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -273,37 +339,87 @@ impl Object for MacroFn {
     }
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        if let Some(value) = super::context::macro_override(state, &self.def.name) {
-            return Ok(value);
-        }
-        if matches!(self.def.origin, Origin::Project) {
-            super::context::record_macro(state, &self.def.name);
-        }
-        let template = state.env().get_template(&self.def.template)?;
-        let ctx: HashMap<&str, Value> = SHARED_CONTEXT
-            .iter()
-            .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
-            .collect();
-        let captured = template.render_captured(ctx)?;
-        let macro_state = captured.state();
-        let callable = macro_state.lookup(&self.def.internal).ok_or_else(|| {
-            Error::new(
-                ErrorKind::UndefinedError,
-                format!("macro `{}` vanished from its template", self.def.name),
-            )
-        })?;
-        RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
-        let result = callable.call(macro_state, args);
-        let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
-        match (returned, result) {
-            (Some(value), _) => Ok(value),
-            (None, Ok(output)) => Ok(output),
-            (None, Err(e)) => Err(e),
-        }
+        invoke(&self.def, state, args)
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<macro {}>", self.def.name)
+    }
+}
+
+/// Run macro `def` with the caller's context.
+fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    if let Some(value) = super::context::macro_override(state, &def.name) {
+        return Ok(value);
+    }
+    if matches!(def.origin, Origin::Project) {
+        super::context::record_macro(state, &def.name);
+    }
+    let template = state.env().get_template(&def.template)?;
+    let ctx: HashMap<&str, Value> = SHARED_CONTEXT
+        .iter()
+        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+        .collect();
+    let captured = template.render_captured(ctx)?;
+    let macro_state = captured.state();
+    let callable = macro_state.lookup(&def.internal).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedError,
+            format!("macro `{}` vanished from its template", def.name),
+        )
+    })?;
+    RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
+    let result = callable.call(macro_state, args);
+    let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
+    match (returned, result) {
+        (Some(value), _) => Ok(value),
+        (None, Ok(output)) => Ok(output),
+        (None, Err(e)) => Err(e),
+    }
+}
+
+/// A bare macro name in a project with packages: which macro it means depends on
+/// the package of the node being rendered (dbt's local namespace), so it is
+/// resolved at each call. Projects without packages register [`MacroFn`]s directly.
+#[derive(Debug)]
+pub struct BareMacro {
+    pub name: String,
+    pub registry: Arc<MacroRegistry>,
+}
+
+impl Object for BareMacro {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let local = super::context::local_package(state);
+        match self.registry.resolve_local(local.as_deref(), &self.name) {
+            Some(def) => invoke(def, state, args),
+            None => {
+                let owners: Vec<&str> = self
+                    .registry
+                    .packages
+                    .iter()
+                    .filter(|p| self.registry.package(p, &self.name).is_some())
+                    .map(String::as_str)
+                    .collect();
+                Err(Error::new(
+                    ErrorKind::UnknownFunction,
+                    format!(
+                        "macro `{}` is defined in package `{}`, whose macros are called with its name outside it: `{}.{}(...)`",
+                        self.name,
+                        owners.join("`, `"),
+                        owners.first().copied().unwrap_or_default(),
+                        self.name
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<macro {}>", self.name)
     }
 }
 

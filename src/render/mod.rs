@@ -69,6 +69,8 @@ pub struct Renderer {
     pub target: TargetInfo,
     pub project_name: String,
     pub vars: BTreeMap<String, Json>,
+    /// The vars each installed package's nodes see.
+    pub package_vars: HashMap<String, BTreeMap<String, Json>>,
     /// The environment variables renders read (the parse cache depends on them).
     pub env_read: cache::EnvRead,
 }
@@ -103,6 +105,28 @@ pub fn find_call_span(
     Span::file_start(file)
 }
 
+/// The node templates of a project and its packages: models, singular tests and
+/// snapshot blocks.
+pub fn templates(project: &Project) -> Vec<Template> {
+    let mut templates = Vec::new();
+    for p in std::iter::once(project).chain(&project.packages) {
+        templates.extend(
+            p.models
+                .iter()
+                .chain(&p.singular_tests)
+                .map(|e| (e.rel_path.display().to_string(), Arc::clone(&e.file), None)),
+        );
+        templates.extend(p.snapshots.iter().map(|s| {
+            (
+                s.template.clone(),
+                Arc::clone(&s.entry.file),
+                Some(s.source.clone()),
+            )
+        }));
+    }
+    templates
+}
+
 impl Renderer {
     /// Build the environment: builtin macros, project macros, and the given node
     /// templates (name → file). Template syntax errors are reported here, all at once.
@@ -121,6 +145,13 @@ impl Renderer {
 
         let mut registry = MacroRegistry {
             project_name: project.name().to_owned(),
+            // Only the root project's `dispatch:` counts, as in dbt.
+            dispatch_orders: project
+                .file
+                .dispatch
+                .iter()
+                .map(|d| (d.macro_namespace.clone(), d.search_order.clone()))
+                .collect(),
             ..Default::default()
         };
         let mut files = HashMap::new();
@@ -141,33 +172,14 @@ impl Renderer {
             }
             files.insert((*name).to_owned(), (file, Some(pre.offsets)));
         }
-        let mut seen: HashMap<String, Span> = HashMap::new();
-        for m in &project.macros {
-            let pre = macros::preprocess(&m.file.text);
-            let template = m.rel_path.display().to_string();
-            for (macro_name, internal) in pre.macros {
-                let span = find_macro_span(&m.file, &macro_name);
-                if let Some(prev) = seen.get(&macro_name) {
-                    errors.push(
-                        Diagnostic::error(format!("macro `{macro_name}` is defined twice"))
-                            .with_label(&span, "defined again here")
-                            .with_label(prev, "first defined here")
-                            .with_help("rename or remove one of the two macros"),
-                    );
-                    continue;
-                }
-                seen.insert(macro_name.clone(), span);
-                registry.add(MacroDef {
-                    name: macro_name,
-                    origin: Origin::Project,
-                    template: template.clone(),
-                    internal,
-                });
-            }
-            if let Err(e) = env.add_template_owned(template.clone(), pre.source) {
-                errors.push(jinja_diagnostic(&m.file, Some(&pre.offsets), &e));
-            }
-            files.insert(template, (Arc::clone(&m.file), Some(pre.offsets)));
+        for p in std::iter::once(project).chain(&project.packages) {
+            let origin = if std::ptr::eq(p, project) {
+                Origin::Project
+            } else {
+                registry.packages.push(p.name().to_owned());
+                Origin::Package(p.name().to_owned())
+            };
+            add_macro_files(&mut env, &mut registry, &mut files, &mut errors, p, origin);
         }
         // Node templates are compiled when rendered and dropped afterwards, never
         // stored in the environment: a stored template costs ~17 KB, which for a
@@ -183,12 +195,15 @@ impl Renderer {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let mut vars = project.file.vars_for(project.name());
-        // dbt allows vars scoped to a project: `vars: {my_project: {x: 1}}`.
-        if let Some(Json::Object(scoped)) = vars.remove(project.name()) {
-            vars.extend(scoped);
-        }
-        vars.extend(cli_vars.clone());
+        let vars = project_vars(&[project], project.name(), cli_vars);
+        let package_vars = project
+            .packages
+            .iter()
+            .map(|p| {
+                let v = project_vars(&[p, project], p.name(), cli_vars);
+                (p.name().to_owned(), v)
+            })
+            .collect();
         Ok(Renderer {
             env,
             registry,
@@ -198,6 +213,7 @@ impl Renderer {
             target,
             project_name: project.name().to_owned(),
             vars,
+            package_vars,
             env_read: Default::default(),
         })
     }
@@ -235,6 +251,7 @@ impl Renderer {
         RenderShared {
             project_name: self.project_name.clone(),
             vars: self.vars.clone(),
+            package_vars: self.package_vars.clone(),
             registry: Arc::clone(&self.registry),
             dialect: self.dialect,
             target: self.target_value(),
@@ -307,6 +324,7 @@ impl Renderer {
             shared: Arc::clone(shared),
             config: node.config.clone(),
             is_incremental: builds_incrementally(shared, &node),
+            package: node_package(&node, &self.project_name),
             recorded: Default::default(),
             introspection: introspect::RenderIntrospection::new(introspector),
         };
@@ -343,6 +361,7 @@ impl Renderer {
             shared: Arc::clone(shared),
             config: node.config.clone(),
             is_incremental: builds_incrementally(shared, &node),
+            package: node_package(&node, &self.project_name),
             recorded: Default::default(),
             introspection: introspect::RenderIntrospection::new(introspector),
         };
@@ -379,6 +398,7 @@ impl Renderer {
             shared: Arc::clone(shared),
             config: node.config.clone(),
             is_incremental: false,
+            package: node_package(&node, &self.project_name),
             recorded: Default::default(),
             introspection: introspect::RenderIntrospection::new(introspector),
         };
@@ -433,17 +453,109 @@ impl Renderer {
         d
     }
 
-    /// The macro a generic test `name` (maybe `namespace.name`) runs.
+    /// The macro a generic test `name` (maybe `namespace.name`) of the root project
+    /// runs.
     pub fn test_macro(&self, test_name: &str) -> Option<&MacroDef> {
+        self.test_macro_for(test_name, &self.project_name)
+    }
+
+    /// The macro a generic test declared in `package`'s YAML runs. Unqualified, it
+    /// is looked up as dbt renders it: in that package, then the root project, then
+    /// the builtins (dbt-core parses a test named after another package's macro but
+    /// fails it at run time with "'test_x' is undefined"; sluice rejects it at parse).
+    pub fn test_macro_for(&self, test_name: &str, package: &str) -> Option<&MacroDef> {
+        let local = (package != self.project_name).then_some(package);
         match test_name.split_once('.') {
             Some((ns, name)) => self.registry.resolve_in(ns, &format!("test_{name}")),
-            None => self.registry.resolve_bare(&format!("test_{test_name}")),
+            None => self
+                .registry
+                .resolve_local(local, &format!("test_{test_name}")),
         }
     }
 
     pub fn macro_names(&self) -> Vec<&str> {
         self.registry.names().collect()
     }
+
+    /// The installed packages that define generic test `name` (unqualified).
+    pub fn packages_with_test(&self, name: &str) -> Vec<&str> {
+        let macro_name = format!("test_{name}");
+        self.registry
+            .packages
+            .iter()
+            .filter(|p| self.registry.package(p, &macro_name).is_some())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// The installed package a node belongs to (`model.package_name`), or `None` for
+/// the root project's nodes.
+fn node_package(node: &NodeContext, root: &str) -> Option<String> {
+    let p = node.model.get_attr("package_name").ok()?;
+    let p = p.as_str()?;
+    (p != root).then(|| p.to_owned())
+}
+
+/// Add the macro files of project `p` (the root project or a package) to the
+/// environment and the registry, under `origin`.
+fn add_macro_files(
+    env: &mut Environment<'static>,
+    registry: &mut MacroRegistry,
+    files: &mut HashMap<String, (Arc<SourceFile>, Option<OffsetMap>)>,
+    errors: &mut Vec<Diagnostic>,
+    p: &Project,
+    origin: Origin,
+) {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for m in &p.macros {
+        let pre = macros::preprocess(&m.file.text);
+        let template = m.rel_path.display().to_string();
+        for (macro_name, internal) in pre.macros {
+            let span = find_macro_span(&m.file, &macro_name);
+            if let Some(prev) = seen.get(&macro_name) {
+                errors.push(
+                    Diagnostic::error(format!("macro `{macro_name}` is defined twice"))
+                        .with_label(&span, "defined again here")
+                        .with_label(prev, "first defined here")
+                        .with_help("rename or remove one of the two macros"),
+                );
+                continue;
+            }
+            seen.insert(macro_name.clone(), span);
+            registry.add(MacroDef {
+                name: macro_name,
+                origin: origin.clone(),
+                template: template.clone(),
+                internal,
+            });
+        }
+        if let Err(e) = env.add_template_owned(template.clone(), pre.source) {
+            errors.push(jinja_diagnostic(&m.file, Some(&pre.offsets), &e));
+        }
+        files.insert(template, (Arc::clone(&m.file), Some(pre.offsets)));
+    }
+}
+
+/// The vars a node of project `name` sees, as dbt merges them (later wins): for
+/// each project in `layers` (the node's package, then the root project) its global
+/// vars and then those scoped to `name` (`vars: {name: {x: 1}}`); then `--vars`.
+fn project_vars(
+    layers: &[&Project],
+    name: &str,
+    cli_vars: &BTreeMap<String, Json>,
+) -> BTreeMap<String, Json> {
+    let mut vars = BTreeMap::new();
+    for p in layers {
+        let mut own = p.file.vars.clone();
+        let scoped = own.remove(name);
+        vars.extend(own);
+        if let Some(Json::Object(scoped)) = scoped {
+            vars.extend(scoped);
+        }
+    }
+    vars.extend(cli_vars.clone());
+    vars
 }
 
 fn is_relation_expression(s: &str) -> bool {

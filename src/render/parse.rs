@@ -22,6 +22,7 @@ use crate::project::config::check_key;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::project_yml::tree_config;
 use crate::project::snapshot::{SnapshotBlock, SnapshotConfig};
+use crate::project::yaml::Node;
 use crate::project::{
     ColumnProps, Config, Materialization, Project, ProjectFileEntry, SqlCheck, TestDef,
 };
@@ -131,6 +132,12 @@ pub struct UnitTestSpec {
 }
 
 impl ParsedNode {
+    /// The package (the root project or an installed package) the node belongs
+    /// to: the second part of its unique id (`model.<package>.<name>`).
+    pub fn package_name(&self) -> &str {
+        self.unique_id.split('.').nth(1).unwrap_or_default()
+    }
+
     pub fn tags(&self) -> Vec<String> {
         self.config.tags()
     }
@@ -168,7 +175,21 @@ fn schema_name(
     custom: Option<&str>,
     node: &Value,
 ) -> Result<String, Diagnostic> {
-    if let Some(def) = renderer.registry.project("generate_schema_name") {
+    // dbt's choice of `generate_schema_name`: the root project's, else the node's
+    // package's own, else the default below.
+    let package = node
+        .get_attr("package_name")
+        .ok()
+        .and_then(|p| p.as_str().map(str::to_owned));
+    let def = renderer
+        .registry
+        .project("generate_schema_name")
+        .or_else(|| {
+            package
+                .as_deref()
+                .and_then(|p| renderer.registry.package(p, "generate_schema_name"))
+        });
+    if let Some(def) = def {
         let args = vec![
             (
                 "custom_schema_name".to_owned(),
@@ -215,6 +236,7 @@ struct ModelParse {
 }
 
 fn parse_sql_file(
+    owner: Owner<'_>,
     renderer: &Renderer,
     shared: &Arc<RenderShared>,
     entry: &ProjectFileEntry,
@@ -230,7 +252,9 @@ fn parse_sql_file(
     }
     let ctx = NodeContext {
         this: placeholder_relation(renderer, &entry.name),
-        model: Value::from_serialize(serde_json::json!({"name": entry.name})),
+        model: Value::from_serialize(
+            serde_json::json!({"name": entry.name, "package_name": owner.project.name()}),
+        ),
         config: Json::Null,
     };
     let rendered = renderer.render(template, Phase::Parse, shared, ctx)?;
@@ -294,24 +318,126 @@ pub struct ParseOutput {
     pub warned: HashSet<String>,
 }
 
-/// Parse every node of the project. `cached` holds, by model file path, the nodes
-/// of model files whose parse the cache already has (the model and its generic
-/// tests): those files are not rendered again.
+/// What parsing collects across the root project and its packages.
+#[derive(Default)]
+struct Acc {
+    nodes: Vec<ParsedNode>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    warned: HashSet<String>,
+}
+
+/// The project a node comes from (the root project or a package) and the root
+/// project, whose config trees also apply to a package's nodes, as in dbt.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    project: &'a Project,
+    root: &'a Project,
+}
+
+impl Owner<'_> {
+    fn is_root(&self) -> bool {
+        std::ptr::eq(self.project, self.root)
+    }
+
+    /// A node's config from the project trees: the package's own `models:` (etc.)
+    /// tree, then the root project's (which reaches package nodes through
+    /// `models: {package: {...}}` and top-level `+key`s).
+    fn tree_config(&self, tree: impl Fn(&Project) -> Option<&Node>, fqn: &[String]) -> Config {
+        let mut config = tree_config(tree(self.project), fqn);
+        if !self.is_root() {
+            config.merge(&tree_config(tree(self.root), fqn));
+        }
+        config
+    }
+
+    fn unique_id(&self, kind: &str, name: &str) -> String {
+        format!("{kind}.{}.{name}", self.project.name())
+    }
+
+    fn file_path(&self, entry: &ProjectFileEntry) -> PathBuf {
+        self.project.own_path(&entry.rel_path)
+    }
+}
+
+/// Parse every node of the project and its packages. `cached` holds, by model file
+/// path, the nodes of the root project's model files whose parse the cache already
+/// has (the model and its generic tests): those files are not rendered again.
 pub fn parse_project(
     project: &Project,
     renderer: &Renderer,
-    mut cached: HashMap<PathBuf, Vec<ParsedNode>>,
+    cached: HashMap<PathBuf, Vec<ParsedNode>>,
 ) -> Result<ParseOutput, Diagnostics> {
     let shared = renderer.shared(HashMap::new(), HashMap::new());
-    let pf = &project.file;
-    let mut warnings = Vec::new();
+    let mut acc = Acc::default();
+    let root = Owner {
+        project,
+        root: project,
+    };
+    parse_one_project(root, renderer, &shared, cached, &mut acc);
+    for package in &project.packages {
+        let owner = Owner {
+            project: package,
+            root: project,
+        };
+        parse_one_project(owner, renderer, &shared, HashMap::new(), &mut acc);
+    }
+    check_unique_names(&mut acc);
+    for def in &project.properties.unit_tests {
+        match crate::testing::unit::build_unit_test_node(project, &acc.nodes, def) {
+            Ok(Some(n)) => acc.nodes.push(n),
+            Ok(None) => {}
+            Err(e) => acc.errors.push(e),
+        }
+    }
+    assertion_nodes(project, renderer, &mut acc);
+    warn_unused_properties(project, &mut acc.warnings);
+    if !acc.errors.is_empty() {
+        return Err(acc.errors.into());
+    }
+    let mut nodes = acc.nodes;
+    nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    Ok(ParseOutput {
+        nodes,
+        warnings: acc.warnings,
+        warned: acc.warned,
+    })
+}
 
+/// The nodes of one project (the root or a package): models, snapshots, seeds,
+/// sources, singular tests and the generic tests its YAML declares.
+fn parse_one_project(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    cached: HashMap<PathBuf, Vec<ParsedNode>>,
+    acc: &mut Acc,
+) {
+    let first = acc.nodes.len();
+    let tests_cached = model_nodes(owner, renderer, shared, cached, acc);
+    snapshot_nodes(owner, renderer, shared, acc);
+    seed_nodes(owner, renderer, shared, acc);
+    source_nodes(owner, acc);
+    singular_test_nodes(owner, renderer, shared, acc);
+    generic_test_nodes(owner, renderer, first, &tests_cached, acc);
+}
+
+/// Render the models (in parallel) and add their nodes; the cached ones are reused.
+/// Returns the models whose generic tests came from the cache.
+fn model_nodes(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    mut cached: HashMap<PathBuf, Vec<ParsedNode>>,
+    acc: &mut Acc,
+) -> (HashSet<String>, Vec<ParsedNode>) {
+    let project = owner.project;
     let model_inputs: Vec<(ProjectFileEntry, Config)> = project
         .models
         .iter()
         .filter(|m| !cached.contains_key(&m.rel_path))
         .map(|m| {
-            let mut config = tree_config(pf.models_tree.as_ref(), &m.fqn);
+            let mut config = owner.tree_config(|p| p.file.models_tree.as_ref(), &m.fqn);
             if let Some(props) = project.properties.models.get(&m.name) {
                 config.merge(&props.config);
             }
@@ -322,84 +448,15 @@ pub fn parse_project(
         .par_iter()
         .map(|(entry, config)| {
             let template = entry.rel_path.display().to_string();
-            parse_sql_file(renderer, &shared, entry, &template, config.clone())
+            parse_sql_file(owner, renderer, shared, entry, &template, config.clone())
         })
         .collect();
-    let test_inputs: Vec<Result<ModelParse, Diagnostic>> = project
-        .singular_tests
-        .par_iter()
-        .map(|t| {
-            let config = tree_config(pf.tests_tree.as_ref(), &t.fqn);
-            let template = t.rel_path.display().to_string();
-            parse_sql_file(renderer, &shared, t, &template, config)
-        })
-        .collect();
-
-    let mut errors = Vec::new();
-    let mut nodes = Vec::new();
     for result in parsed {
-        let p = match result {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if !p.config.enabled() {
-            continue;
+        match result.and_then(|p| model_node(owner, renderer, shared, p)) {
+            Ok(Some(node)) => acc.nodes.push(node),
+            Ok(None) => {}
+            Err(e) => acc.errors.push(e),
         }
-        let span = Span::file_start(&p.entry.file);
-        let (materialization, sql_check) = match (
-            Materialization::of_model(&p.config, &span),
-            SqlCheck::of(&p.config, &span),
-        ) {
-            (Ok(m), Ok(s)) => (m, s),
-            (Err(e), _) | (_, Err(e)) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if materialization == Materialization::Incremental {
-            if let Err(e) = IncrementalConfig::of(&p.config, &span) {
-                errors.push(e);
-                continue;
-            }
-        }
-        let node_value = Value::from_serialize(serde_json::json!({
-            "name": p.entry.name, "resource_type": "model", "config": p.config.to_json(),
-        }));
-        let relation = match relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value)
-        {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let props = project.properties.models.get(&p.entry.name);
-        nodes.push(ParsedNode {
-            unique_id: format!("model.{}.{}", pf.name, p.entry.name),
-            resource_type: ResourceType::Model,
-            name: p.entry.name.clone(),
-            fqn: p.entry.fqn.clone(),
-            span,
-            original_file_path: p.entry.rel_path.clone(),
-            path: p.entry.path_in_folder.clone(),
-            template: Some(p.entry.rel_path.display().to_string()),
-            config: p.config,
-            materialization,
-            sql_check,
-            relation: Some(relation),
-            depends_on: p.deps,
-            description: props.map(|p| p.description.clone()).unwrap_or_default(),
-            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
-            generic_test: None,
-            checksum: checksum(&p.entry.file.text),
-            file: Arc::clone(&p.entry.file),
-            source_name: None,
-            unit_test: None,
-            reads: p.reads,
-        });
     }
 
     // Models from the cache; their generic tests too, so they are not built again.
@@ -416,95 +473,161 @@ pub fn parse_project(
                     node.columns = props.columns.clone();
                 }
                 tests_cached.insert(node.unique_id.clone());
-                nodes.push(node);
+                acc.nodes.push(node);
             } else {
                 cached_tests.push(node);
             }
         }
     }
+    (tests_cached, cached_tests)
+}
 
+/// The node of one parsed model, or `None` when it is disabled.
+fn model_node(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    p: ModelParse,
+) -> Result<Option<ParsedNode>, Diagnostic> {
+    if !p.config.enabled() {
+        return Ok(None);
+    }
+    let span = Span::file_start(&p.entry.file);
+    let materialization = Materialization::of_model(&p.config, &span)?;
+    let sql_check = SqlCheck::of(&p.config, &span)?;
+    if materialization == Materialization::Incremental {
+        IncrementalConfig::of(&p.config, &span)?;
+    }
+    let node_value = node_value(owner, &p.entry.name, "model", &p.config);
+    let relation = relation_for(renderer, shared, &p.entry.name, &p.config, &node_value)?;
+    let props = owner.project.properties.models.get(&p.entry.name);
+    Ok(Some(ParsedNode {
+        unique_id: owner.unique_id("model", &p.entry.name),
+        resource_type: ResourceType::Model,
+        name: p.entry.name.clone(),
+        fqn: p.entry.fqn.clone(),
+        span,
+        original_file_path: owner.file_path(&p.entry),
+        path: p.entry.path_in_folder.clone(),
+        template: Some(p.entry.rel_path.display().to_string()),
+        config: p.config,
+        materialization,
+        sql_check,
+        relation: Some(relation),
+        depends_on: p.deps,
+        description: props.map(|p| p.description.clone()).unwrap_or_default(),
+        columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+        generic_test: None,
+        checksum: checksum(&p.entry.file.text),
+        file: Arc::clone(&p.entry.file),
+        source_name: None,
+        unit_test: None,
+        reads: p.reads,
+    }))
+}
+
+/// What `generate_schema_name` and friends see as `node`.
+fn node_value(owner: Owner<'_>, name: &str, resource_type: &str, config: &Config) -> Value {
+    Value::from_serialize(serde_json::json!({
+        "name": name, "resource_type": resource_type, "config": config.to_json(),
+        "package_name": owner.project.name(),
+    }))
+}
+
+fn snapshot_nodes(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    acc: &mut Acc,
+) {
+    let project = owner.project;
     let snapshots: Vec<(&SnapshotBlock, Result<ModelParse, Diagnostic>)> = project
         .snapshots
         .par_iter()
         .map(|block| {
-            let mut config = tree_config(pf.snapshots_tree.as_ref(), &block.entry.fqn);
+            let mut config =
+                owner.tree_config(|p| p.file.snapshots_tree.as_ref(), &block.entry.fqn);
             if let Some(props) = project.properties.snapshots.get(&block.entry.name) {
                 config.merge(&props.config);
             }
-            let parsed = parse_sql_file(renderer, &shared, &block.entry, &block.template, config);
+            let parsed = parse_sql_file(
+                owner,
+                renderer,
+                shared,
+                &block.entry,
+                &block.template,
+                config,
+            );
             (block, parsed)
         })
         .collect();
     for (block, parsed) in snapshots {
-        let p = match parsed {
-            Ok(p) if !p.config.enabled() => continue,
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let snapshot_config = match SnapshotConfig::of(&p.config, &p.entry.name, &block.span) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let node_value = Value::from_serialize(serde_json::json!({
-            "name": p.entry.name, "resource_type": "snapshot", "config": p.config.to_json(),
-        }));
-        let relation = match &snapshot_config.target_schema {
-            Some(schema) => Ok(RelationName {
-                database: p
-                    .config
-                    .get_str("target_database")
-                    .or(p.config.get_str("database"))
-                    .map(str::to_owned),
-                schema: schema.clone(),
-                identifier: p
-                    .config
-                    .get_str("alias")
-                    .unwrap_or(&p.entry.name)
-                    .to_owned(),
-            }),
-            None => relation_for(renderer, &shared, &p.entry.name, &p.config, &node_value),
-        };
-        let relation = match relation {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let props = project.properties.snapshots.get(&p.entry.name);
-        nodes.push(ParsedNode {
-            unique_id: format!("snapshot.{}.{}", pf.name, p.entry.name),
-            resource_type: ResourceType::Snapshot,
-            name: p.entry.name.clone(),
-            fqn: p.entry.fqn.clone(),
-            span: block.span.clone(),
-            original_file_path: p.entry.rel_path.clone(),
-            path: p.entry.path_in_folder.clone(),
-            template: Some(block.template.clone()),
-            sql_check: SqlCheck::of(&p.config, &block.span).unwrap_or(SqlCheck::Error),
-            config: p.config,
-            materialization: Materialization::Snapshot,
-            relation: Some(relation),
-            depends_on: p.deps,
-            description: props.map(|p| p.description.clone()).unwrap_or_default(),
-            columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
-            generic_test: None,
-            checksum: checksum(&p.entry.file.text),
-            file: Arc::clone(&p.entry.file),
-            source_name: None,
-            unit_test: None,
-            reads: p.reads,
-        });
+        match parsed.and_then(|p| snapshot_node(owner, renderer, shared, block, p)) {
+            Ok(Some(node)) => acc.nodes.push(node),
+            Ok(None) => {}
+            Err(e) => acc.errors.push(e),
+        }
     }
+}
 
+fn snapshot_node(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    block: &SnapshotBlock,
+    p: ModelParse,
+) -> Result<Option<ParsedNode>, Diagnostic> {
+    if !p.config.enabled() {
+        return Ok(None);
+    }
+    let snapshot_config = SnapshotConfig::of(&p.config, &p.entry.name, &block.span)?;
+    let node_value = node_value(owner, &p.entry.name, "snapshot", &p.config);
+    let relation = match &snapshot_config.target_schema {
+        Some(schema) => RelationName {
+            database: p
+                .config
+                .get_str("target_database")
+                .or(p.config.get_str("database"))
+                .map(str::to_owned),
+            schema: schema.clone(),
+            identifier: p
+                .config
+                .get_str("alias")
+                .unwrap_or(&p.entry.name)
+                .to_owned(),
+        },
+        None => relation_for(renderer, shared, &p.entry.name, &p.config, &node_value)?,
+    };
+    let props = owner.project.properties.snapshots.get(&p.entry.name);
+    Ok(Some(ParsedNode {
+        unique_id: owner.unique_id("snapshot", &p.entry.name),
+        resource_type: ResourceType::Snapshot,
+        name: p.entry.name.clone(),
+        fqn: p.entry.fqn.clone(),
+        span: block.span.clone(),
+        original_file_path: owner.file_path(&p.entry),
+        path: p.entry.path_in_folder.clone(),
+        template: Some(block.template.clone()),
+        sql_check: SqlCheck::of(&p.config, &block.span).unwrap_or(SqlCheck::Error),
+        config: p.config,
+        materialization: Materialization::Snapshot,
+        relation: Some(relation),
+        depends_on: p.deps,
+        description: props.map(|p| p.description.clone()).unwrap_or_default(),
+        columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+        generic_test: None,
+        checksum: checksum(&p.entry.file.text),
+        file: Arc::clone(&p.entry.file),
+        source_name: None,
+        unit_test: None,
+        reads: p.reads,
+    }))
+}
+
+fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>, acc: &mut Acc) {
+    let project = owner.project;
     for seed in &project.seeds {
-        let mut config = tree_config(pf.seeds_tree.as_ref(), &seed.fqn);
+        let mut config = owner.tree_config(|p| p.file.seeds_tree.as_ref(), &seed.fqn);
         let props = project.properties.seeds.get(&seed.name);
         if let Some(props) = props {
             config.merge(&props.config);
@@ -512,24 +635,22 @@ pub fn parse_project(
         if !config.enabled() {
             continue;
         }
-        let node_value = Value::from_serialize(serde_json::json!({
-            "name": seed.name, "resource_type": "seed", "config": config.to_json(),
-        }));
-        let relation = match relation_for(renderer, &shared, &seed.name, &config, &node_value) {
+        let node_value = node_value(owner, &seed.name, "seed", &config);
+        let relation = match relation_for(renderer, shared, &seed.name, &config, &node_value) {
             Ok(r) => r,
             Err(e) => {
-                errors.push(e);
+                acc.errors.push(e);
                 continue;
             }
         };
         let span = Span::file_start(&seed.file);
-        nodes.push(ParsedNode {
-            unique_id: format!("seed.{}.{}", pf.name, seed.name),
+        acc.nodes.push(ParsedNode {
+            unique_id: owner.unique_id("seed", &seed.name),
             resource_type: ResourceType::Seed,
             name: seed.name.clone(),
             fqn: seed.fqn.clone(),
             span,
-            original_file_path: seed.rel_path.clone(),
+            original_file_path: owner.file_path(seed),
             path: seed.path_in_folder.clone(),
             template: None,
             config,
@@ -547,12 +668,14 @@ pub fn parse_project(
             reads: Reads::default(),
         });
     }
+}
 
+fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
+    let project = owner.project;
     for source in &project.properties.sources {
+        let own_path = project.own_path(&source.file.path);
         for table in &source.tables {
-            let yml_folder = source
-                .file
-                .path
+            let yml_folder = own_path
                 .parent()
                 .map(|p| {
                     p.components()
@@ -561,7 +684,7 @@ pub fn parse_project(
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();
-            let mut fqn = vec![pf.name.clone()];
+            let mut fqn = vec![project.name().to_owned()];
             fqn.extend(yml_folder);
             fqn.push(source.name.clone());
             fqn.push(table.name.clone());
@@ -578,14 +701,14 @@ pub fn parse_project(
                 ),
                 None,
             );
-            nodes.push(ParsedNode {
-                unique_id: format!("source.{}.{}.{}", pf.name, source.name, table.name),
+            acc.nodes.push(ParsedNode {
+                unique_id: format!("source.{}.{}.{}", project.name(), source.name, table.name),
                 resource_type: ResourceType::Source,
                 name: table.name.clone(),
                 fqn,
                 span: table.span.clone(),
-                original_file_path: source.file.path.clone(),
-                path: source.file.path.clone(),
+                original_file_path: own_path.clone(),
+                path: own_path.clone(),
                 template: None,
                 config,
                 materialization: Materialization::View,
@@ -607,12 +730,29 @@ pub fn parse_project(
             });
         }
     }
+}
 
-    for result in test_inputs {
+fn singular_test_nodes(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    acc: &mut Acc,
+) {
+    let parsed: Vec<Result<ModelParse, Diagnostic>> = owner
+        .project
+        .singular_tests
+        .par_iter()
+        .map(|t| {
+            let config = owner.tree_config(|p| p.file.tests_tree.as_ref(), &t.fqn);
+            let template = t.rel_path.display().to_string();
+            parse_sql_file(owner, renderer, shared, t, &template, config)
+        })
+        .collect();
+    for result in parsed {
         let p = match result {
             Ok(p) => p,
             Err(e) => {
-                errors.push(e);
+                acc.errors.push(e);
                 continue;
             }
         };
@@ -620,13 +760,13 @@ pub fn parse_project(
             continue;
         }
         let span = Span::file_start(&p.entry.file);
-        nodes.push(ParsedNode {
-            unique_id: format!("test.{}.{}", pf.name, p.entry.name),
+        acc.nodes.push(ParsedNode {
+            unique_id: owner.unique_id("test", &p.entry.name),
             resource_type: ResourceType::Test,
             name: p.entry.name.clone(),
             fqn: p.entry.fqn.clone(),
             span,
-            original_file_path: p.entry.rel_path.clone(),
+            original_file_path: owner.file_path(&p.entry),
             path: p.entry.path_in_folder.clone(),
             template: Some(p.entry.rel_path.display().to_string()),
             config: p.config,
@@ -644,64 +784,74 @@ pub fn parse_project(
             reads: p.reads,
         });
     }
+}
 
-    // Generic tests from YAML, attached to the nodes parsed above.
+/// The data tests a node's YAML properties declare, and the YAML file.
+fn declared_tests<'a>(
+    project: &'a Project,
+    node: &ParsedNode,
+) -> Option<(Arc<SourceFile>, TestList<'a>)> {
+    match node.resource_type {
+        ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
+            let p = match node.resource_type {
+                ResourceType::Model => project.properties.models.get(&node.name),
+                ResourceType::Snapshot => project.properties.snapshots.get(&node.name),
+                _ => project.properties.seeds.get(&node.name),
+            }?;
+            let tests = p
+                .tests
+                .iter()
+                .map(|t| (None, t))
+                .chain(
+                    p.columns
+                        .iter()
+                        .flat_map(|c| c.tests.iter().map(move |t| (Some(c), t))),
+                )
+                .collect();
+            Some((Arc::clone(&p.file), tests))
+        }
+        ResourceType::Source => {
+            let s = project
+                .properties
+                .sources
+                .iter()
+                .find(|s| Some(&s.name) == node.source_name.as_ref())?;
+            let t = s.tables.iter().find(|t| t.name == node.name)?;
+            let tests = t
+                .tests
+                .iter()
+                .map(|x| (None, x))
+                .chain(
+                    t.columns
+                        .iter()
+                        .flat_map(|c| c.tests.iter().map(move |x| (Some(c), x))),
+                )
+                .collect();
+            Some((Arc::clone(&s.file), tests))
+        }
+        ResourceType::Test | ResourceType::UnitTest => None,
+    }
+}
+
+/// Generic tests from YAML, attached to the nodes of this project parsed so far
+/// (those from `first` on); the cached models' tests come from the cache.
+fn generic_test_nodes(
+    owner: Owner<'_>,
+    renderer: &Renderer,
+    first: usize,
+    (tests_cached, cached_tests): &(HashSet<String>, Vec<ParsedNode>),
+    acc: &mut Acc,
+) {
+    let project = owner.project;
     let mut generic_nodes = Vec::new();
-    let mut warned = HashSet::new();
-    for node in &nodes {
+    for node in &acc.nodes[first..] {
         if tests_cached.contains(&node.unique_id) {
             continue;
         }
-        let warnings_before = warnings.len();
-        let (yaml_file, tests): (Option<Arc<SourceFile>>, TestList<'_>) = match node.resource_type {
-            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
-                let props = match node.resource_type {
-                    ResourceType::Model => project.properties.models.get(&node.name),
-                    ResourceType::Snapshot => project.properties.snapshots.get(&node.name),
-                    _ => project.properties.seeds.get(&node.name),
-                };
-                match props {
-                    Some(p) => (
-                        Some(Arc::clone(&p.file)),
-                        p.tests
-                            .iter()
-                            .map(|t| (None, t))
-                            .chain(
-                                p.columns
-                                    .iter()
-                                    .flat_map(|c| c.tests.iter().map(move |t| (Some(c), t))),
-                            )
-                            .collect(),
-                    ),
-                    None => (None, Vec::new()),
-                }
-            }
-            ResourceType::Source => {
-                let src = project
-                    .properties
-                    .sources
-                    .iter()
-                    .find(|s| Some(&s.name) == node.source_name.as_ref());
-                let table = src.and_then(|s| s.tables.iter().find(|t| t.name == node.name));
-                match (src, table) {
-                    (Some(s), Some(t)) => (
-                        Some(Arc::clone(&s.file)),
-                        t.tests
-                            .iter()
-                            .map(|x| (None, x))
-                            .chain(
-                                t.columns
-                                    .iter()
-                                    .flat_map(|c| c.tests.iter().map(move |x| (Some(c), x))),
-                            )
-                            .collect(),
-                    ),
-                    _ => (None, Vec::new()),
-                }
-            }
-            ResourceType::Test | ResourceType::UnitTest => (None, Vec::new()),
+        let warnings_before = acc.warnings.len();
+        let Some((yaml_file, tests)) = declared_tests(project, node) else {
+            continue;
         };
-        let Some(yaml_file) = yaml_file else { continue };
         for (column, def) in tests {
             match generic::build_test_node(
                 project,
@@ -710,30 +860,58 @@ pub fn parse_project(
                 &yaml_file,
                 column,
                 def,
-                &mut warnings,
+                &mut acc.warnings,
             ) {
                 Ok(Some(n)) => generic_nodes.push(n),
                 Ok(None) => {}
-                Err(e) => errors.push(e),
+                Err(e) => acc.errors.push(e),
             }
         }
-        if warnings.len() > warnings_before {
-            warned.insert(node.unique_id.clone());
+        if acc.warnings.len() > warnings_before {
+            acc.warned.insert(node.unique_id.clone());
         }
     }
-    nodes.extend(generic_nodes);
-    nodes.extend(cached_tests);
+    acc.nodes.extend(generic_nodes);
+    acc.nodes.extend(cached_tests.iter().cloned());
+}
 
-    for def in &project.properties.unit_tests {
-        match crate::testing::unit::build_unit_test_node(project, &nodes, def) {
-            Ok(Some(n)) => nodes.push(n),
-            Ok(None) => {}
-            Err(e) => errors.push(e),
+/// `ref('name')` resolves by name, so an enabled model, seed or snapshot name may
+/// appear once across the root project and its packages.
+fn check_unique_names(acc: &mut Acc) {
+    let mut seen: HashMap<&str, &ParsedNode> = HashMap::new();
+    for node in &acc.nodes {
+        if !matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) {
+            continue;
+        }
+        match seen.get(node.name.as_str()) {
+            Some(prev) if prev.package_name() != node.package_name() => acc.errors.push(
+                Diagnostic::error(format!(
+                    "`{}` names a node of both `{}` and `{}`",
+                    node.name,
+                    prev.package_name(),
+                    node.package_name()
+                ))
+                .with_label(&node.span, "defined again here")
+                .with_label(&prev.span, "first defined here")
+                .with_help(
+                    "rename one of them, or disable one with `+enabled: false`: \
+                     sluice resolves `ref('name')` by name across packages",
+                ),
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert(&node.name, node);
+            }
         }
     }
+}
 
-    // The semantic layer's definitions, checked on every parse; `metric`
-    // assertions compile against them.
+/// The semantic layer's definitions, checked on every parse; `metric` assertions
+/// compile against them.
+fn assertion_nodes(project: &Project, renderer: &Renderer, acc: &mut Acc) {
     use crate::testing::assertions::MetricCatalog;
     let mut catalog_broken = false;
     let catalog = if project.properties.semantic_docs.is_empty() {
@@ -748,11 +926,11 @@ pub fn parse_project(
             .collect();
         match crate::metrics::Catalog::load(project, &names) {
             Ok((c, mut w)) => {
-                warnings.append(&mut w);
+                acc.warnings.append(&mut w);
                 Some(c)
             }
             Err(e) => {
-                errors.extend(e.0);
+                acc.errors.extend(e.0);
                 catalog_broken = true;
                 None
             }
@@ -769,13 +947,13 @@ pub fn parse_project(
             renderer,
             metric_catalog,
             def,
-            &mut warnings,
+            &mut acc.warnings,
         ) {
             Ok(Some(mut n)) => {
                 // The assertion names its model; the test machinery wants its id.
                 if let Some(test) = n.generic_test.as_mut() {
                     test.attached_to = test.attached_to.as_ref().and_then(|name| {
-                        nodes
+                        acc.nodes
                             .iter()
                             .find(|m| {
                                 &m.name == name
@@ -789,14 +967,16 @@ pub fn parse_project(
                             .map(|m| m.unique_id.clone())
                     });
                 }
-                nodes.push(n);
+                acc.nodes.push(n);
             }
             Ok(None) => {}
-            Err(e) => errors.push(e),
+            Err(e) => acc.errors.push(e),
         }
     }
+}
 
-    // Properties that describe nothing are usually typos: say so.
+/// Properties that describe nothing are usually typos: say so.
+fn warn_unused_properties(project: &Project, warnings: &mut Vec<Diagnostic>) {
     let model_names: std::collections::HashSet<&str> =
         project.models.iter().map(|m| m.name.as_str()).collect();
     for (name, props) in &project.properties.models {
@@ -815,13 +995,4 @@ pub fn parse_project(
             );
         }
     }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    Ok(ParseOutput {
-        nodes,
-        warnings,
-        warned,
-    })
 }

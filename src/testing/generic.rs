@@ -208,15 +208,25 @@ pub fn build_test_node(
         Some((ns, n)) => (Some(ns.to_owned()), n.to_owned()),
         None => (None, def.test_name.clone()),
     };
-    if renderer.test_macro(&def.test_name).is_none() {
+    if renderer
+        .test_macro_for(&def.test_name, project.name())
+        .is_none()
+    {
         let candidates: Vec<String> = renderer
             .macro_names()
             .into_iter()
             .filter_map(|n| n.strip_prefix("test_").map(str::to_owned))
             .collect();
-        let help = suggestion_help(&bare, candidates.iter().map(String::as_str), || {
-            "define it with `{% test name(model, column_name) %}` under macro-paths".to_owned()
-        });
+        let owners = renderer.packages_with_test(&bare);
+        let help = match owners.first() {
+            // dbt-core only fails this at run time ("'test_x' is undefined").
+            Some(pkg) if namespace.is_none() => format!(
+                "`{bare}` is a test of package `{pkg}`, and another package's tests are called with its name: write `{pkg}.{bare}`"
+            ),
+            _ => suggestion_help(&bare, candidates.iter().map(String::as_str), || {
+                "define it with `{% test name(model, column_name) %}` under macro-paths".to_owned()
+            }),
+        };
         return Err(
             Diagnostic::error(format!("unknown data test `{}`", def.test_name))
                 .with_label(&def.span, "no test macro with this name")
@@ -260,7 +270,8 @@ pub fn build_test_node(
 
     // fqn: project, the YAML file's folders under its resource path, the name.
     let mut fqn = vec![project.name().to_owned()];
-    if let Some(parent) = yaml_file.path.parent() {
+    let own_path = project.own_path(&yaml_file.path);
+    if let Some(parent) = own_path.parent() {
         fqn.extend(
             parent
                 .components()
@@ -314,7 +325,7 @@ pub fn build_test_node(
         fqn,
         file: Arc::clone(yaml_file),
         span: def.span.clone(),
-        original_file_path: yaml_file.path.clone(),
+        original_file_path: own_path.clone(),
         path: format!("{short}.sql").into(),
         template: None,
         config,

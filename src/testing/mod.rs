@@ -35,9 +35,12 @@ pub fn compile_generic(
         Some(ns) => format!("{ns}.{}", test.test_name),
         None => test.test_name.clone(),
     };
-    let def = renderer.test_macro(&full_name).ok_or_else(|| {
-        Diagnostic::error(format!("unknown data test `{full_name}`")).with_label(&node.span, "here")
-    })?;
+    let def = renderer
+        .test_macro_for(&full_name, node.package_name())
+        .ok_or_else(|| {
+            Diagnostic::error(format!("unknown data test `{full_name}`"))
+                .with_label(&node.span, "here")
+        })?;
     let mut model = match attached.and_then(|a| tested_relation(shared, a)) {
         Some(relation) => Relation::value(relation, renderer.dialect),
         None => Value::from(()),
