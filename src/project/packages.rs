@@ -49,7 +49,7 @@ pub fn load_all(
             );
             continue;
         }
-        match load_one(root, &pkg_dir, &project_file, version_check) {
+        match load_one(root, pf, &pkg_dir, &project_file, version_check) {
             Ok(p) => {
                 if let Some(prev) = packages.iter().find(|q| q.name() == p.name()) {
                     errors.push(
@@ -92,13 +92,15 @@ pub fn load_all(
 
 fn load_one(
     root: &Path,
+    root_pf: &ProjectFile,
     pkg_dir: &Path,
     project_file: &Path,
     version_check: bool,
 ) -> Result<Project, Diagnostics> {
     let mut warnings = Vec::new();
     let file = read_source(root, project_file)?;
-    let pf = dbt_project::parse(pkg_dir, file, &mut warnings)?;
+    // dbt renders every project's Jinja with the root's target and `--vars`.
+    let pf = dbt_project::parse_rendered(pkg_dir, file, &root_pf.yml_context, &mut warnings)?;
     if version_check {
         dbt_project::check_dbt_version(&pf, &pf.name)?;
     }
