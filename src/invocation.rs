@@ -197,13 +197,19 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
             .unwrap_or_default()
     };
     let cached = reuse.lookup(&project);
-    let renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
+    let mut renderer = Renderer::new(&project, target, &cli_vars, &templates)?;
+    let invocation_id = invocation_id();
+    renderer.set_run_info(&crate::render::builtins::RunInfo {
+        invocation_id: invocation_id.clone(),
+        run_started_at: started_at,
+        which: command.to_owned(),
+    });
     let parsed = parse::parse_project(&project, &renderer, cached)?;
     let dag = Dag::build(parsed.nodes)?;
     let mut all_warnings = project.warnings.clone();
     all_warnings.extend(parsed.warnings);
     let invocation = Invocation {
-        invocation_id: invocation_id(),
+        invocation_id,
         started_at,
         project_name: project.name().to_owned(),
         adapter_type,

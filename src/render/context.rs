@@ -498,21 +498,6 @@ pub fn macro_override(state: &State, name: &str) -> Option<Value> {
         .map(Value::from_serialize)
 }
 
-fn fromjson_fn(s: String, default: Option<Value>) -> Result<Value, Error> {
-    match serde_json::from_str::<Json>(&s) {
-        Ok(v) => Ok(Value::from_serialize(&v)),
-        Err(e) => {
-            default.ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))
-        }
-    }
-}
-
-fn tojson_fn(value: Value) -> Result<Value, Error> {
-    serde_json::to_string(&value)
-        .map(Value::from)
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))
-}
-
 /// `adapter`: `dispatch(name, macro_namespace)` and `quote(identifier)`.
 #[derive(Debug)]
 struct AdapterObject {
@@ -642,8 +627,6 @@ pub fn install(
     env.add_function("log", log_fn);
     env.add_function("return", macros::return_fn);
     env.add_function("is_incremental", is_incremental_fn);
-    env.add_function("fromjson", fromjson_fn);
-    env.add_function("tojson", tojson_fn);
     env.add_global("config", Value::from_object(ConfigFn));
     env.add_global(
         "adapter",

@@ -84,13 +84,48 @@ pub struct OffsetMap {
 
 impl OffsetMap {
     pub fn to_original(&self, offset: usize) -> usize {
-        let shift = self
-            .shifts
-            .iter()
-            .take_while(|(at, _)| *at <= offset)
-            .last()
-            .map_or(0, |(_, s)| *s);
-        offset.saturating_add_signed(-shift)
+        offset.saturating_add_signed(-self.shift_at(offset))
+    }
+
+    fn shift_at(&self, offset: usize) -> isize {
+        // Shifts are sorted by position: the last one at or before `offset` applies.
+        match self.shifts.partition_point(|(at, _)| *at <= offset) {
+            0 => 0,
+            i => self.shifts[i - 1].1,
+        }
+    }
+
+    /// A map from sorted `(position in the rewritten text, total shift)` pairs.
+    pub fn from_shifts(shifts: Vec<(usize, isize)>) -> Self {
+        OffsetMap { shifts }
+    }
+
+    /// The map of two rewrites in a row: `self` maps the final text to an
+    /// intermediate one, which `earlier` maps to the original.
+    pub fn then(&self, earlier: &OffsetMap) -> OffsetMap {
+        let mut points: Vec<usize> = vec![0];
+        let segments = std::iter::once((0usize, 0isize)).chain(self.shifts.iter().copied());
+        let ends = self.shifts.iter().map(|(at, _)| *at).chain([usize::MAX]);
+        for ((start, shift), end) in segments.zip(ends) {
+            points.push(start);
+            // Breakpoints of `earlier` inside this segment, in final coordinates.
+            let lo = start.saturating_add_signed(-shift);
+            let hi = end.saturating_add_signed(-shift);
+            let from = earlier.shifts.partition_point(|(b, _)| *b < lo);
+            for (b, _) in earlier.shifts[from..].iter().take_while(|(b, _)| *b < hi) {
+                points.push(b.saturating_add_signed(shift));
+            }
+        }
+        points.sort_unstable();
+        points.dedup();
+        let shifts = points
+            .into_iter()
+            .map(|x| {
+                let original = earlier.to_original(self.to_original(x));
+                (x, x as isize - original as isize)
+            })
+            .collect();
+        OffsetMap { shifts }
     }
 }
 
@@ -104,6 +139,16 @@ pub struct Preprocessed {
 
 /// Rename the macros of one file and list them.
 pub fn preprocess(source: &str) -> Preprocessed {
+    // Literals and `set` values first (see builtins::rewrite), then the renames.
+    let rewritten = super::builtins::rewrite::rewrite(source);
+    let mut pre = preprocess_macros(rewritten.as_ref().map_or(source, |(s, _)| s));
+    if let Some((_, first)) = rewritten {
+        pre.offsets = pre.offsets.then(&first);
+    }
+    pre
+}
+
+fn preprocess_macros(source: &str) -> Preprocessed {
     let mut found = Vec::new();
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for caps in MACRO_DEF.captures_iter(source) {

@@ -6,6 +6,7 @@
 //! *compile* render produces the final SQL with relations resolved. Renders are
 //! independent, so callers run them in parallel (rayon).
 
+pub mod builtins;
 pub mod cache;
 pub mod compile;
 pub mod context;
@@ -73,6 +74,8 @@ pub struct Renderer {
     pub package_vars: HashMap<String, BTreeMap<String, Json>>,
     /// The environment variables renders read (the parse cache depends on them).
     pub env_read: cache::EnvRead,
+    /// `flags` (see [`builtins::Flags`]).
+    flags: builtins::Flags,
 }
 
 static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -140,8 +143,8 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_keep_trailing_newline(true);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
+        builtins::install(&mut env);
 
         let mut registry = MacroRegistry {
             project_name: project.name().to_owned(),
@@ -192,6 +195,8 @@ impl Renderer {
         }
         let registry = Arc::new(registry);
         context::install(&mut env, &registry, dialect);
+        let sources = files.iter().map(|(k, (f, _))| (k.clone(), Arc::clone(f)));
+        builtins::install_context(&mut env, &registry, Arc::new(sources.collect()));
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -215,7 +220,15 @@ impl Renderer {
             vars,
             package_vars,
             env_read: Default::default(),
+            flags: Default::default(),
         })
+    }
+
+    /// The run's id, start time and command, as templates see them
+    /// (`invocation_id`, `run_started_at`, `flags.WHICH`).
+    pub fn set_run_info(&mut self, run: &builtins::RunInfo) {
+        builtins::set_run_globals(&mut self.env, run);
+        self.flags = builtins::Flags::new(run);
     }
 
     pub fn target_value(&self) -> Value {
@@ -282,10 +295,7 @@ impl Renderer {
             ("target", target),
             ("execute", Value::from_object(execute)),
             ("project_name", Value::from(self.project_name.clone())),
-            (
-                "flags",
-                Value::from_serialize(serde_json::json!({"FULL_REFRESH": full_refresh})),
-            ),
+            ("flags", self.flags.get(full_refresh)),
         ])
     }
 
@@ -309,12 +319,20 @@ impl Renderer {
         node: NodeContext,
         introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<Rendered, Diagnostic> {
-        let (file, offsets) = self.file(template);
+        let (file, mut offsets) = self.file(template);
         let env: &Environment<'_> = &self.env;
+        let rewritten;
         let tmpl = match self.node_sources.get(template) {
             Some(source) => {
                 let source = source.as_deref().unwrap_or(&file.text);
-                env.template_from_named_str(template, source)
+                rewritten = builtins::rewrite::rewrite(source);
+                match &rewritten {
+                    Some((text, map)) => {
+                        offsets = Some(map.clone());
+                        env.template_from_named_str(template, text)
+                    }
+                    None => env.template_from_named_str(template, source),
+                }
             }
             None => env.get_template(template),
         }
@@ -330,7 +348,13 @@ impl Renderer {
         };
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();
-        let sql = tmpl.render(&ctx).map_err(|e| self.error(&e))?;
+        let sql = tmpl.render(&ctx).map_err(|e| match e.name() {
+            // This template's own offsets (a rewritten node template).
+            Some(name) if name == template && offsets.is_some() => {
+                self.located(&e, &file, offsets.as_ref())
+            }
+            _ => self.error(&e),
+        })?;
         let recorded = session_value
             .downcast_object_ref::<RenderSession>()
             .map(RenderSession::take_recorded)
@@ -366,7 +390,10 @@ impl Renderer {
             introspection: introspect::RenderIntrospection::new(introspector),
         };
         let ctx = self.context(session, node);
-        self.env.render_str(source, &ctx)
+        match builtins::rewrite::rewrite(source) {
+            Some((rewritten, _)) => self.env.render_str(&rewritten, &ctx),
+            None => self.env.render_str(source, &ctx),
+        }
     }
 
     /// Call a macro by its resolved definition with keyword arguments (generic tests,
@@ -441,7 +468,16 @@ impl Renderer {
             Some(name) => self.file(name),
             None => (SourceFile::new("<template>", ""), None),
         };
-        let mut d = jinja_diagnostic(&file, offsets.as_ref(), e);
+        self.located(e, &file, offsets.as_ref())
+    }
+
+    fn located(
+        &self,
+        e: &minijinja::Error,
+        file: &Arc<SourceFile>,
+        offsets: Option<&OffsetMap>,
+    ) -> Diagnostic {
+        let mut d = jinja_diagnostic(file, offsets, e);
         if e.kind() == minijinja::ErrorKind::UnknownFunction {
             // minijinja says "name is unknown": suggest the closest macro.
             let name = e

@@ -12,6 +12,7 @@ mod execution;
 mod gtm;
 mod incremental;
 mod introspection;
+mod jinja_compat;
 mod packages;
 mod partial_parse;
 mod scd_snapshots;
