@@ -20,6 +20,7 @@ use minijinja::{Error, ErrorKind, State};
 
 use super::context::{self, Phase, Relation, RenderSession};
 use crate::adapter::{Dialect, RelationKind, RelationName};
+use crate::project::WarehouseKind;
 
 /// A query's result as the warehouse returned it: values as text, typed by the
 /// warehouse's column types.
@@ -1076,9 +1077,47 @@ impl Object for ApiColumn {
     ) -> Result<Value, Error> {
         match method {
             "create" => self.create(args),
+            "translate_type" => {
+                let (dtype,): (String,) = from_args(args)?;
+                Ok(Value::from(translate_type(self.dialect.kind(), &dtype)))
+            }
+            "numeric_type" => {
+                let (dtype, precision, scale): (String, Value, Value) = from_args(args)?;
+                let given = |v: &Value| !v.is_none() && !v.is_undefined();
+                Ok(Value::from(
+                    if self.dialect.kind() == WarehouseKind::BigQuery
+                        || !given(&precision)
+                        || !given(&scale)
+                    {
+                        // BigQuery's Column drops precision and scale, as dbt-bigquery does.
+                        dtype
+                    } else {
+                        format!("{dtype}({precision},{scale})")
+                    },
+                ))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
+}
+
+/// dbt's `Column.translate_type`: the adapter's `TYPE_LABELS` (dbt-adapters'
+/// `STRING -> TEXT`; dbt-bigquery's `TEXT -> STRING`, `FLOAT -> FLOAT64`,
+/// `INTEGER -> INT64`), else the type as given.
+fn translate_type(kind: WarehouseKind, dtype: &str) -> String {
+    let labels: &[(&str, &str)] = match kind {
+        WarehouseKind::BigQuery => &[
+            ("TEXT", "STRING"),
+            ("FLOAT", "FLOAT64"),
+            ("INTEGER", "INT64"),
+        ],
+        _ => &[("STRING", "TEXT")],
+    };
+    let upper = dtype.to_ascii_uppercase();
+    labels
+        .iter()
+        .find(|(from, _)| *from == upper)
+        .map_or_else(|| dtype.to_owned(), |(_, to)| (*to).to_owned())
 }
 
 /// Install the introspective functions and `api` into `env`.

@@ -482,6 +482,31 @@ impl Object for Namespace {
             .resolve_in(&self.name, name)
             .map(MacroFn::value)
     }
+
+    /// `ns.name(...)`: the macro, or an error naming what is missing (minijinja's
+    /// default would be "map has no method named name").
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match self.registry.resolve_in(&self.name, method) {
+            Some(def) => invoke(def, state, args),
+            // Not UnknownMethod: minijinja would replace the message with its own.
+            None => Err(Error::new(
+                ErrorKind::UnknownFunction,
+                if self.name == "dbt" {
+                    format!(
+                        "`dbt.{method}` is not one of dbt-core's `dbt` macros that sluice provides \
+                         (docs/dbt-compatibility.md lists them)"
+                    )
+                } else {
+                    format!("`{}` has no macro named `{method}`", self.name)
+                },
+            )),
+        }
+    }
 }
 
 /// The text of one `{% macro name(...) %} ... {% endmacro %}` block in a macro

@@ -18,6 +18,7 @@ mod partial_parse;
 mod scd_snapshots;
 mod semantic;
 mod slim_ci;
+mod three_targets;
 mod traps;
 mod unit_tests;
 mod warehouses;

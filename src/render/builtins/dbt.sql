@@ -179,6 +179,39 @@ current_timestamp()
 {%- endmacro %}
 
 
+{#- dbt's deprecated timestamps, kept for packages written for dbt_utils < 1.0. -#}
+{# Returns SQL for the current timestamp without time zone (deprecated in dbt; as dbt_utils' old current_timestamp). #}
+{% macro current_timestamp_backcompat() -%}
+  {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{%- endmacro %}
+
+{% macro default__current_timestamp_backcompat() -%}
+current_timestamp::timestamp
+{%- endmacro %}
+
+{% macro snowflake__current_timestamp_backcompat() -%}
+current_timestamp::{{ dbt.type_timestamp() }}
+{%- endmacro %}
+
+{% macro bigquery__current_timestamp_backcompat() -%}
+current_timestamp
+{%- endmacro %}
+
+
+{# Returns SQL for the current UTC timestamp without time zone (deprecated in dbt). #}
+{% macro current_timestamp_in_utc_backcompat() -%}
+  {{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}
+{%- endmacro %}
+
+{% macro default__current_timestamp_in_utc_backcompat() -%}
+  {{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{%- endmacro %}
+
+{% macro snowflake__current_timestamp_in_utc_backcompat() -%}
+convert_timezone('UTC', {{ dbt.snowflake__current_timestamp_backcompat() }})::{{ dbt.type_timestamp() }}
+{%- endmacro %}
+
+
 {# Returns SQL truncating date to the start of its datepart (day, week, month, quarter, year, hour...). #}
 {% macro date_trunc(datepart, date) -%}
   {{ return(adapter.dispatch('date_trunc', 'dbt')(datepart, date)) }}
@@ -255,6 +288,11 @@ datetime_add(cast({{ from_date_or_timestamp }} as datetime), interval ({{ interv
 {#- One datepart after the start of the period, minus a day. dbt.dateadd
     already handles quarter on DuckDB, so no duckdb__ variant is needed. -#}
 {% macro default__last_day(date, datepart) -%}
+{{ dbt.default_last_day(date, datepart) }}
+{%- endmacro %}
+
+{#- dbt-adapters' name for the portable body, which adapters' overrides call. -#}
+{% macro default_last_day(date, datepart) -%}
 cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
 {%- endmacro %}
 
@@ -477,4 +515,185 @@ string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_
 
 {% macro bigquery__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
 string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %}{% if limit_num %} limit {{ limit_num }}{% endif %})
+{%- endmacro %}
+
+
+{# Returns the first integer n with upper_bound <= 2 ** n (an error when upper_bound is not positive). #}
+{% macro get_powers_of_two(upper_bound) -%}
+  {{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
+{%- endmacro %}
+
+{% macro default__get_powers_of_two(upper_bound) -%}
+{%- if upper_bound <= 0 -%}
+{{ exceptions.raise_compiler_error("upper bound must be positive") }}
+{%- endif -%}
+{%- for _ in range(1, 100) -%}
+{%- if upper_bound <= 2 ** loop.index -%}{{ return(loop.index) }}{%- endif -%}
+{%- endfor -%}
+{%- endmacro %}
+
+
+{# Returns a query with one column generated_number: 1 to upper_bound. #}
+{% macro generate_series(upper_bound) -%}
+  {{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}
+{%- endmacro %}
+
+{#- Cross joins of (0, 1), one per power of two, as dbt-adapters does. -#}
+{% macro default__generate_series(upper_bound) -%}
+{%- set n = dbt.get_powers_of_two(upper_bound) -%}
+with p as (
+    select 0 as generated_number union all select 1
+), unioned as (
+    select
+    {% for i in range(n) -%}
+    p{{ i }}.generated_number * power(2, {{ i }}){% if not loop.last %} + {% endif %}
+    {% endfor -%}
+    + 1 as generated_number
+    from
+    {% for i in range(n) -%}
+    p as p{{ i }}{% if not loop.last %} cross join {% endif %}
+    {% endfor %}
+)
+select * from unioned
+where generated_number <= {{ upper_bound }}
+order by generated_number
+{%- endmacro %}
+
+{% macro duckdb__generate_series(upper_bound) -%}
+select generate_series as generated_number from generate_series(1, {{ upper_bound }})
+{%- endmacro %}
+
+
+{# Returns the number of dateparts between start_date and end_date, asked of the warehouse (1 before it can be asked). #}
+{% macro get_intervals_between(start_date, end_date, datepart) -%}
+  {{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
+{%- endmacro %}
+
+{% macro default__get_intervals_between(start_date, end_date, datepart) -%}
+{%- call statement('get_intervals_between', fetch_result=True) -%}
+select {{ dbt.datediff(start_date, end_date, datepart) }}
+{%- endcall -%}
+{%- set value_list = load_result('get_intervals_between') -%}
+{%- if value_list and value_list['data'] -%}
+{{ return(value_list['data'] | map(attribute=0) | list | first) }}
+{%- else -%}
+{{ return(1) }}
+{%- endif -%}
+{%- endmacro %}
+
+
+{# Returns a query with one column date_<datepart>: each datepart from start_date up to end_date (inclusive of end_date only when it falls on a step, as dbt's). #}
+{% macro date_spine(datepart, start_date, end_date) -%}
+  {{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__date_spine(datepart, start_date, end_date) -%}
+with rawdata as (
+    {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }}
+),
+all_periods as (
+    select ({{ dbt.dateadd(datepart, "row_number() over (order by generated_number) - 1", start_date) }}) as date_{{ datepart }}
+    from rawdata
+),
+filtered as (
+    select * from all_periods where date_{{ datepart }} <= {{ end_date }}
+)
+select * from filtered
+{%- endmacro %}
+
+
+{# --------------------------------------------------------- set operators -- #}
+
+{# Returns the set-difference operator (EXCEPT; EXCEPT DISTINCT on BigQuery). #}
+{% macro except() -%}
+  {{ return(adapter.dispatch('except', 'dbt')()) }}
+{%- endmacro %}
+
+{% macro default__except() -%}
+except
+{%- endmacro %}
+
+{% macro bigquery__except() -%}
+except distinct
+{%- endmacro %}
+
+
+{# Returns the set-intersection operator (INTERSECT; INTERSECT DISTINCT on BigQuery). #}
+{% macro intersect() -%}
+  {{ return(adapter.dispatch('intersect', 'dbt')()) }}
+{%- endmacro %}
+
+{% macro default__intersect() -%}
+intersect
+{%- endmacro %}
+
+{% macro bigquery__intersect() -%}
+intersect distinct
+{%- endmacro %}
+
+
+{# Returns SQL comparing two expressions with `=` (dbt's behaviour without the enable_truthy_nulls_equals_macro flag). #}
+{% macro equals(expr1, expr2) -%}
+  {{ return(adapter.dispatch('equals', 'dbt')(expr1, expr2)) }}
+{%- endmacro %}
+
+{% macro default__equals(expr1, expr2) -%}
+({{ expr1 }} = {{ expr2 }})
+{%- endmacro %}
+
+
+{# ------------------------------------------------------------ arrays -- #}
+
+{# Returns SQL for an array of the SQL expressions in inputs (an empty array of data_type, integer by default, when there are none). #}
+{% macro array_construct(inputs=[], data_type=none) -%}
+  {%- set data_type = data_type if data_type else api.Column.translate_type('integer') -%}
+  {{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}
+{%- endmacro %}
+
+{% macro default__array_construct(inputs, data_type) -%}
+{%- if inputs | length > 0 -%}
+array[ {{ inputs | join(' , ') }} ]
+{%- else -%}
+array[]::{{ data_type }}[]
+{%- endif -%}
+{%- endmacro %}
+
+{% macro snowflake__array_construct(inputs, data_type) -%}
+array_construct( {{ inputs | join(' , ') }} )
+{%- endmacro %}
+
+{% macro bigquery__array_construct(inputs, data_type) -%}
+{%- if inputs | length > 0 -%}
+[ {{ inputs | join(' , ') }} ]
+{%- else -%}
+ARRAY<{{ data_type }}>[]
+{%- endif -%}
+{%- endmacro %}
+
+
+{# Returns SQL for array with new_element (of the array's element type) appended. #}
+{% macro array_append(array, new_element) -%}
+  {{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}
+{%- endmacro %}
+
+{% macro default__array_append(array, new_element) -%}
+array_append({{ array }}, {{ new_element }})
+{%- endmacro %}
+
+{% macro bigquery__array_append(array, new_element) -%}
+{{ dbt.array_concat(array, dbt.array_construct([new_element])) }}
+{%- endmacro %}
+
+
+{# Returns SQL for array_1 followed by array_2. #}
+{% macro array_concat(array_1, array_2) -%}
+  {{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}
+{%- endmacro %}
+
+{% macro default__array_concat(array_1, array_2) -%}
+array_cat({{ array_1 }}, {{ array_2 }})
+{%- endmacro %}
+
+{% macro bigquery__array_concat(array_1, array_2) -%}
+array_concat({{ array_1 }}, {{ array_2 }})
 {%- endmacro %}
