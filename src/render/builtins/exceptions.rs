@@ -75,7 +75,11 @@ impl Object for Exceptions {
                 self.warn(state, &text(0));
                 Ok(Value::from(""))
             }
-            "raise_not_implemented" => Err(raise(format!("not implemented: {}", text(0)))),
+            // dbt's NotImplementedError, raised by a project's or package's own macro.
+            "raise_not_implemented" => Err(raise(format!(
+                "{} (raised by exceptions.raise_not_implemented)",
+                text(0)
+            ))),
             "raise_database_error" => Err(raise(format!("database error: {}", text(0)))),
             "raise_dependency_error" => Err(raise(format!("dependency error: {}", text(0)))),
             "raise_fail_fast_error" => Err(raise(format!("fail fast: {}", text(0)))),
