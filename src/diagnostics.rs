@@ -354,6 +354,10 @@ pub mod event {
     pub const NO_NODES_FOR_SELECTION_CRITERIA: &str = "NoNodesForSelectionCriteria";
     /// The selection left nothing to run (dbt Q035).
     pub const NOTHING_TO_DO: &str = "NothingToDo";
+    /// `ls` selected nothing (dbt Q038).
+    pub const NO_NODES_SELECTED: &str = "NoNodesSelected";
+    /// sluice: `ls --resource-type` named a kind sluice's graph has no nodes of.
+    pub const RESOURCE_TYPE_NOT_LISTED: &str = "ResourceTypeNotListed";
     /// YAML properties for a model that has no file (dbt I004).
     pub const NO_NODE_FOR_YAML_KEY: &str = "NoNodeForYamlKey";
     /// `{{ exceptions.warn(...) }}` in Jinja (dbt Z046).
@@ -374,6 +378,8 @@ pub mod event {
     pub const ALL: &[&str] = &[
         NO_NODES_FOR_SELECTION_CRITERIA,
         NOTHING_TO_DO,
+        NO_NODES_SELECTED,
+        RESOURCE_TYPE_NOT_LISTED,
         NO_NODE_FOR_YAML_KEY,
         JINJA_LOG_WARNING,
         LOG_TEST_RESULT,

@@ -11,10 +11,8 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use serde_json::Value as Json;
 
-use crate::adapter::bigquery::BigQueryAdapter;
 use crate::adapter::relation_cache::RelationCache;
-use crate::adapter::snowflake::SnowflakeAdapter;
-use crate::adapter::{self, duckdb::DuckDbAdapter, Adapter};
+use crate::adapter::{self, Adapter};
 use crate::artifacts::{self, CompiledInfo, Invocation};
 use crate::diagnostics::{Diagnostic, Result, SourceFile};
 use crate::execute::materialize::{self, Compiled};
@@ -28,7 +26,7 @@ use crate::project::{self, Materialization, Project, TargetDef, WarehouseKind};
 use crate::render::cache::{self, ParseCache, Reuse};
 use crate::render::compile;
 use crate::render::parse::{self, ParsedNode, ResourceType};
-use crate::render::{Renderer, Resolved, TargetInfo};
+use crate::render::{RenderShared, Renderer, Resolved, TargetInfo};
 
 /// Options every command shares.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +68,8 @@ pub struct Loaded {
     pub invocation: Invocation,
     /// `--full-refresh`: rebuild incremental models from scratch.
     pub full_refresh: bool,
+    /// `--empty`: every `ref`/`source` reads zero rows (schema-only builds).
+    pub empty: bool,
     /// `--state DIR`: another run's artifacts.
     pub state: Option<State>,
     /// `--defer` / `--favor-state`.
@@ -157,25 +157,6 @@ pub(crate) fn target_info(
     })
 }
 
-/// The DuckDB file's path (relative to the project), `:memory:` for none.
-fn duckdb_path(project: &Project, def: &TargetDef) -> Result<String> {
-    Ok(match def.field("path") {
-        Some(n) => project::render_field(n, "`path`")?,
-        None => format!("{}.duckdb", project.name()),
-    })
-}
-
-/// DuckDB names a database file's catalog after the file's stem.
-pub(crate) fn duckdb_catalog(project: &Project, def: &TargetDef) -> Result<String> {
-    let path = duckdb_path(project, def)?;
-    if path == ":memory:" {
-        return Ok("memory".to_owned());
-    }
-    Ok(Path::new(&path)
-        .file_stem()
-        .map_or_else(|| "memory".to_owned(), |s| s.to_string_lossy().into_owned()))
-}
-
 /// Load, render (parse) and build the graph.
 pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     let started_at = Utc::now();
@@ -216,7 +197,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         command: command.to_owned(),
         args: serde_json::json!({"which": command, "target": opts.target, "vars": opts.vars}),
         database: match target_def.kind {
-            WarehouseKind::DuckDb => Some(duckdb_catalog(&project, &target_def)?),
+            WarehouseKind::DuckDb => Some(adapter::connect::duckdb_catalog(&project, &target_def)?),
             _ => renderer.target.database.clone(),
         },
     };
@@ -228,6 +209,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         warnings: all_warnings,
         invocation,
         full_refresh: false,
+        empty: false,
         state: None,
         defer: Defer::No,
         late: Default::default(),
@@ -709,14 +691,14 @@ impl Loaded {
         (relations, sources)
     }
 
-    /// Compile the selected nodes (plus the ephemeral models they inline), write
-    /// `target/compiled/**`, and check the SQL (see [`execute::compile`]). Seeds are
-    /// parsed from CSV here, so a malformed seed stops the command before anything
-    /// runs; a node whose compile or check fails is [`Compiled::Failed`].
-    pub fn compile(
+    /// What the compile renders of `selected` share: every relation (deferred
+    /// ones for unselected parents under `--defer`), the flags, the incremental
+    /// models that build incrementally; and, under `--defer`, the undeferred state
+    /// unit tests type their inputs with.
+    fn render_state(
         &mut self,
         selected: &HashSet<NodeIndex>,
-    ) -> Result<HashMap<NodeIndex, Compiled>> {
+    ) -> Result<(Arc<RenderShared>, Option<Arc<RenderShared>>)> {
         let (mut relations, sources) = self.relations();
         // Unit tests type their inputs from this project's own models, never
         // from the deferred ones.
@@ -725,12 +707,40 @@ impl Loaded {
         self.defer_relations(selected, &mut relations)?;
         let mut state = self.renderer.shared_state(relations, sources);
         state.full_refresh = self.full_refresh;
+        state.empty = self.empty;
         state.incremental = self.existing_incrementals(selected)?;
+        Ok((Arc::new(state), undeferred))
+    }
+
+    /// SQL given with `--inline`, compiled against this project (its refs read
+    /// what a build here would, deferred under `--defer`).
+    pub fn compile_inline(&mut self, sql: &str) -> Result<String> {
+        let (shared, _) = self.render_state(&HashSet::new())?;
+        let file = SourceFile::new("--inline", sql);
+        let dag = &self.dag;
+        let find = |name: &str| dag.by_name.get(name).and_then(|id| dag.get(id));
+        Ok(compile::render_inline(
+            &self.renderer,
+            &shared,
+            &file,
+            find,
+        )?)
+    }
+
+    /// Compile the selected nodes (plus the ephemeral models they inline), write
+    /// `target/compiled/**`, and check the SQL (see [`execute::compile`]). Seeds are
+    /// parsed from CSV here, so a malformed seed stops the command before anything
+    /// runs; a node whose compile or check fails is [`Compiled::Failed`].
+    pub fn compile(
+        &mut self,
+        selected: &HashSet<NodeIndex>,
+    ) -> Result<HashMap<NodeIndex, Compiled>> {
+        let (shared, undeferred) = self.render_state(selected)?;
         let compiler = execute::compile::Compiler {
             renderer: &self.renderer,
             dag: &self.dag,
             project: &self.project,
-            shared: Arc::new(state),
+            shared,
             undeferred,
         };
         let out = compiler.compile(selected);
@@ -848,77 +858,19 @@ impl Loaded {
     /// warehouse always may; a DuckDB target only once its file exists (opening
     /// one that does not would create it).
     fn target_may_hold_relations(&self) -> Result<bool> {
-        if self.target_def.kind != WarehouseKind::DuckDb {
-            return Ok(true);
-        }
-        let path = duckdb_path(&self.project, &self.target_def)?;
-        Ok(path != ":memory:" && self.project.root.join(path).is_file())
+        Ok(adapter::connect::may_hold_relations(
+            &self.project,
+            &self.target_def,
+        )?)
     }
 
     /// The warehouse connection for the target.
     pub fn adapter(&self) -> Result<Box<dyn Adapter>> {
-        match self.target_def.kind {
-            WarehouseKind::DuckDb => {
-                let path = duckdb_path(&self.project, &self.target_def)?;
-                let adapter = if path == ":memory:" {
-                    DuckDbAdapter::open_in_memory()
-                } else {
-                    DuckDbAdapter::open(&self.project.root.join(&path))
-                };
-                let adapter = adapter.map_err(|e| {
-                    Diagnostic::error(format!("cannot open the DuckDB database {path}: {e}"))
-                        .with_label(&self.target_def.span, "in this target")
-                        .with_help("check the `path` of the target, and that no other process holds the file")
-                })?;
-                adapter.apply_target_setup(&self.target_def)?;
-                // `attach:` (as in dbt-duckdb): other database files, readable under
-                // an alias, e.g. production's for `--defer`.
-                for (file, alias, span) in self.duckdb_attachments()? {
-                    adapter
-                        .attach(&self.project.root.join(&file), &alias)
-                        .map_err(|e| {
-                            Diagnostic::error(format!("cannot attach {file} as `{alias}`: {e}"))
-                                .with_label(&span, "attached here")
-                                .with_help("check the path, and that the alias is not the target's own catalog name")
-                        })?;
-                }
-                Ok(Box::new(adapter))
-            }
-            WarehouseKind::Snowflake => Ok(Box::new(SnowflakeAdapter::from_target(
-                &self.target_def,
-                &self.renderer.target.schema,
-            )?)),
-            WarehouseKind::BigQuery => Ok(Box::new(BigQueryAdapter::from_target(
-                &self.target_def,
-                &self.renderer.target.schema,
-            )?)),
-        }
-    }
-
-    /// The target's `attach:` list: (path, alias, where it is written).
-    fn duckdb_attachments(&self) -> Result<Vec<(String, String, crate::diagnostics::Span)>> {
-        let Some(list) = self.target_def.field("attach") else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for item in list.expect_seq("`attach`")? {
-            let path = item
-                .get("path")
-                .ok_or_else(|| {
-                    Diagnostic::error("an `attach` entry needs a `path`")
-                        .with_label(&item.span, "this entry")
-                        .with_help("write `attach: [{path: prod.duckdb, alias: prod}]`")
-                })
-                .and_then(|n| project::render_field(n, "`path`"))?;
-            let alias = match item.get("alias") {
-                Some(n) => n.expect_str("`alias`")?.to_owned(),
-                None => Path::new(&path)
-                    .file_stem()
-                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
-            };
-            out.push((path, alias, item.span.clone()));
-        }
-        Ok(out)
+        Ok(adapter::connect::connect(
+            &self.project,
+            &self.target_def,
+            &self.renderer.target.schema,
+        )?)
     }
 
     /// The selected nodes that run: ephemeral models are inlined into their

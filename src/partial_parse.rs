@@ -324,7 +324,9 @@ fn invocation_for_metadata(
         command: "parse".to_owned(),
         args: serde_json::json!({"which": "parse", "target": opts.target, "vars": opts.vars}),
         database: match target_def.kind {
-            WarehouseKind::DuckDb => Some(invocation::duckdb_catalog(project, target_def).ok()?),
+            WarehouseKind::DuckDb => {
+                Some(crate::adapter::connect::duckdb_catalog(project, target_def).ok()?)
+            }
             _ => target.database.clone(),
         },
     })

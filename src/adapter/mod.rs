@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bigquery;
+pub mod connect;
 pub mod duckdb;
 pub mod http;
 pub mod relation_cache;

@@ -1,4 +1,6 @@
-//! `sluice parse` and `sluice compile`.
+//! `sluice parse` and `sluice compile` (`--inline` for SQL given on the command line).
+
+use clap::Args;
 
 use super::{emit_warnings, CommonArgs, Outcome, SelectArgs};
 use crate::diagnostics::Diagnostics;
@@ -47,7 +49,25 @@ pub fn parse(args: &CommonArgs) -> Result<Outcome, Diagnostics> {
     Ok(Outcome::Success)
 }
 
-pub fn run(args: &SelectArgs) -> Result<Outcome, Diagnostics> {
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Compile this SQL (Jinja, refs and macros resolved) and print it, instead of
+    /// the project's nodes: --inline "select * from {{ ref('orders') }}"
+    #[arg(long, value_name = "SQL", conflicts_with_all = ["select", "exclude"])]
+    pub inline: Option<String>,
+}
+
+pub fn run(args: &CompileArgs) -> Result<Outcome, Diagnostics> {
+    if let Some(sql) = &args.inline {
+        let mut loaded = args.select.load("compile")?;
+        let compiled = loaded.compile_inline(sql);
+        emit_warnings(&loaded.warnings)?;
+        crate::output::println(compiled?.trim());
+        return Ok(Outcome::Success);
+    }
+    let args = &args.select;
     let started = std::time::Instant::now();
     let mut loaded = args.load("compile")?;
     let selected = loaded.select(

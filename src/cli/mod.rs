@@ -9,6 +9,7 @@ mod deps;
 mod init;
 mod ls;
 mod metrics;
+mod retry;
 mod run;
 mod show;
 mod warn_error;
@@ -46,7 +47,7 @@ pub enum Command {
     /// Parse the project and write manifest.json
     Parse(CommonArgs),
     /// Render and check the SQL of the selected nodes, without running it
-    Compile(SelectArgs),
+    Compile(compile::CompileArgs),
     /// Build the selected models
     Run(RunArgs),
     /// Load the selected seeds
@@ -58,6 +59,7 @@ pub enum Command {
     /// Seeds, models, snapshots, unit tests, data tests and assertions in DAG order
     Build(RunArgs),
     /// List the selected nodes
+    #[command(visible_alias = "list")]
     Ls(ls::LsArgs),
     /// Preview the rows of a model
     Show(show::ShowArgs),
@@ -65,6 +67,8 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// Remove the project's clean-targets (default: its target-path)
     Clean(clean::CleanArgs),
+    /// Re-run what failed, erred or was skipped in the last run (its run_results.json)
+    Retry(retry::RetryArgs),
 }
 
 impl Command {
@@ -74,7 +78,7 @@ impl Command {
             Command::Init(_) => None,
             Command::Debug(a) | Command::Parse(a) => Some(a),
             Command::Deps(a) => Some(&a.common),
-            Command::Compile(a) => Some(&a.common),
+            Command::Compile(a) => Some(&a.select.common),
             Command::Run(a)
             | Command::Seed(a)
             | Command::Test(a)
@@ -84,6 +88,7 @@ impl Command {
             Command::Show(a) => Some(&a.common),
             Command::Metrics(a) => Some(a.common()),
             Command::Clean(a) => Some(&a.common),
+            Command::Retry(a) => Some(&a.common),
         }
     }
 }
@@ -230,6 +235,9 @@ pub struct RunArgs {
     /// Rebuild incremental models from scratch (unless a model sets `full_refresh: false`)
     #[arg(long)]
     pub full_refresh: bool,
+    /// Read zero rows from every ref and source: build the schema only, as dbt's --empty
+    #[arg(long)]
+    pub empty: bool,
 }
 
 /// How a command ended.
@@ -292,6 +300,7 @@ pub fn main() -> ExitCode {
         Command::Metrics(args) => metrics::run(args),
         Command::Show(args) => show::run(args),
         Command::Clean(args) => clean::run(args),
+        Command::Retry(args) => retry::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

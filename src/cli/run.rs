@@ -1,12 +1,19 @@
-//! `sluice run`, `seed`, `test` and `build`: select, compile, execute, summarise.
+//! `sluice run`, `seed`, `test`, `snapshot` and `build`: select, compile, execute,
+//! summarise. `sluice retry` reuses [`execute`] on what failed last time.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use petgraph::graph::NodeIndex;
 
 use super::{emit_warnings, print_diagnostics, Outcome, RunArgs};
 use crate::diagnostics::{event, Diagnostic, Diagnostics};
 use crate::execute::{Reporter, Status};
 use crate::graph::select::IndirectSelection;
+use crate::invocation::Loaded;
 use crate::render::parse::ResourceType;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Run,
     Seed,
@@ -15,44 +22,139 @@ pub enum Kind {
     Build,
 }
 
-pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
-    let common = &args.select.common;
-    let (name, types): (&str, &[ResourceType]) = match kind {
-        Kind::Run => ("run", &[ResourceType::Model]),
-        Kind::Seed => ("seed", &[ResourceType::Seed]),
-        Kind::Test => ("test", &[ResourceType::Test, ResourceType::UnitTest]),
-        Kind::Snapshot => ("snapshot", &[ResourceType::Snapshot]),
-        Kind::Build => (
-            "build",
-            &[
+impl Kind {
+    /// The command's name, as `run_results.json`'s `args.which` records it.
+    pub fn command(self) -> &'static str {
+        match self {
+            Kind::Run => "run",
+            Kind::Seed => "seed",
+            Kind::Test => "test",
+            Kind::Snapshot => "snapshot",
+            Kind::Build => "build",
+        }
+    }
+
+    /// The command `args.which` names, when it is one of these.
+    pub fn of_command(which: &str) -> Option<Kind> {
+        [
+            Kind::Run,
+            Kind::Seed,
+            Kind::Test,
+            Kind::Snapshot,
+            Kind::Build,
+        ]
+        .into_iter()
+        .find(|k| k.command() == which)
+    }
+
+    /// The node types the command runs.
+    fn types(self) -> &'static [ResourceType] {
+        match self {
+            Kind::Run => &[ResourceType::Model],
+            Kind::Seed => &[ResourceType::Seed],
+            Kind::Test => &[ResourceType::Test, ResourceType::UnitTest],
+            Kind::Snapshot => &[ResourceType::Snapshot],
+            Kind::Build => &[
                 ResourceType::Seed,
                 ResourceType::Model,
                 ResourceType::Snapshot,
                 ResourceType::Test,
                 ResourceType::UnitTest,
             ],
-        ),
+        }
+    }
+}
+
+/// The flags of a run that `sluice retry` needs to repeat it, recorded in
+/// `run_results.json`'s `args` under dbt's names.
+#[derive(Clone, Debug, Default)]
+pub struct Repeatable {
+    pub full_refresh: bool,
+    pub empty: bool,
+    pub fail_fast: bool,
+    pub threads: Option<usize>,
+    pub state: Option<String>,
+    pub defer: bool,
+    pub favor_state: bool,
+}
+
+impl Repeatable {
+    pub fn record(&self, loaded: &mut Loaded, select: &[String], exclude: &[String]) {
+        let args = &mut loaded.invocation.args;
+        args["select"] = serde_json::json!(select);
+        args["exclude"] = serde_json::json!(exclude);
+        args["full_refresh"] = serde_json::json!(self.full_refresh);
+        args["empty"] = serde_json::json!(self.empty);
+        args["fail_fast"] = serde_json::json!(self.fail_fast);
+        args["threads"] = serde_json::json!(self.threads);
+        args["state"] = serde_json::json!(self.state);
+        args["defer"] = serde_json::json!(self.defer);
+        args["favor_state"] = serde_json::json!(self.favor_state);
+    }
+}
+
+pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
+    let started = Instant::now();
+    let select = &args.select;
+    if args.empty && matches!(kind, Kind::Seed | Kind::Test) {
+        // dbt has no --empty here: seeds load their CSV, and tests over empty
+        // relations would pass having checked nothing.
+        return Err(Diagnostic::error(format!(
+            "`--empty` applies to run, build and snapshot, not to `{}`",
+            kind.command()
+        ))
+        .with_help("`sluice build --empty` builds every model with zero rows and tests them")
+        .into());
+    }
+    let mut loaded = select.load(kind.command())?;
+    let repeat = Repeatable {
+        full_refresh: args.full_refresh,
+        empty: args.empty,
+        fail_fast: args.fail_fast,
+        threads: select.common.threads,
+        state: select.state.as_ref().map(|s| s.display().to_string()),
+        defer: select.defer,
+        favor_state: select.favor_state,
     };
-    let started = std::time::Instant::now();
-    let mut loaded = args.select.load(name)?;
-    loaded.full_refresh = args.full_refresh;
+    repeat.record(&mut loaded, &select.select, &select.exclude);
     let default = if kind == Kind::Build {
         IndirectSelection::Buildable
     } else {
         IndirectSelection::Eager
     };
     let selected = loaded.select(
-        &args.select.select,
-        &args.select.exclude,
-        types,
-        args.select.indirect(default),
+        &select.select,
+        &select.exclude,
+        kind.types(),
+        select.indirect(default),
     )?;
-    let compiled = loaded.compile(&selected);
+    execute(
+        loaded,
+        &selected,
+        kind,
+        &repeat,
+        &Reporter::new(select.common.log_format()),
+        started,
+    )
+}
+
+/// Compile and run `selected` (already restricted to the command's node types),
+/// then print the summary.
+pub fn execute(
+    mut loaded: Loaded,
+    selected: &HashSet<NodeIndex>,
+    kind: Kind,
+    repeat: &Repeatable,
+    reporter: &Reporter,
+    started: Instant,
+) -> Result<Outcome, Diagnostics> {
+    loaded.full_refresh = repeat.full_refresh;
+    loaded.empty = repeat.empty;
+    let compiled = loaded.compile(selected);
     emit_warnings(&loaded.warnings)?;
     loaded.warnings.clear();
     let compiled = compiled?;
-    let reporter = Reporter::new(common.log_format());
-    let selected = loaded.runnable(&selected);
+    let selected = loaded.runnable(selected);
     if selected.is_empty() {
         loaded.write_manifest(&compiled)?;
         // dbt's NothingToDo: a warning, exit 0, unless --warn-error says otherwise.
@@ -73,9 +175,9 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
     let results = loaded.execute(
         &selected,
         &compiled,
-        args.fail_fast,
+        repeat.fail_fast,
         kind == Kind::Build,
-        &reporter,
+        reporter,
     )?;
 
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();

@@ -1,4 +1,5 @@
-//! `sluice show -s model --limit N`: compile one model and print its first rows.
+//! `sluice show -s model --limit N`: compile one model (or `--inline` SQL) and print
+//! its first rows.
 
 use clap::Args;
 
@@ -14,8 +15,18 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// The model to preview
-    #[arg(short = 's', long = "select", value_name = "MODEL")]
-    pub select: String,
+    #[arg(
+        short = 's',
+        long = "select",
+        value_name = "MODEL",
+        required_unless_present = "inline",
+        conflicts_with = "inline"
+    )]
+    pub select: Option<String>,
+    /// Preview this SQL instead (Jinja, refs and macros resolved):
+    /// --inline "select * from {{ ref('orders') }}"
+    #[arg(long, value_name = "SQL")]
+    pub inline: Option<String>,
     /// How many rows to print
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
@@ -23,8 +34,35 @@ pub struct ShowArgs {
 
 pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
     let mut loaded = invocation::load(&args.common.options(), "show")?;
+    let (sql, name) = match (&args.inline, &args.select) {
+        (Some(inline), _) => {
+            let sql = loaded.compile_inline(inline);
+            super::emit_warnings(&loaded.warnings)?;
+            (sql?, "the --inline SQL".to_owned())
+        }
+        (None, Some(select)) => model_sql(&mut loaded, select)?,
+        // clap requires one of the two.
+        (None, None) => return Err(Diagnostic::error("show needs -s MODEL or --inline SQL").into()),
+    };
+    let adapter = loaded.adapter()?;
+    let mut session = adapter.session().map_err(|e| Diagnostic::error(e.0))?;
+    let rows = session
+        .query(&format!(
+            "select * from (\n{sql}\n) as sluice_show limit {}",
+            args.limit
+        ))
+        .map_err(|e| Diagnostic::error(format!("{name} failed in the warehouse: {}", e.0)))?;
+    crate::output::print(&crate::execute::report::format_table(&rows));
+    Ok(Outcome::Success)
+}
+
+/// The SQL of the one model or seed `select` names, and its name.
+fn model_sql(
+    loaded: &mut invocation::Loaded,
+    select: &str,
+) -> Result<(String, String), Diagnostics> {
     let selected = loaded.select(
-        std::slice::from_ref(&args.select),
+        &[select.to_owned()],
         &[],
         &[ResourceType::Model, ResourceType::Seed],
         IndirectSelection::Empty,
@@ -34,8 +72,7 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
     nodes.sort();
     let [idx] = nodes.as_slice() else {
         return Err(Diagnostic::error(format!(
-            "`show` previews one model, but `{}` selects {}",
-            args.select,
+            "`show` previews one model, but `{select}` selects {}",
             nodes.len()
         ))
         .with_help("select a single model by name: sluice show -s my_model")
@@ -59,19 +96,5 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
             _ => return Err(Diagnostic::error("nothing to show").into()),
         }
     };
-    let adapter = loaded.adapter()?;
-    let mut session = adapter.session().map_err(|e| Diagnostic::error(e.0))?;
-    let rows = session
-        .query(&format!(
-            "select * from (\n{sql}\n) as sluice_show limit {}",
-            args.limit
-        ))
-        .map_err(|e| {
-            Diagnostic::error(format!(
-                "model `{}` failed in the warehouse: {}",
-                node.name, e.0
-            ))
-        })?;
-    crate::output::print(&crate::execute::report::format_table(&rows));
-    Ok(Outcome::Success)
+    Ok((sql, format!("model `{}`", node.name)))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::introspect::Introspector;
 use super::parse::ParsedNode;
 use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, SourceFile};
 
 /// One node's rendered SQL, before CTEs are injected.
 #[derive(Debug, Default)]
@@ -108,6 +108,47 @@ pub fn render_with_ephemerals<'a>(
     find: impl Fn(&str) -> Option<&'a ParsedNode>,
 ) -> Result<String, Diagnostic> {
     let raw = render_node(renderer, shared, node)?;
+    inline_ephemerals(renderer, shared, raw, find)
+}
+
+/// SQL given on the command line (`compile --inline`, `show --inline`), compiled
+/// as dbt compiles its `sql_operation.<project>.inline_query` node, with the
+/// ephemeral models it reads inlined as CTEs.
+pub fn render_inline<'a>(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    file: &Arc<SourceFile>,
+    find: impl Fn(&str) -> Option<&'a ParsedNode>,
+) -> Result<String, Diagnostic> {
+    let project = &shared.project_name;
+    let context = NodeContext {
+        this: minijinja::Value::UNDEFINED,
+        model: minijinja::Value::from_serialize(serde_json::json!({
+            "name": "inline_query",
+            "unique_id": format!("sql_operation.{project}.inline_query"),
+            "package_name": project,
+            "resource_type": "sql_operation",
+            "config": {},
+        })),
+        config: serde_json::json!({}),
+    };
+    let rendered = renderer.render_inline(file, shared, context)?;
+    let raw = RawSql {
+        sql: rendered.sql,
+        ephemerals: rendered.recorded.ephemerals,
+        ..RawSql::default()
+    };
+    inline_ephemerals(renderer, shared, raw, find)
+}
+
+/// `raw`'s SQL with the ephemeral models it reads (and those they read) injected
+/// as CTEs at the front.
+fn inline_ephemerals<'a>(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    raw: RawSql,
+    find: impl Fn(&str) -> Option<&'a ParsedNode>,
+) -> Result<String, Diagnostic> {
     let mut ctes: HashMap<String, (String, Vec<String>)> = HashMap::new();
     let mut pending = raw.ephemerals.clone();
     while let Some(cte) = pending.pop() {

@@ -55,14 +55,18 @@ pub struct RenderShared {
     pub incremental: HashSet<String>,
     /// `--full-refresh` (`flags.FULL_REFRESH`).
     pub full_refresh: bool,
+    /// `--empty` (`flags.EMPTY`): every `ref`/`source` reads zero rows.
+    pub empty: bool,
     /// Every environment variable a render read (the parse cache depends on them).
     pub env_read: super::cache::EnvRead,
 }
 
 impl RenderSession {
     /// A relation or CTE as templates see it; a CTE is recorded for injection.
+    /// Under `--empty` it renders as a subquery of no rows, as dbt's
+    /// `render_limited` does (unit tests never set it: their inputs are CTEs).
     fn resolve(&self, resolved: &Resolved) -> Value {
-        match resolved {
+        let relation = match resolved {
             Resolved::Relation(r) => Relation::value(r.clone(), self.shared.dialect),
             Resolved::Cte(cte) => {
                 self.record(|r| {
@@ -72,7 +76,13 @@ impl RenderSession {
                 });
                 Relation::cte(cte.clone())
             }
+        };
+        if self.shared.empty {
+            if let Some(r) = relation.downcast_object_ref::<Relation>() {
+                return r.limited_to_no_rows();
+            }
         }
+        relation
     }
 }
 
@@ -160,6 +170,9 @@ pub struct Relation {
     pub kind: Option<RelationKind>,
     /// The dialect that renders it (none for a CTE).
     pub dialect: Option<&'static dyn Dialect>,
+    /// What `{{ relation }}` prints when it is not `rendered`: `--empty`'s
+    /// zero-row subquery (`.render()` still gives the name, as in dbt).
+    pub printed: Option<String>,
 }
 
 impl Relation {
@@ -178,6 +191,23 @@ impl Relation {
             rendered,
             kind,
             dialect: Some(dialect),
+            printed: None,
+        })
+    }
+
+    /// dbt's `render_limited()` with limit 0, for `--empty`: no subquery alias, as
+    /// dbt-duckdb, dbt-snowflake and dbt-bigquery render it (`require_alias`
+    /// false), so a model's own `from {{ ref('x') }} as x` stays valid.
+    fn limited_to_no_rows(&self) -> Value {
+        Value::from_object(Relation {
+            name: self.name.clone(),
+            rendered: self.rendered.clone(),
+            kind: self.kind,
+            dialect: self.dialect,
+            printed: Some(format!(
+                "(select * from {} where false limit 0)",
+                self.rendered
+            )),
         })
     }
 
@@ -191,6 +221,7 @@ impl Relation {
             rendered: cte,
             kind: None,
             dialect: None,
+            printed: None,
         })
     }
 
@@ -222,6 +253,7 @@ impl Relation {
             rendered: out.join("."),
             kind: self.kind,
             dialect: self.dialect,
+            printed: None,
         }))
     }
 }
@@ -260,7 +292,7 @@ impl Object for Relation {
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.rendered)
+        f.write_str(self.printed.as_deref().unwrap_or(&self.rendered))
     }
 }
 

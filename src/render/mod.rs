@@ -40,6 +40,16 @@ pub struct TargetInfo {
     pub threads: usize,
 }
 
+/// A template to render: its name in the environment, its text when the
+/// environment does not hold it (a node's source, SQL given inline), and the file
+/// its errors point into.
+struct TemplateSource<'a> {
+    name: &'a str,
+    text: Option<&'a str>,
+    file: &'a Arc<SourceFile>,
+    offsets: Option<OffsetMap>,
+}
+
 /// The output of one render.
 #[derive(Debug)]
 pub struct Rendered {
@@ -275,6 +285,7 @@ impl Renderer {
             env_overrides: HashMap::new(),
             incremental: HashSet::new(),
             full_refresh: false,
+            empty: false,
             env_read: Arc::clone(&self.env_read),
         }
     }
@@ -283,6 +294,7 @@ impl Renderer {
         let phase = session.phase;
         let target = session.shared.target.clone();
         let full_refresh = session.shared.full_refresh;
+        let empty = session.shared.empty;
         let session = Arc::new(session);
         let execute = introspect::ExecuteFlag {
             value: phase == Phase::Compile,
@@ -295,7 +307,7 @@ impl Renderer {
             ("target", target),
             ("execute", Value::from_object(execute)),
             ("project_name", Value::from(self.project_name.clone())),
-            ("flags", self.flags.get(full_refresh)),
+            ("flags", self.flags.get(full_refresh, empty)),
         ])
     }
 
@@ -319,12 +331,55 @@ impl Renderer {
         node: NodeContext,
         introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<Rendered, Diagnostic> {
-        let (file, mut offsets) = self.file(template);
+        let (file, offsets) = self.file(template);
+        let source = TemplateSource {
+            name: template,
+            text: self
+                .node_sources
+                .get(template)
+                .map(|s| s.as_deref().unwrap_or(&file.text)),
+            file: &file,
+            offsets,
+        };
+        self.render_source(source, phase, shared, node, introspector)
+    }
+
+    /// Render SQL given on the command line (`--inline`) as a model's compile
+    /// render: refs, sources, macros and vars resolve; errors point into `file`.
+    pub fn render_inline(
+        &self,
+        file: &Arc<SourceFile>,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+    ) -> Result<Rendered, Diagnostic> {
+        let name = file.path.display().to_string();
+        let source = TemplateSource {
+            name: &name,
+            text: Some(&file.text),
+            file,
+            offsets: None,
+        };
+        self.render_source(source, Phase::Compile, shared, node, None)
+    }
+
+    fn render_source(
+        &self,
+        source: TemplateSource<'_>,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        introspector: Option<Arc<dyn Introspector>>,
+    ) -> Result<Rendered, Diagnostic> {
+        let TemplateSource {
+            name: template,
+            text,
+            file,
+            mut offsets,
+        } = source;
         let env: &Environment<'_> = &self.env;
         let rewritten;
-        let tmpl = match self.node_sources.get(template) {
+        let tmpl = match text {
             Some(source) => {
-                let source = source.as_deref().unwrap_or(&file.text);
                 rewritten = builtins::rewrite::rewrite(source);
                 match &rewritten {
                     Some((text, map)) => {
@@ -336,7 +391,10 @@ impl Renderer {
             }
             None => env.get_template(template),
         }
-        .map_err(|e| jinja_diagnostic(&file, offsets.as_ref(), &e))?;
+        .map_err(|e| jinja_diagnostic(file, offsets.as_ref(), &e))?;
+        // Errors in this template point at `file` when its text is not one the
+        // renderer registered (rewritten, or given inline).
+        let own_file = offsets.is_some() || !self.files.contains_key(template);
         let session = RenderSession {
             phase,
             shared: Arc::clone(shared),
@@ -349,10 +407,7 @@ impl Renderer {
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();
         let sql = tmpl.render(&ctx).map_err(|e| match e.name() {
-            // This template's own offsets (a rewritten node template).
-            Some(name) if name == template && offsets.is_some() => {
-                self.located(&e, &file, offsets.as_ref())
-            }
+            Some(name) if name == template && own_file => self.located(&e, file, offsets.as_ref()),
             _ => self.error(&e),
         })?;
         let recorded = session_value

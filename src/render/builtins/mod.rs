@@ -43,13 +43,14 @@ impl Default for RunInfo {
     }
 }
 
-/// `flags` for a render, prebuilt for both values of `--full-refresh`.
+/// `flags` for a render, prebuilt for every combination of `--full-refresh` and
+/// `--empty`.
 #[derive(Clone, Debug)]
-pub struct Flags([Value; 2]);
+pub struct Flags([Value; 4]);
 
 impl Flags {
     pub fn new(run: &RunInfo) -> Flags {
-        let make = |full_refresh: bool| {
+        let make = |full_refresh: bool, empty: bool| {
             Value::from_serialize(json!({
                 "FULL_REFRESH": full_refresh,
                 "WHICH": run.which,
@@ -65,7 +66,7 @@ impl Flags {
                 "PARTIAL_PARSE": true,
                 "STATIC_PARSER": true,
                 "INTROSPECT": true,
-                "EMPTY": false,
+                "EMPTY": empty,
                 "VERSION_CHECK": true,
                 "SEND_ANONYMOUS_USAGE_STATS": false,
                 "PRINTER_WIDTH": 80,
@@ -78,11 +79,16 @@ impl Flags {
                 "INVOCATION_COMMAND": format!("dbt {}", run.which),
             }))
         };
-        Flags([make(false), make(true)])
+        Flags([
+            make(false, false),
+            make(true, false),
+            make(false, true),
+            make(true, true),
+        ])
     }
 
-    pub fn get(&self, full_refresh: bool) -> Value {
-        self.0[usize::from(full_refresh)].clone()
+    pub fn get(&self, full_refresh: bool, empty: bool) -> Value {
+        self.0[usize::from(full_refresh) + 2 * usize::from(empty)].clone()
     }
 }
 
