@@ -214,7 +214,7 @@ pub fn compile(
             .and_then(|n| n.relation.as_ref())
             .map_or_else(|| model.to_owned(), |r| dialect.render_relation(r))
     };
-    Ok(plan.sql(dialect, &relation))
+    Ok(plan.sql(dialect, &relation)?)
 }
 
 /// Run SQL on the target.

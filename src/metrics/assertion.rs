@@ -105,7 +105,7 @@ pub fn compile(
         models.borrow_mut().push(model.to_owned());
         format!("{{{{ ref('{model}') }}}}")
     };
-    let metric_sql = plan.sql(dialect, &as_ref);
+    let metric_sql = plan.sql(dialect, &as_ref)?;
     let columns = plan.columns();
     let n_keys = columns.len() - plan.metric_names().len();
     let (keys, values) = columns.split_at(n_keys);
@@ -113,7 +113,7 @@ pub fn compile(
         (None, None, Some(dim)) => {
             let mut by_dim = request.clone();
             by_dim.group_by.push(dim.clone());
-            let grouped = catalog.plan(&by_dim)?.sql(dialect, &as_ref);
+            let grouped = catalog.plan(&by_dim)?.sql(dialect, &as_ref)?;
             let q = |c: &str| dialect.quote(c);
             let mut select: Vec<String> = keys.iter().map(|k| q(k)).collect();
             select.extend(values.iter().map(|v| format!("sum({}) as {}", q(v), q(v))));

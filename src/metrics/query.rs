@@ -14,7 +14,8 @@ use sqlparser::ast::{BinaryOperator, Expr, Ident, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
 use super::spec::{
-    Agg, Catalog, Dimension, EntityType, Grain, Measure, Metric, MetricKind, SemanticModel,
+    Agg, Catalog, Dimension, EntityType, Grain, Measure, Metric, MetricKind, Percentile,
+    SemanticModel,
 };
 use crate::adapter::{Dialect, GenericType};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
@@ -888,8 +889,10 @@ fn combine(outer: Option<&str>, own: Option<&str>) -> Option<String> {
     }
 }
 
-fn agg_sql(agg: Agg, expr: &str) -> String {
-    match agg {
+/// `measure` aggregated over `expr` in `kind`'s SQL. A percentile a warehouse
+/// cannot compute as an aggregate is an error at the measure.
+fn agg_sql(measure: &Measure, expr: &str, kind: WarehouseKind) -> Result<String, Diagnostic> {
+    Ok(match measure.agg {
         Agg::Sum => format!("sum({expr})"),
         Agg::Count => format!("count({expr})"),
         Agg::CountDistinct => format!("count(distinct {expr})"),
@@ -897,6 +900,87 @@ fn agg_sql(agg: Agg, expr: &str) -> String {
         Agg::Min => format!("min({expr})"),
         Agg::Max => format!("max({expr})"),
         Agg::SumBoolean => format!("sum(case when {expr} then 1 else 0 end)"),
+        Agg::Percentile(p) => percentile_sql(measure, p, expr, kind)?,
+    })
+}
+
+/// A percentile as each warehouse writes it, with MetricFlow's support matrix:
+/// exact continuous and discrete percentiles are ordered-set aggregates on
+/// DuckDB and Snowflake, approximate ones their sketch functions; BigQuery has
+/// PERCENTILE_CONT/DISC only as analytic (window) functions, so there only the
+/// approximate APPROX_QUANTILES can aggregate.
+fn percentile_sql(
+    measure: &Measure,
+    p: Percentile,
+    expr: &str,
+    kind: WarehouseKind,
+) -> Result<String, Diagnostic> {
+    let f = p.fraction;
+    let unsupported = |what: &str, help: &str| {
+        Diagnostic::error(format!(
+            "measure `{}` is {what}, which {} cannot compute as an aggregate",
+            measure.name,
+            match kind {
+                WarehouseKind::DuckDb => "DuckDB",
+                WarehouseKind::Snowflake => "Snowflake",
+                WarehouseKind::BigQuery => "BigQuery",
+            }
+        ))
+        .with_label(&measure.span, "this measure")
+        .with_help(help.to_owned())
+    };
+    match (kind, p.approximate, p.discrete) {
+        (WarehouseKind::DuckDb, false, false) => Ok(format!("quantile_cont({expr}, {f})")),
+        (WarehouseKind::DuckDb, false, true) => Ok(format!("quantile_disc({expr}, {f})")),
+        (WarehouseKind::DuckDb, true, false) => Ok(format!("approx_quantile({expr}, {f})")),
+        (WarehouseKind::Snowflake, false, false) => Ok(format!(
+            "percentile_cont({f}) within group (order by {expr})"
+        )),
+        (WarehouseKind::Snowflake, false, true) => Ok(format!(
+            "percentile_disc({f}) within group (order by {expr})"
+        )),
+        (WarehouseKind::Snowflake, true, false) => {
+            Ok(format!("approx_percentile({expr}, {f})"))
+        }
+        (WarehouseKind::DuckDb | WarehouseKind::Snowflake, true, true) => Err(unsupported(
+            "an approximate discrete percentile",
+            "drop `use_discrete_percentile` (the approximate continuous percentile) \
+             or `use_approximate_percentile` (the exact discrete one)",
+        )),
+        (WarehouseKind::BigQuery, false, discrete) => Err(unsupported(
+            if discrete {
+                "an exact discrete percentile"
+            } else {
+                "an exact continuous percentile"
+            },
+            "BigQuery has PERCENTILE_CONT/PERCENTILE_DISC only as window functions; \
+             set `agg_params: {use_approximate_percentile: true, use_discrete_percentile: true}` \
+             to aggregate with APPROX_QUANTILES",
+        )),
+        (WarehouseKind::BigQuery, true, false) => Err(unsupported(
+            "an approximate continuous percentile",
+            "BigQuery's APPROX_QUANTILES returns values of the rows: \
+             add `use_discrete_percentile: true` to use it",
+        )),
+        (WarehouseKind::BigQuery, true, true) => {
+            // APPROX_QUANTILES(x, n)[OFFSET(k)] is the k/n quantile: the smallest
+            // n that writes the fraction exactly.
+            let exact = [100_u32, 1_000, 10_000]
+                .into_iter()
+                .map(|n| (n, f * f64::from(n)))
+                .find(|(_, k)| (k - k.round()).abs() < 1e-6);
+            match exact {
+                Some((n, k)) => Ok(format!(
+                    "approx_quantiles({expr}, {n})[offset({})]",
+                    k.round() as u32
+                )),
+                None => Err(unsupported(
+                    &format!("the {f} percentile"),
+                    "APPROX_QUANTILES splits into at most 10,000 quantiles here: \
+                     write the percentile with at most four decimals",
+                )),
+            }
+        }
     }
 }
 
@@ -959,7 +1043,11 @@ impl Plan<'_> {
     }
 
     /// The query as SQL for `dialect`; `relation` renders a dbt model's relation.
-    pub fn sql(&self, dialect: &dyn Dialect, relation: &dyn Fn(&str) -> String) -> String {
+    pub fn sql(
+        &self,
+        dialect: &dyn Dialect,
+        relation: &dyn Fn(&str) -> String,
+    ) -> Result<String, Diagnostic> {
         let q = |s: &str| dialect.quote(s);
         let dates = Dates {
             kind: dialect.kind(),
@@ -976,7 +1064,7 @@ impl Plan<'_> {
             .leaves
             .iter()
             .map(|l| self.leaf_sql(l, dialect, relation, &dates))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let from = if keys.is_empty() {
             // No keys: each leaf is one row.
             let mut f = self.leaves[0].alias.clone();
@@ -1026,7 +1114,7 @@ impl Plan<'_> {
         if let Some(n) = self.limit {
             body.push_str(&format!("\nlimit {n}"));
         }
-        format!("with {}\n{body}", ctes.join(",\n"))
+        Ok(format!("with {}\n{body}", ctes.join(",\n")))
     }
 
     /// A metric's value from its leaves' columns; `outer` is the filter of the
@@ -1095,7 +1183,7 @@ impl Plan<'_> {
         dialect: &dyn Dialect,
         relation: &dyn Fn(&str) -> String,
         dates: &Dates,
-    ) -> String {
+    ) -> Result<String, Diagnostic> {
         let q = |s: &str| dialect.quote(s);
         let alias = leaf.alias.clone();
         // Joins for dimensions of other models, one per entity path.
@@ -1195,18 +1283,18 @@ impl Plan<'_> {
             let mut out = vec![format!("p.{g} as {g}")];
             out.extend(dim_keys.iter().map(|k| format!("r.{k}")));
             let group: Vec<String> = (1..=out.len()).map(|i| i.to_string()).collect();
-            return format!(
+            return Ok(format!(
                 "{alias}_rows as (\n    select {}\n    from {rel} as base{join_sql}{where_sql}\n),\n\
                  {alias}_periods as (\n    select distinct {} as {g} from {alias}_rows{periods_where}\n),\n\
                  {alias} as (\n    select {}, {} as {}\n    from {alias}_periods as p\n    inner join {alias}_rows as r on {}\n    group by {}\n)",
                 rows.join(", "),
                 dates.trunc(grain, "sl_t"),
                 out.join(", "),
-                agg_sql(leaf.measure.agg, "r.sl_v"),
+                agg_sql(leaf.measure, "r.sl_v", dates.kind)?,
                 q("metric_value"),
                 window.join(" and "),
                 group.join(", "),
-            );
+            ));
         }
 
         let mut select = Vec::new();
@@ -1281,19 +1369,19 @@ impl Plan<'_> {
                     format!("\n    group by {}", out.join(", ")),
                 )
             };
-            return format!(
+            return Ok(format!(
                 "{alias}_rows as (\n    select {}\n    from {rel} as base{join_sql}{where_sql}\n),\n\
                  {alias}_ends as (\n    select {ends_select}{pick}({}) as sl_end\n    from {rel} as base{ends_where}{ends_group}\n),\n\
                  {alias} as (\n    select {out_select}{} as {}\n    from {alias}_rows as r\n    inner join {alias}_ends as e on {on}{out_group}\n)",
                 rows.join(", "),
                 qualify(&nad_expr, "base"),
-                agg_sql(leaf.measure.agg, "r.sl_v"),
+                agg_sql(leaf.measure, "r.sl_v", dates.kind)?,
                 q("metric_value"),
-            );
+            ));
         }
         select.push(format!(
             "{} as {}",
-            agg_sql(leaf.measure.agg, &qualify(&leaf.measure.expr, "base")),
+            agg_sql(leaf.measure, &qualify(&leaf.measure.expr, "base"), dates.kind)?,
             q("metric_value")
         ));
         let group_sql = if keys.is_empty() {
@@ -1302,9 +1390,9 @@ impl Plan<'_> {
             let n: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
             format!("\n    group by {}", n.join(", "))
         };
-        format!(
+        Ok(format!(
             "{alias} as (\n    select {}\n    from {rel} as base{join_sql}{where_sql}{group_sql}\n)",
             select.join(", ")
-        )
+        ))
     }
 }

@@ -79,7 +79,7 @@ pub struct Dimension {
     pub time_grain: Option<Grain>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Agg {
     Sum,
     Count,
@@ -88,10 +88,12 @@ pub enum Agg {
     Min,
     Max,
     SumBoolean,
+    /// `agg: percentile` with its `agg_params`; `agg: median` is the 0.5 one.
+    Percentile(Percentile),
 }
 
 impl Agg {
-    const NAMES: [&'static str; 7] = [
+    const NAMES: [&'static str; 9] = [
         "sum",
         "count",
         "count_distinct",
@@ -99,7 +101,100 @@ impl Agg {
         "min",
         "max",
         "sum_boolean",
+        "median",
+        "percentile",
     ];
+}
+
+/// A percentile measure, as MetricFlow's `agg_params` define it. Like a distinct
+/// count it is never re-aggregated: each period's value comes from its rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percentile {
+    /// `percentile:`, strictly between 0 and 1.
+    pub fraction: f64,
+    /// `use_discrete_percentile:` a value of the rows (PERCENTILE_DISC), not an
+    /// interpolation between two of them (PERCENTILE_CONT).
+    pub discrete: bool,
+    /// `use_approximate_percentile:` the warehouse's sketch (APPROX_QUANTILES…).
+    pub approximate: bool,
+}
+
+const AGG_PARAM_KEYS: KeySet = KeySet {
+    what: "a measure's `agg_params`",
+    known: &[
+        "percentile",
+        "use_discrete_percentile",
+        "use_approximate_percentile",
+    ],
+    ignored: &[],
+};
+
+/// The `agg_params` of `agg: median` or `agg: percentile`.
+fn percentile(
+    agg: &str,
+    agg_node: &Node,
+    params: Option<&Node>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Percentile, Diagnostic> {
+    if let Some(p) = params {
+        AGG_PARAM_KEYS.check(p, warnings)?;
+    }
+    let flag = |key: &str| -> Result<bool, Diagnostic> {
+        params
+            .and_then(|p| p.get(key))
+            .filter(|n| !n.is_null())
+            .map_or(Ok(false), |n| n.expect_bool(&format!("`{key}`")))
+    };
+    let given = match params.and_then(|p| p.get("percentile")).filter(|n| !n.is_null()) {
+        None => None,
+        Some(n) => Some((
+            match n.value {
+                crate::project::yaml::Value::Float(f) => f,
+                crate::project::yaml::Value::Int(i) => i as f64,
+                _ => return Err(Diagnostic::error(format!(
+                    "`percentile` must be a number between 0 and 1, found {}",
+                    n.kind_name()
+                ))
+                .with_label(&n.span, "expected a number")
+                .with_help("write e.g. `percentile: 0.9`")),
+            },
+            n,
+        )),
+    };
+    let fraction = match (agg, given) {
+        ("median", None) => 0.5,
+        ("median", Some((f, n))) if f != 0.5 => {
+            return Err(Diagnostic::error(format!(
+                "a median is the 0.5 percentile, but `agg_params` says {f}"
+            ))
+            .with_label(&n.span, "not 0.5")
+            .with_help(format!(
+                "write `agg: percentile` with `percentile: {f}`, or drop `percentile:`"
+            )))
+        }
+        (_, Some((f, n))) => {
+            if !(f > 0.0 && f < 1.0) {
+                return Err(Diagnostic::error(format!(
+                    "`percentile` must be strictly between 0 and 1, found {f}"
+                ))
+                .with_label(&n.span, "out of range")
+                .with_help("write the fraction, e.g. `percentile: 0.95` for the 95th percentile"));
+            }
+            f
+        }
+        (_, None) => {
+            return Err(
+                Diagnostic::error("`agg: percentile` needs `agg_params.percentile`")
+                    .with_label(&agg_node.span, "which percentile?")
+                    .with_help("add `agg_params: {percentile: 0.9}` (a fraction between 0 and 1)"),
+            )
+        }
+    };
+    Ok(Percentile {
+        fraction,
+        discrete: flag("use_discrete_percentile")?,
+        approximate: flag("use_approximate_percentile")?,
+    })
 }
 
 /// A measure whose value is a balance at a point in time (MRR, open pipeline):
@@ -440,7 +535,16 @@ fn semantic_model(
         let m = m.expect_map("a measure")?;
         let (mname, mspan) = name_of(m, "measure")?;
         let agg_node = required(m, "agg", "measure", "sum")?;
-        let agg = match agg_node.expect_str("`agg`")? {
+        let agg_name = agg_node.expect_str("`agg`")?;
+        let agg_params = m
+            .get("agg_params")
+            .filter(|n| !n.is_null())
+            .map(|n| n.expect_map("`agg_params`"))
+            .transpose()?;
+        let agg = match agg_name {
+            "median" | "percentile" => {
+                Agg::Percentile(percentile(agg_name, agg_node, agg_params, warnings)?)
+            }
             "sum" => Agg::Sum,
             "count" => Agg::Count,
             "count_distinct" => Agg::CountDistinct,
@@ -456,6 +560,15 @@ fn semantic_model(
                     })))
             }
         };
+        if let (Some(p), false) = (agg_params, matches!(agg, Agg::Percentile(_))) {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "`agg_params` of measure `{mname}` is ignored: it only applies to `agg: percentile` and `agg: median`"
+                ))
+                .with_event(crate::diagnostics::event::UNSUPPORTED_KEY)
+                .with_label(&p.span, "ignored"),
+            );
+        }
         let non_additive = match m.get("non_additive_dimension").filter(|n| !n.is_null()) {
             Some(n) => {
                 let n = n.expect_map("`non_additive_dimension`")?;

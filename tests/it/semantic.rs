@@ -380,3 +380,110 @@ fn a_filtered_balance_is_read_at_the_same_period_end_as_a_grouped_one() {
     );
     assert!(filtered.is_empty(), "{filtered:?}");
 }
+
+#[test]
+fn medians_and_percentiles_are_computed_from_each_periods_rows() {
+    // deals.csv amounts: Q1 10, 20, 100; Q2 30, 30, 30, 40, 500.
+    let p = built();
+    let q = query(
+        p.path(),
+        &[
+            "--metrics",
+            "median_deal_amount,median_deal_amount_disc,p25_deal_amount,p25_deal_amount_disc",
+            "--grain",
+            "quarter",
+        ],
+    );
+    assert_eq!(column(&q, "quarter"), ["2024-01-01", "2024-04-01"]);
+    // Q1: the median of three is the middle one; the continuous 25th percentile
+    // sits half-way between 10 and 20 (position 0.5), the discrete one is 10.
+    // Q2: the median and both 25th percentiles are 30.
+    for (metric, want) in [
+        ("median_deal_amount", [20.0, 30.0]),
+        ("median_deal_amount_disc", [20.0, 30.0]),
+        ("p25_deal_amount", [15.0, 30.0]),
+        ("p25_deal_amount_disc", [10.0, 30.0]),
+    ] {
+        assert!(
+            close(&q[0][metric], want[0]) && close(&q[1][metric], want[1]),
+            "{metric}: {q:?}"
+        );
+    }
+    // The year, from all eight rows (10 20 30 30 30 40 100 500): the median is 30,
+    // not the mean of the quarters' medians (25); the continuous 25th percentile
+    // is at position 1.75: 20 + 0.75 × (30 - 20) = 27.5; the discrete one is the
+    // 2nd value, 20.
+    let y = query(
+        p.path(),
+        &[
+            "--metrics",
+            "median_deal_amount,p25_deal_amount,p25_deal_amount_disc",
+            "--grain",
+            "year",
+        ],
+    );
+    assert!(close(&y[0]["median_deal_amount"], 30.0), "{y:?}");
+    assert!(close(&y[0]["p25_deal_amount"], 27.5), "{y:?}");
+    assert!(close(&y[0]["p25_deal_amount_disc"], 20.0), "{y:?}");
+    // Grouped by a joined dimension: Enterprise (account 3) has 100 and 500 → 300;
+    // SMB (accounts 1, 2) has 10 20 30 30 30 40 → 30.
+    let s = query(
+        p.path(),
+        &[
+            "--metrics",
+            "median_deal_amount",
+            "--group-by",
+            "account__segment",
+        ],
+    );
+    assert_eq!(column(&s, "account__segment"), ["Enterprise", "SMB"]);
+    assert!(
+        close(&s[0]["median_deal_amount"], 300.0) && close(&s[1]["median_deal_amount"], 30.0),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn percentile_sql_follows_each_warehouse_and_bigquery_refuses_exact_ones() {
+    let p = project_copy("semantic");
+    let compile = |target: &str, metric: &str| {
+        run_in(
+            p.path(),
+            &["metrics", "query", "--compile", "-t", target, "--metrics", metric],
+        )
+    };
+    let cases = [
+        ("dev", "median_deal_amount", "quantile_cont(base.amount, 0.5)"),
+        ("dev", "p25_deal_amount_disc", "quantile_disc(base.amount, 0.25)"),
+        (
+            "snowflake",
+            "median_deal_amount",
+            "percentile_cont(0.5) within group (order by base.amount)",
+        ),
+        (
+            "snowflake",
+            "p25_deal_amount_disc",
+            "percentile_disc(0.25) within group (order by base.amount)",
+        ),
+        (
+            "bigquery",
+            "p90_deal_amount_approx",
+            "approx_quantiles(base.amount, 100)[offset(90)]",
+        ),
+    ];
+    for (target, metric, want) in cases {
+        let out = compile(target, metric);
+        assert!(out.status.success(), "{target} {metric}: {}", stderr(&out));
+        assert!(stdout(&out).contains(want), "{target} {metric}: {}", stdout(&out));
+    }
+    // An exact percentile cannot aggregate on BigQuery, and an approximate
+    // discrete one has no DuckDB function: located errors, exit 2.
+    for (target, metric) in [
+        ("bigquery", "median_deal_amount"),
+        ("dev", "p90_deal_amount_approx"),
+    ] {
+        let out = compile(target, metric);
+        assert_eq!(out.status.code(), Some(2), "{target} {metric}: {}", stderr(&out));
+        insta::assert_snapshot!(format!("percentile_refused__{target}__{metric}"), stderr(&out));
+    }
+}
