@@ -14,8 +14,8 @@ use sqlparser::ast::{BinaryOperator, Expr, Ident, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
 use super::spec::{
-    Agg, Catalog, Dimension, EntityType, Grain, Measure, Metric, MetricKind, Percentile,
-    SemanticModel,
+    Agg, Catalog, Dimension, EntityType, Grain, Measure, Metric, MetricInput, MetricKind, Offset,
+    Percentile, SemanticModel,
 };
 use crate::adapter::{Dialect, GenericType};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
@@ -121,6 +121,18 @@ struct Leaf<'a> {
     measure: &'a Measure,
     filter: Option<Expr>,
     cumulative: Option<Cumulative>,
+    offset: Option<Offset>,
+}
+
+/// A measure a requested metric needs: the metric that names it, and the filter
+/// and time shift the path from the requested metric applies to it.
+#[derive(Clone, Debug)]
+pub(super) struct Need<'a> {
+    pub owner: &'a Metric,
+    pub measure: &'a str,
+    pub filter: Option<String>,
+    cumulative: Option<Cumulative>,
+    pub offset: Option<Offset>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,49 +285,88 @@ fn reachable(catalog: &Catalog, from: &SemanticModel) -> Vec<String> {
 }
 
 impl Catalog {
-    /// The leaves (measures with their filters) behind a metric.
-    fn leaves_of<'a>(
+    /// The leaves (measures with their filters and shifts) behind a metric;
+    /// `filter` and `offset` come from the metrics that use it.
+    pub(super) fn leaves_of<'a>(
         &'a self,
         metric: &'a Metric,
         filter: Option<&str>,
-        out: &mut Vec<(&'a Metric, &'a str, Option<String>, Option<Cumulative>)>,
+        offset: Option<Offset>,
+        out: &mut Vec<Need<'a>>,
     ) {
         let combined = combine(filter, metric.filter.as_deref());
         match &metric.kind {
-            MetricKind::Simple { measure } => out.push((metric, measure, combined, None)),
+            MetricKind::Simple { measure } => out.push(Need {
+                owner: metric,
+                measure,
+                filter: combined,
+                cumulative: None,
+                offset,
+            }),
             MetricKind::Cumulative {
                 measure,
                 window,
                 grain_to_date,
                 period_last,
-            } => out.push((
-                metric,
+            } => out.push(Need {
+                owner: metric,
                 measure,
-                combined,
-                Some(Cumulative {
+                filter: combined,
+                cumulative: Some(Cumulative {
                     window: *window,
                     grain_to_date: *grain_to_date,
                     period_last: *period_last,
                 }),
-            )),
+                offset,
+            }),
             MetricKind::Ratio {
                 numerator,
                 denominator,
             } => {
-                for m in [numerator, denominator] {
-                    if let Some(inner) = self.metrics.get(m) {
-                        self.leaves_of(inner, combined.as_deref(), out);
-                    }
+                for input in [numerator, denominator] {
+                    self.input_leaves(input, combined.as_deref(), offset, out);
                 }
             }
             MetricKind::Derived { metrics, .. } => {
-                for m in metrics {
-                    if let Some(inner) = self.metrics.get(m) {
-                        self.leaves_of(inner, combined.as_deref(), out);
-                    }
+                for input in metrics {
+                    self.input_leaves(input, combined.as_deref(), offset, out);
                 }
             }
+            MetricKind::Unsupported { .. } => {}
         }
+    }
+
+    fn input_leaves<'a>(
+        &'a self,
+        input: &'a MetricInput,
+        filter: Option<&str>,
+        offset: Option<Offset>,
+        out: &mut Vec<Need<'a>>,
+    ) {
+        if let Some(inner) = self.metrics.get(&input.name) {
+            let filter = combine(filter, input.filter.as_deref());
+            self.leaves_of(inner, filter.as_deref(), input.offset.or(offset), out);
+        }
+    }
+
+    /// The first metric behind `metric` that sluice does not compute.
+    fn unsupported_in<'a>(&'a self, metric: &'a Metric, depth: usize) -> Option<&'a Metric> {
+        if depth > 64 {
+            return None;
+        }
+        let inputs: Vec<&MetricInput> = match &metric.kind {
+            MetricKind::Unsupported { .. } => return Some(metric),
+            MetricKind::Ratio {
+                numerator,
+                denominator,
+            } => vec![numerator, denominator],
+            MetricKind::Derived { metrics, .. } => metrics.iter().collect(),
+            MetricKind::Simple { .. } | MetricKind::Cumulative { .. } => Vec::new(),
+        };
+        inputs
+            .into_iter()
+            .filter_map(|i| self.metrics.get(&i.name))
+            .find_map(|m| self.unsupported_in(m, depth + 1))
     }
 
     /// The dimensions a metric allows: its own list, else those of the metrics it
@@ -325,9 +376,9 @@ impl Catalog {
             return list.clone();
         }
         let mut leaves = Vec::new();
-        self.leaves_of(metric, None, &mut leaves);
+        self.leaves_of(metric, None, None, &mut leaves);
         let mut common: Option<Vec<String>> = None;
-        for (owner, measure, _, _) in leaves {
+        for Need { owner, measure, .. } in leaves {
             let dims = match (&owner.dimensions, self.measure(measure)) {
                 (Some(list), _) if owner.name != metric.name => list.clone(),
                 (_, Some((model, _))) => reachable(self, model),
@@ -344,10 +395,10 @@ impl Catalog {
     /// The names of the time dimensions of a metric's measures.
     fn time_dimension_names(&self, metric: &Metric) -> Vec<String> {
         let mut leaves = Vec::new();
-        self.leaves_of(metric, None, &mut leaves);
+        self.leaves_of(metric, None, None, &mut leaves);
         leaves
             .iter()
-            .filter_map(|(_, measure, _, _)| self.measure(measure))
+            .filter_map(|n| self.measure(n.measure))
             .flat_map(|(model, _)| {
                 model
                     .dimensions
@@ -361,9 +412,9 @@ impl Catalog {
     /// The finest grain a metric can be queried at (`None`: it has no time).
     pub fn finest_grain(&self, metric: &Metric) -> Option<Grain> {
         let mut leaves = Vec::new();
-        self.leaves_of(metric, None, &mut leaves);
+        self.leaves_of(metric, None, None, &mut leaves);
         let mut finest = None;
-        for (_, measure, _, _) in leaves {
+        for Need { measure, .. } in leaves {
             let (model, m) = self.measure(measure)?;
             let time = m
                 .agg_time_dimension
@@ -437,11 +488,64 @@ impl Catalog {
             }
         }
         // Dimensions: allowed by every metric, and reachable from every measure.
+        for metric in &metrics {
+            if let Some(bad) = self.unsupported_in(metric, 0) {
+                let span = request
+                    .metrics
+                    .iter()
+                    .find(|m| m.text == metric.name)
+                    .map_or(metric.span.clone(), |m| m.span.clone());
+                return Err(err(
+                    &span,
+                    format!(
+                        "metric `{}` is a {} metric, which sluice's semantic layer does not compute",
+                        bad.name,
+                        bad.kind.type_name()
+                    ),
+                    "not supported",
+                    "query its parts (the metrics or measures it is built from) instead".into(),
+                ));
+            }
+        }
         let mut leaves_raw = Vec::new();
         for metric in &metrics {
-            self.leaves_of(metric, None, &mut leaves_raw);
+            self.leaves_of(metric, None, None, &mut leaves_raw);
         }
-        for (owner, measure, _, cumulative) in &leaves_raw {
+        if grain.is_none() {
+            for metric in &metrics {
+                let mut needs = Vec::new();
+                self.leaves_of(metric, None, None, &mut needs);
+                if let Some(shifted) = needs.iter().find(|n| n.offset.is_some()) {
+                    let span = request
+                        .metrics
+                        .iter()
+                        .find(|m| m.text == metric.name)
+                        .map_or(metric.span.clone(), |m| m.span.clone());
+                    return Err(err(
+                        &span,
+                        format!(
+                            "metric `{}` reads `{}` shifted in time (`offset_window`/`offset_to_grain`), which needs a grain",
+                            metric.name, shifted.owner.name
+                        ),
+                        "needs --grain",
+                        format!(
+                            "add --grain (one of: {})",
+                            self.finest_grain(metric)
+                                .unwrap_or(Grain::Day)
+                                .and_coarser()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        for Need {
+            owner,
+            measure,
+            cumulative,
+            ..
+        } in &leaves_raw
+        {
             if self.measure(measure).is_none() {
                 return Err(err(
                     &owner.span,
@@ -481,9 +585,9 @@ impl Catalog {
                     // A join that would fan out or is ambiguous says more than
                     // "not allowed".
                     let mut leaves = Vec::new();
-                    self.leaves_of(metric, None, &mut leaves);
-                    let unsafe_join = leaves.iter().find_map(|(_, measure, _, _)| {
-                        let (model, _) = self.measure(measure)?;
+                    self.leaves_of(metric, None, None, &mut leaves);
+                    let unsafe_join = leaves.iter().find_map(|n| {
+                        let (model, _) = self.measure(n.measure)?;
                         reach(self, model, &d.text)
                             .err()
                             .filter(|why| why.contains("fan out") || why.contains("ambiguous"))
@@ -522,7 +626,7 @@ impl Catalog {
                     ));
                 }
             }
-            for (_, measure, _, _) in &leaves_raw {
+            for Need { measure, .. } in &leaves_raw {
                 if let Some((model, _)) = self.measure(measure) {
                     reach(self, model, &d.text).map_err(|why| {
                         err(
@@ -550,7 +654,10 @@ impl Catalog {
                     let allowed = self.allowed_dimensions(metric);
                     let time_dims = self.time_dimension_names(metric);
                     for name in &names {
-                        if !allowed.contains(name) && !time_dims.contains(name) {
+                        let is_time = time_dims.contains(name)
+                            || time_dims.contains(&strip_grain(name).0.to_owned())
+                            || strip_grain(name).0 == "metric_time";
+                        if !allowed.contains(name) && !is_time {
                             return Err(err(
                                 &w.span,
                                 format!("metric `{}` cannot be filtered by `{name}`", metric.name),
@@ -572,19 +679,27 @@ impl Catalog {
             }
         };
         let mut leaves: Vec<Leaf<'a>> = Vec::new();
-        for (owner, measure, filter, cumulative) in leaves_raw {
+        for need in leaves_raw {
             let (model, m) = self
-                .measure(measure)
+                .measure(need.measure)
                 .expect("checked above: every measure exists");
-            let filter = match filter {
-                Some(f) => {
-                    Some(self.check_filter(&f, &owner.span, &[(owner, measure, None, None)])?)
-                }
+            let filter = match &need.filter {
+                Some(f) => Some(self.check_filter(
+                    f,
+                    &need.owner.span,
+                    &[Need {
+                        filter: None,
+                        ..need.clone()
+                    }],
+                )?),
                 None => None,
             };
             let alias = format!("m{}", leaves.len());
             let same = leaves.iter().any(|l| {
-                l.measure.name == m.name && l.filter == filter && l.cumulative == cumulative
+                l.measure.name == m.name
+                    && l.filter == filter
+                    && l.cumulative == need.cumulative
+                    && l.offset == need.offset
             });
             if !same {
                 leaves.push(Leaf {
@@ -592,7 +707,8 @@ impl Catalog {
                     model,
                     measure: m,
                     filter,
-                    cumulative,
+                    cumulative: need.cumulative,
+                    offset: need.offset,
                 });
             }
         }
@@ -668,11 +784,11 @@ impl Catalog {
 
     /// Parse a filter and check that every name in it is a dimension reachable
     /// from every measure it applies to.
-    fn check_filter(
+    pub(super) fn check_filter(
         &self,
         sql: &str,
         span: &Span,
-        leaves: &[(&Metric, &str, Option<String>, Option<Cumulative>)],
+        leaves: &[Need<'_>],
     ) -> Result<Expr, Diagnostic> {
         let expr = parse_condition(sql).map_err(|(message, at, label)| {
             // Point at the spot inside the filter text when the span quotes it.
@@ -694,14 +810,11 @@ impl Catalog {
         let mut names = BTreeSet::new();
         collect_identifiers(&expr, &mut names);
         for name in names {
-            for (owner, measure, _, _) in leaves {
-                let Some((model, _)) = self.measure(measure) else {
+            for Need { owner, measure, .. } in leaves {
+                let Some((model, m)) = self.measure(measure) else {
                     continue;
                 };
-                let known_time = model
-                    .dimension(&name)
-                    .is_some_and(|d| d.time_grain.is_some());
-                if known_time {
+                if time_ref(model, m, &name).is_some() || local_entity(model, &name).is_some() {
                     continue;
                 }
                 if let Err(why) = reach(self, model, &name) {
@@ -726,6 +839,15 @@ impl Catalog {
         }
         Ok(expr)
     }
+}
+
+/// The bare names an expression uses (column or metric names), or why it is
+/// not one expression.
+pub(super) fn expression_names(sql: &str) -> Result<BTreeSet<String>, String> {
+    let expr = parse_whole_expr(sql).map_err(|(message, _, _)| message)?;
+    let mut names = BTreeSet::new();
+    collect_identifiers(&expr, &mut names);
+    Ok(names)
 }
 
 fn collect_identifiers(expr: &Expr, out: &mut BTreeSet<String>) {
@@ -783,6 +905,59 @@ fn time_dimension<'a>(leaf: &Leaf<'a>) -> Option<&'a Dimension> {
         .as_ref()
         .or(leaf.model.default_time.as_ref())?;
     leaf.model.dimension(name)
+}
+
+/// `ordered_at__month` → (`ordered_at`, Some(month)); a name without a grain
+/// suffix is itself.
+fn strip_grain(name: &str) -> (&str, Option<Grain>) {
+    match name.rsplit_once("__") {
+        Some((base, g)) => match Grain::parse(g) {
+            Some(grain) => (base, Some(grain)),
+            None => (name, None),
+        },
+        None => (name, None),
+    }
+}
+
+/// A time a filter names for `measure` of `model`: `metric_time` (the
+/// measure's time dimension), a time dimension of the model, either of them
+/// prefixed by one of its own entities, each optionally `__<grain>`. Returns the
+/// dimension and the grain to truncate to.
+fn time_ref<'a>(
+    model: &'a SemanticModel,
+    measure: &Measure,
+    name: &str,
+) -> Option<(&'a Dimension, Option<Grain>)> {
+    let (base, grain) = strip_grain(name);
+    let local = |n: &str| -> Option<&'a Dimension> {
+        if n == "metric_time" {
+            let t = measure
+                .agg_time_dimension
+                .as_ref()
+                .or(model.default_time.as_ref())?;
+            return model.dimension(t);
+        }
+        model.dimension(n).filter(|d| d.time_grain.is_some())
+    };
+    let dim = local(base).or_else(|| {
+        let (entity, rest) = base.split_once("__")?;
+        model
+            .entities
+            .iter()
+            .any(|e| e.name == entity)
+            .then(|| local(rest))
+            .flatten()
+    })?;
+    Some((dim, grain))
+}
+
+/// An entity of `model` named in a filter (`{{ Entity('customer') }}`): its key.
+fn local_entity<'a>(model: &'a SemanticModel, name: &str) -> Option<&'a str> {
+    model
+        .entities
+        .iter()
+        .find(|e| e.name == name)
+        .map(|e| e.expr.as_str())
 }
 
 /// `expr` with its bare column names qualified by `alias` (`mrr > 0` →
@@ -939,9 +1114,7 @@ fn percentile_sql(
         (WarehouseKind::Snowflake, false, true) => Ok(format!(
             "percentile_disc({f}) within group (order by {expr})"
         )),
-        (WarehouseKind::Snowflake, true, false) => {
-            Ok(format!("approx_percentile({expr}, {f})"))
-        }
+        (WarehouseKind::Snowflake, true, false) => Ok(format!("approx_percentile({expr}, {f})")),
         (WarehouseKind::DuckDb | WarehouseKind::Snowflake, true, true) => Err(unsupported(
             "an approximate discrete percentile",
             "drop `use_discrete_percentile` (the approximate continuous percentile) \
@@ -1096,7 +1269,7 @@ impl Plan<'_> {
         for m in &self.metrics {
             select.push(format!(
                 "{} as {}",
-                self.metric_expr(m, None, float, &q),
+                self.metric_expr(m, None, None, float, &q),
                 q(&m.name)
             ));
         }
@@ -1117,17 +1290,27 @@ impl Plan<'_> {
         Ok(format!("with {}\n{body}", ctes.join(",\n")))
     }
 
-    /// A metric's value from its leaves' columns; `outer` is the filter of the
-    /// metric that uses it.
+    /// A metric's value from its leaves' columns; `outer` and `offset` are the
+    /// filter and time shift of the metrics that use it.
     fn metric_expr(
         &self,
         metric: &Metric,
         outer: Option<&str>,
+        offset: Option<Offset>,
         float: &str,
         q: &dyn Fn(&str) -> String,
     ) -> String {
         let catalog = self.catalog;
         let filter = combine(outer, metric.filter.as_deref());
+        let input = |i: &MetricInput| {
+            catalog.metrics.get(&i.name).map_or_else(
+                || "null".to_owned(),
+                |m| {
+                    let f = combine(filter.as_deref(), i.filter.as_deref());
+                    self.metric_expr(m, f.as_deref(), i.offset.or(offset), float, q)
+                },
+            )
+        };
         match &metric.kind {
             MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
                 let wanted = filter
@@ -1135,48 +1318,48 @@ impl Plan<'_> {
                     .and_then(parse_expr)
                     .map(|e| e.to_string());
                 let cumulative = matches!(metric.kind, MetricKind::Cumulative { .. });
-                self.leaves
+                let value = self
+                    .leaves
                     .iter()
                     .find(|l| {
                         l.measure.name == *measure
                             && l.filter.as_ref().map(ToString::to_string) == wanted
                             && l.cumulative.is_some() == cumulative
+                            && l.offset == offset
                     })
                     .map_or_else(
                         || "null".to_owned(),
                         |l| format!("{}.{}", l.alias, q("metric_value")),
-                    )
+                    );
+                match &metric.fill_nulls_with {
+                    Some(fill) => format!("coalesce({value}, {fill})"),
+                    None => value,
+                }
             }
             MetricKind::Ratio {
                 numerator,
                 denominator,
-            } => {
-                let part = |name: &str| {
-                    catalog.metrics.get(name).map_or_else(
-                        || "null".to_owned(),
-                        |m| self.metric_expr(m, filter.as_deref(), float, q),
-                    )
-                };
-                format!(
-                    "cast({} as {float}) / nullif({}, 0)",
-                    part(numerator),
-                    part(denominator)
-                )
-            }
-            MetricKind::Derived { expr, .. } => match parse_expr(expr) {
+            } => format!(
+                "cast({} as {float}) / nullif({}, 0)",
+                input(numerator),
+                input(denominator)
+            ),
+            MetricKind::Derived { expr, metrics } => match parse_expr(expr) {
                 Some(parsed) => substitute(&parsed, &|name| {
-                    catalog
-                        .metrics
-                        .get(name)
-                        .map(|m| self.metric_expr(m, filter.as_deref(), float, q))
+                    metrics.iter().find(|i| i.expr_name() == name).map(&input)
                 })
                 .to_string(),
                 None => "null".to_owned(),
             },
+            MetricKind::Unsupported { .. } => "null".to_owned(),
         }
     }
 
-    /// One leaf: its measure aggregated from its model's rows at the query's keys.
+    /// One leaf: its measure aggregated from its model's rows at the query's
+    /// keys. A leaf shifted in time (a derived metric's `offset_window` or
+    /// `offset_to_grain`) is the unshifted aggregate read at each period's
+    /// earlier period: periods come from the shifted rows, so a period after the
+    /// last row appears too; --start/--end apply to the shifted periods.
     fn leaf_sql(
         &self,
         leaf: &Leaf<'_>,
@@ -1184,13 +1367,77 @@ impl Plan<'_> {
         relation: &dyn Fn(&str) -> String,
         dates: &Dates,
     ) -> Result<String, Diagnostic> {
+        let (Some(offset), Some(grain)) = (leaf.offset, self.grain) else {
+            return self.leaf_body(leaf, &leaf.alias, true, dialect, relation, dates);
+        };
+        let alias = &leaf.alias;
+        let base = format!("{alias}_base");
+        let base_sql = self.leaf_body(leaf, &base, false, dialect, relation, dates)?;
+        let g = dialect.quote(grain.as_str());
+        let (periods, earlier) = match offset {
+            Offset::Window(n, wg) => (
+                dates.trunc(grain, &dates.add(wg, n, &g)),
+                dates.trunc(grain, &dates.add(wg, -n, &format!("p.{g}"))),
+            ),
+            Offset::ToGrain(tg) => (
+                g.clone(),
+                dates.trunc(grain, &dates.trunc(tg, &format!("p.{g}"))),
+            ),
+        };
+        let mut range = Vec::new();
+        if let Some(start) = &self.start {
+            range.push(format!(
+                "p.{g} >= {}",
+                dates.trunc(grain, &dates.literal(start))
+            ));
+        }
+        if let Some(end) = &self.end {
+            range.push(format!("p.{g} <= {}", dates.literal(end)));
+        }
+        let where_sql = if range.is_empty() {
+            String::new()
+        } else {
+            format!("\n    where {}", range.join(" and "))
+        };
+        let mut out = vec![format!("p.{g} as {g}")];
+        out.extend(self.dims.iter().map(|d| format!("b.{}", dialect.quote(d))));
+        out.push(format!("b.{}", dialect.quote("metric_value")));
+        Ok(format!(
+            "{base_sql},\n{alias}_periods as (\n    select distinct {periods} as {g} from {base}\n),\n\
+             {alias} as (\n    select {}\n    from {alias}_periods as p\n    inner join {base} as b on b.{g} = {earlier}{where_sql}\n)",
+            out.join(", ")
+        ))
+    }
+
+    /// A leaf's aggregate as CTEs ending in one named `alias`; `ranged`: apply
+    /// --start/--end.
+    fn leaf_body(
+        &self,
+        leaf: &Leaf<'_>,
+        alias: &str,
+        ranged: bool,
+        dialect: &dyn Dialect,
+        relation: &dyn Fn(&str) -> String,
+        dates: &Dates,
+    ) -> Result<String, Diagnostic> {
         let q = |s: &str| dialect.quote(s);
-        let alias = leaf.alias.clone();
+        let (start, end) = if ranged {
+            (self.start.as_ref(), self.end.as_ref())
+        } else {
+            (None, None)
+        };
         // Joins for dimensions of other models, one per entity path.
         let mut joins: BTreeMap<String, String> = BTreeMap::new();
         let mut resolve = |name: &str| -> Option<String> {
+            if let Some((d, grain)) = time_ref(leaf.model, leaf.measure, name) {
+                let expr = qualify(&d.expr, "base");
+                return Some(grain.map_or(expr.clone(), |g| dates.trunc(g, &expr)));
+            }
             if let Some(d) = leaf.model.dimension(name) {
                 return Some(qualify(&d.expr, "base"));
+            }
+            if let Some(key) = local_entity(leaf.model, name) {
+                return Some(qualify(key, "base"));
             }
             match reach(self.catalog, leaf.model, name).ok()? {
                 Reach::Local(d) => Some(qualify(&d.expr, "base")),
@@ -1250,14 +1497,14 @@ impl Plan<'_> {
                 format!("\n    where {}", filters.join("\n      and "))
             };
             let mut period_filters = Vec::new();
-            if let Some(s) = &self.start {
+            if let Some(s) = start {
                 period_filters.push(format!(
                     "{} >= {}",
                     dates.trunc(grain, "sl_t"),
                     dates.trunc(grain, &dates.literal(s))
                 ));
             }
-            if let Some(e) = &self.end {
+            if let Some(e) = end {
                 period_filters.push(format!("sl_t <= {}", dates.literal(e)));
             }
             let periods_where = if period_filters.is_empty() {
@@ -1314,10 +1561,10 @@ impl Plan<'_> {
         select.extend(dims_select);
         keys.extend(dim_keys);
         if let Some(time) = &time {
-            if let Some(s) = &self.start {
+            if let Some(s) = start {
                 time_filters.push(format!("{time} >= {}", dates.literal(s)));
             }
-            if let Some(e) = &self.end {
+            if let Some(e) = end {
                 time_filters.push(format!(
                     "{time} < {}",
                     dates.add(Grain::Day, 1, &dates.literal(e))
@@ -1381,7 +1628,11 @@ impl Plan<'_> {
         }
         select.push(format!(
             "{} as {}",
-            agg_sql(leaf.measure, &qualify(&leaf.measure.expr, "base"), dates.kind)?,
+            agg_sql(
+                leaf.measure,
+                &qualify(&leaf.measure.expr, "base"),
+                dates.kind
+            )?,
             q("metric_value")
         ));
         let group_sql = if keys.is_empty() {

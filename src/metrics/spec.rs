@@ -145,18 +145,23 @@ fn percentile(
             .filter(|n| !n.is_null())
             .map_or(Ok(false), |n| n.expect_bool(&format!("`{key}`")))
     };
-    let given = match params.and_then(|p| p.get("percentile")).filter(|n| !n.is_null()) {
+    let given = match params
+        .and_then(|p| p.get("percentile"))
+        .filter(|n| !n.is_null())
+    {
         None => None,
         Some(n) => Some((
             match n.value {
                 crate::project::yaml::Value::Float(f) => f,
                 crate::project::yaml::Value::Int(i) => i as f64,
-                _ => return Err(Diagnostic::error(format!(
-                    "`percentile` must be a number between 0 and 1, found {}",
-                    n.kind_name()
-                ))
-                .with_label(&n.span, "expected a number")
-                .with_help("write e.g. `percentile: 0.9`")),
+                _ => {
+                    return Err(Diagnostic::error(format!(
+                        "`percentile` must be a number between 0 and 1, found {}",
+                        n.kind_name()
+                    ))
+                    .with_label(&n.span, "expected a number")
+                    .with_help("write e.g. `percentile: 0.9`"))
+                }
             },
             n,
         )),
@@ -214,6 +219,8 @@ pub struct Measure {
     pub expr: String,
     pub agg_time_dimension: Option<String>,
     pub non_additive: Option<NonAdditive>,
+    /// `create_metric: true`: a simple metric of the same name exists.
+    pub create_metric: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -244,6 +251,43 @@ impl SemanticModel {
     }
 }
 
+/// A time shift of a metric inside a derived metric: each period takes the
+/// value of the period `n grain`s before it (`offset_window: 1 month`), or of
+/// the start of its `grain` (`offset_to_grain: month`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offset {
+    Window(i64, Grain),
+    ToGrain(Grain),
+}
+
+/// A metric a ratio or derived metric is built from, as MetricFlow writes it:
+/// a name, or `{name, alias, filter, offset_window, offset_to_grain}`.
+#[derive(Clone, Debug)]
+pub struct MetricInput {
+    pub name: String,
+    /// The name a derived metric's `expr` calls it by (default: `name`).
+    pub alias: Option<String>,
+    /// A condition on this input only, in sluice's SQL (templates resolved).
+    pub filter: Option<String>,
+    pub offset: Option<Offset>,
+}
+
+impl MetricInput {
+    fn named(name: String) -> MetricInput {
+        MetricInput {
+            name,
+            alias: None,
+            filter: None,
+            offset: None,
+        }
+    }
+
+    /// The name `expr` uses.
+    pub fn expr_name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
 /// What a metric computes.
 #[derive(Clone, Debug)]
 pub enum MetricKind {
@@ -252,13 +296,13 @@ pub enum MetricKind {
     },
     /// Σ numerator / Σ denominator at the requested grain (both metrics).
     Ratio {
-        numerator: String,
-        denominator: String,
+        numerator: MetricInput,
+        denominator: MetricInput,
     },
     /// An expression over other metrics.
     Derived {
         expr: String,
-        metrics: Vec<String>,
+        metrics: Vec<MetricInput>,
     },
     /// The measure over a trailing window (or since the start of a grain) ending
     /// at each period.
@@ -268,15 +312,21 @@ pub enum MetricKind {
         grain_to_date: Option<Grain>,
         period_last: bool,
     },
+    /// A metric type MetricFlow has and sluice does not compute (`conversion`):
+    /// loaded with a warning, an error when queried.
+    Unsupported {
+        type_name: String,
+    },
 }
 
 impl MetricKind {
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
             MetricKind::Simple { .. } => "simple",
             MetricKind::Ratio { .. } => "ratio",
             MetricKind::Derived { .. } => "derived",
             MetricKind::Cumulative { .. } => "cumulative",
+            MetricKind::Unsupported { type_name } => type_name,
         }
     }
 }
@@ -295,6 +345,8 @@ pub struct Metric {
     pub filter: Option<String>,
     /// `meta: {domain: sales}`, for `metrics list --domain`.
     pub domain: Option<String>,
+    /// `fill_nulls_with:` of the measure: the value of a period without rows.
+    pub fill_nulls_with: Option<String>,
 }
 
 /// A saved query of a dashboard.
@@ -342,6 +394,65 @@ const MODEL_KEYS: KeySet = KeySet {
         "config",
     ],
     ignored: &["primary_entity", "node_relation"],
+};
+
+const ENTITY_KEYS: KeySet = KeySet {
+    what: "an entity",
+    known: &[
+        "name",
+        "type",
+        "expr",
+        "description",
+        "label",
+        "config",
+        "meta",
+    ],
+    ignored: &["role"],
+};
+
+const DIMENSION_KEYS: KeySet = KeySet {
+    what: "a dimension",
+    known: &[
+        "name",
+        "type",
+        "type_params",
+        "expr",
+        "description",
+        "label",
+        "config",
+        "meta",
+    ],
+    ignored: &["is_partition"],
+};
+
+const DIMENSION_PARAM_KEYS: KeySet = KeySet {
+    what: "a dimension's `type_params`",
+    known: &["time_granularity"],
+    ignored: &["validity_params"],
+};
+
+const MEASURE_KEYS: KeySet = KeySet {
+    what: "a measure",
+    known: &[
+        "name",
+        "agg",
+        "expr",
+        "description",
+        "label",
+        "agg_params",
+        "agg_time_dimension",
+        "non_additive_dimension",
+        "create_metric",
+        "config",
+        "meta",
+    ],
+    ignored: &[],
+};
+
+const NON_ADDITIVE_KEYS: KeySet = KeySet {
+    what: "a `non_additive_dimension`",
+    known: &["name", "window_choice"],
+    ignored: &["window_groupings"],
 };
 
 const METRIC_KEYS: KeySet = KeySet {
@@ -468,6 +579,7 @@ fn semantic_model(
         .unwrap_or_default()
     {
         let e = e.expect_map("an entity")?;
+        ENTITY_KEYS.check(e, warnings)?;
         let (ename, _) = name_of(e, "entity")?;
         let kind_node = required(e, "type", "entity", "foreign")?;
         let kind = match kind_node.expect_str("`type`")? {
@@ -499,6 +611,10 @@ fn semantic_model(
         .unwrap_or_default()
     {
         let d = d.expect_map("a dimension")?;
+        DIMENSION_KEYS.check(d, warnings)?;
+        if let Some(p) = d.get("type_params").filter(|n| !n.is_null()) {
+            DIMENSION_PARAM_KEYS.check(p.expect_map("`type_params`")?, warnings)?;
+        }
         let (dname, dspan) = name_of(d, "dimension")?;
         let type_node = required(d, "type", "dimension", "categorical")?;
         let time_grain = match type_node.expect_str("`type`")? {
@@ -533,6 +649,7 @@ fn semantic_model(
         .unwrap_or_default()
     {
         let m = m.expect_map("a measure")?;
+        MEASURE_KEYS.check(m, warnings)?;
         let (mname, mspan) = name_of(m, "measure")?;
         let agg_node = required(m, "agg", "measure", "sum")?;
         let agg_name = agg_node.expect_str("`agg`")?;
@@ -572,6 +689,7 @@ fn semantic_model(
         let non_additive = match m.get("non_additive_dimension").filter(|n| !n.is_null()) {
             Some(n) => {
                 let n = n.expect_map("`non_additive_dimension`")?;
+                NON_ADDITIVE_KEYS.check(n, warnings)?;
                 let (dim, _) = name_of(n, "non_additive_dimension")?;
                 let window_max = !matches!(text(n, "window_choice")?.as_deref(), Some("min"));
                 Some(NonAdditive {
@@ -588,6 +706,12 @@ fn semantic_model(
             agg,
             agg_time_dimension: text(m, "agg_time_dimension")?,
             non_additive,
+            create_metric: m
+                .get("create_metric")
+                .filter(|n| !n.is_null())
+                .map(|n| n.expect_bool("`create_metric`"))
+                .transpose()?
+                .unwrap_or(false),
         });
     }
     Ok(SemanticModel {
@@ -619,57 +743,217 @@ fn window(node: &Node) -> Result<(i64, Grain), Diagnostic> {
     }
 }
 
+const MEASURE_INPUT_KEYS: KeySet = KeySet {
+    what: "a metric's `measure`",
+    known: &["name", "filter", "alias", "fill_nulls_with"],
+    ignored: &["join_to_timespine"],
+};
+
+const METRIC_INPUT_KEYS: KeySet = KeySet {
+    what: "a metric input",
+    known: &[
+        "name",
+        "alias",
+        "filter",
+        "offset_window",
+        "offset_to_grain",
+    ],
+    ignored: &[],
+};
+
+const CUMULATIVE_KEYS: KeySet = KeySet {
+    what: "`cumulative_type_params`",
+    known: &["window", "grain_to_date", "period_agg"],
+    ignored: &[],
+};
+
+/// A `filter:` — one condition or a list of them (all must hold) — in sluice's
+/// SQL: MetricFlow's `{{ Dimension('entity__dim') }}` templates become the
+/// dimension names sluice's filters use.
+fn filter_of(map: &Node, key: &str) -> Result<Option<String>, Diagnostic> {
+    let Some(node) = map.get(key).filter(|n| !n.is_null()) else {
+        return Ok(None);
+    };
+    let parts: Vec<&Node> = match &node.value {
+        crate::project::yaml::Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let mut conditions = Vec::new();
+    for part in parts {
+        let text = part.expect_str("`filter`")?;
+        conditions.push(super::filter::from_metricflow(text, &part.span)?);
+    }
+    Ok(match conditions.len() {
+        0 => None,
+        1 => conditions.pop(),
+        _ => Some(
+            conditions
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+    })
+}
+
+/// Two conditions that must both hold.
+pub(crate) fn both(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("({a}) and ({b})")),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A ratio's or derived metric's input: `name` or a mapping.
+fn metric_input(
+    node: &Node,
+    what: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<MetricInput, Diagnostic> {
+    if node.get("name").is_none() {
+        return Ok(MetricInput::named(node.expect_scalar_text(what)?));
+    }
+    let map = node.expect_map(what)?;
+    METRIC_INPUT_KEYS.check(map, warnings)?;
+    let (name, _) = name_of(map, "metric input")?;
+    let window = map
+        .get("offset_window")
+        .filter(|n| !n.is_null())
+        .map(window)
+        .transpose()?;
+    let to_grain = map
+        .get("offset_to_grain")
+        .filter(|n| !n.is_null())
+        .map(|g| grain_of(g, "`offset_to_grain`"))
+        .transpose()?;
+    let offset = match (window, to_grain) {
+        (Some((n, g)), None) => Some(Offset::Window(n, g)),
+        (None, Some(g)) => Some(Offset::ToGrain(g)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(Diagnostic::error(format!(
+                "metric input `{name}` has both `offset_window` and `offset_to_grain`"
+            ))
+            .with_label(&map.span, "this input")
+            .with_help("keep one of them"))
+        }
+    };
+    Ok(MetricInput {
+        alias: text(map, "alias")?,
+        filter: filter_of(map, "filter")?,
+        name,
+        offset,
+    })
+}
+
+/// A simple or cumulative metric's `measure`: a name, or `{name, filter, alias,
+/// fill_nulls_with, join_to_timespine}`.
+fn measure_input(
+    node: &Node,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(String, Option<String>, Option<String>), Diagnostic> {
+    if node.get("name").is_none() {
+        return Ok((node.expect_scalar_text("`measure`")?, None, None));
+    }
+    let map = node.expect_map("`measure`")?;
+    MEASURE_INPUT_KEYS.check(map, warnings)?;
+    let (name, _) = name_of(map, "measure")?;
+    let fill = match map.get("fill_nulls_with").filter(|n| !n.is_null()) {
+        None => None,
+        Some(n) => match n.value {
+            crate::project::yaml::Value::Int(i) => Some(i.to_string()),
+            crate::project::yaml::Value::Float(f) => Some(f.to_string()),
+            _ => {
+                return Err(Diagnostic::error(format!(
+                    "`fill_nulls_with` must be a number, found {}",
+                    n.kind_name()
+                ))
+                .with_label(&n.span, "expected a number")
+                .with_help("write e.g. `fill_nulls_with: 0`"))
+            }
+        },
+    };
+    Ok((name, filter_of(map, "filter")?, fill))
+}
+
 fn metric(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Metric, Diagnostic> {
     let entry = entry.expect_map("a metric")?;
     METRIC_KEYS.check(entry, warnings)?;
     let (name, span) = name_of(entry, "metric")?;
     let type_node = required(entry, "type", "metric", "simple")?;
     let params = entry.get("type_params").filter(|n| !n.is_null());
-    let param = |key: &str, example: &str| -> Result<String, Diagnostic> {
+    let param = |key: &str, example: &str| -> Result<&Node, Diagnostic> {
         let p = params.ok_or_else(|| {
             Diagnostic::error(format!("metric `{name}` has no `type_params`"))
                 .with_label(&span, "this metric")
                 .with_help(format!("add `type_params: {{{key}: {example}}}`"))
         })?;
-        let n = required(p, key, "metric's type_params", example)?;
-        // MetricFlow allows `measure: {name: x}` as well as `measure: x`.
-        match n.get("name") {
-            Some(inner) => Ok(inner.expect_str(&format!("`{key}.name`"))?.to_owned()),
-            None => Ok(n.expect_scalar_text(&format!("`{key}`"))?),
-        }
+        required(p, key, "metric's type_params", example)
     };
+    let mut filter = filter_of(entry, "filter")?;
+    let mut fill_nulls_with = None;
     let kind = match type_node.expect_str("`type`")? {
-        "simple" => MetricKind::Simple {
-            measure: param("measure", "mrr")?,
-        },
+        "simple" => {
+            let (measure, measure_filter, fill) =
+                measure_input(param("measure", "mrr")?, warnings)?;
+            filter = both(filter, measure_filter);
+            fill_nulls_with = fill;
+            MetricKind::Simple { measure }
+        }
         "ratio" => MetricKind::Ratio {
-            numerator: param("numerator", "won_deals")?,
-            denominator: param("denominator", "closed_deals")?,
+            numerator: metric_input(param("numerator", "won_deals")?, "`numerator`", warnings)?,
+            denominator: metric_input(
+                param("denominator", "closed_deals")?,
+                "`denominator`",
+                warnings,
+            )?,
         },
-        "derived" => MetricKind::Derived {
-            expr: param("expr", "ltv / cac")?,
-            metrics: params
-                .map(|p| str_list(p, "metrics"))
-                .transpose()?
-                .unwrap_or_default(),
-        },
+        "derived" => {
+            let expr = param("expr", "ltv / cac")?.expect_scalar_text("`expr`")?;
+            let metrics = match params
+                .and_then(|p| p.get("metrics"))
+                .filter(|n| !n.is_null())
+            {
+                None => Vec::new(),
+                // `metrics: a, b` (sluice's own shorthand).
+                Some(n) if n.as_str().is_some() => n
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .map(MetricInput::named)
+                    .collect(),
+                Some(n) => n
+                    .expect_seq("`metrics`")?
+                    .iter()
+                    .map(|m| metric_input(m, "a metric of `metrics`", warnings))
+                    .collect::<Result<_, _>>()?,
+            };
+            MetricKind::Derived { expr, metrics }
+        }
         "cumulative" => {
             let p = params.ok_or_else(|| {
                 Diagnostic::error(format!("metric `{name}` has no `type_params`"))
                     .with_label(&span, "this metric")
                     .with_help("add `type_params: {measure: revenue, window: 12 months}`")
             })?;
-            let window = p
-                .get("window")
-                .filter(|n| !n.is_null())
-                .map(window)
-                .transpose()?;
-            let grain_to_date = p
-                .get("grain_to_date")
-                .filter(|n| !n.is_null())
+            // MetricFlow ≥ 1.9 nests the window under `cumulative_type_params`.
+            let nested = p.get("cumulative_type_params").filter(|n| !n.is_null());
+            if let Some(n) = nested {
+                CUMULATIVE_KEYS.check(n.expect_map("`cumulative_type_params`")?, warnings)?;
+            }
+            let get = |key: &str| {
+                nested
+                    .and_then(|n| n.get(key))
+                    .or_else(|| p.get(key))
+                    .filter(|n| !n.is_null())
+            };
+            let window = get("window").map(window).transpose()?;
+            let grain_to_date = get("grain_to_date")
                 .map(|g| grain_of(g, "`grain_to_date`"))
                 .transpose()?;
-            let period_last = match p.get("period_agg").filter(|n| !n.is_null()) {
+            let period_last = match get("period_agg") {
                 None => true,
                 Some(n) => match n.expect_str("`period_agg`")? {
                     "last" => true,
@@ -681,15 +965,32 @@ fn metric(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Metric, Diagno
                     }
                 },
             };
+            let (measure, measure_filter, fill) =
+                measure_input(param("measure", "revenue")?, warnings)?;
+            filter = both(filter, measure_filter);
+            fill_nulls_with = fill;
             MetricKind::Cumulative {
-                measure: param("measure", "revenue")?,
+                measure,
                 window,
                 grain_to_date,
                 period_last,
             }
         }
+        "conversion" => {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "metric `{name}` is a conversion metric, which sluice's semantic layer does not compute; \
+                     it is listed but querying it is an error"
+                ))
+                .with_event(crate::diagnostics::event::UNSUPPORTED_KEY)
+                .with_label(&type_node.span, "conversion"),
+            );
+            MetricKind::Unsupported {
+                type_name: "conversion".to_owned(),
+            }
+        }
         other => {
-            let names = ["simple", "ratio", "derived", "cumulative"];
+            let names = ["simple", "ratio", "derived", "cumulative", "conversion"];
             return Err(Diagnostic::error(format!("unknown metric type `{other}`"))
                 .with_label(&type_node.span, "metric type")
                 .with_help(suggestion_help(other, names, || {
@@ -702,18 +1003,21 @@ fn metric(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Metric, Diagno
         .filter(|n| !n.is_null())
         .map(|n| n.expect_str_list("`dimensions`"))
         .transpose()?;
+    // `meta:` at the top or, as dbt ≥ 1.10 writes it, under `config:`.
     let domain = entry
         .get("meta")
+        .or_else(|| entry.get("config").and_then(|c| c.get("meta")))
         .and_then(|m| text(m, "domain").ok().flatten());
     Ok(Metric {
         label: text(entry, "label")?.unwrap_or_else(|| name.clone()),
         description: text(entry, "description")?.unwrap_or_default(),
-        filter: text(entry, "filter")?,
+        filter,
         name,
         span,
         kind,
         dimensions,
         domain,
+        fill_nulls_with,
     })
 }
 
@@ -770,6 +1074,30 @@ impl Catalog {
                         &m.span,
                         &prev.span,
                     ));
+                }
+                for x in m.measures.iter().filter(|x| x.create_metric) {
+                    let metric = Metric {
+                        name: x.name.clone(),
+                        span: x.span.clone(),
+                        label: x.name.clone(),
+                        description: String::new(),
+                        kind: MetricKind::Simple {
+                            measure: x.name.clone(),
+                        },
+                        dimensions: None,
+                        filter: None,
+                        domain: None,
+                        fill_nulls_with: None,
+                    };
+                    if let Some(prev) = self.metrics.get(&metric.name) {
+                        return Err(defined_twice(
+                            "metric",
+                            &metric.name,
+                            &metric.span,
+                            &prev.span,
+                        ));
+                    }
+                    self.metrics.insert(metric.name.clone(), metric);
                 }
                 self.models.push(m);
             }

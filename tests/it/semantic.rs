@@ -449,12 +449,28 @@ fn percentile_sql_follows_each_warehouse_and_bigquery_refuses_exact_ones() {
     let compile = |target: &str, metric: &str| {
         run_in(
             p.path(),
-            &["metrics", "query", "--compile", "-t", target, "--metrics", metric],
+            &[
+                "metrics",
+                "query",
+                "--compile",
+                "-t",
+                target,
+                "--metrics",
+                metric,
+            ],
         )
     };
     let cases = [
-        ("dev", "median_deal_amount", "quantile_cont(base.amount, 0.5)"),
-        ("dev", "p25_deal_amount_disc", "quantile_disc(base.amount, 0.25)"),
+        (
+            "dev",
+            "median_deal_amount",
+            "quantile_cont(base.amount, 0.5)",
+        ),
+        (
+            "dev",
+            "p25_deal_amount_disc",
+            "quantile_disc(base.amount, 0.25)",
+        ),
         (
             "snowflake",
             "median_deal_amount",
@@ -474,7 +490,11 @@ fn percentile_sql_follows_each_warehouse_and_bigquery_refuses_exact_ones() {
     for (target, metric, want) in cases {
         let out = compile(target, metric);
         assert!(out.status.success(), "{target} {metric}: {}", stderr(&out));
-        assert!(stdout(&out).contains(want), "{target} {metric}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(want),
+            "{target} {metric}: {}",
+            stdout(&out)
+        );
     }
     // An exact percentile cannot aggregate on BigQuery, and an approximate
     // discrete one has no DuckDB function: located errors, exit 2.
@@ -483,7 +503,171 @@ fn percentile_sql_follows_each_warehouse_and_bigquery_refuses_exact_ones() {
         ("dev", "p90_deal_amount_approx"),
     ] {
         let out = compile(target, metric);
-        assert_eq!(out.status.code(), Some(2), "{target} {metric}: {}", stderr(&out));
-        insta::assert_snapshot!(format!("percentile_refused__{target}__{metric}"), stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{target} {metric}: {}",
+            stderr(&out)
+        );
+        insta::assert_snapshot!(
+            format!("percentile_refused__{target}__{metric}"),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn metricflow_yaml_shapes_load_and_compute() {
+    let p = built();
+    // A templated filter through a joined dimension: Enterprise is account 3,
+    // deals 3 (won) and 8 (lost) → 1 win; the ratio's inputs carry the same
+    // filter each → 1 / 2.
+    let q = query(
+        p.path(),
+        &["--metrics", "enterprise_won_deals,enterprise_win_rate"],
+    );
+    assert_eq!(q[0]["enterprise_won_deals"], 1, "{q:?}");
+    assert!(close(&q[0]["enterprise_win_rate"], 0.5), "{q:?}");
+    // A measure's own filter on metric_time, and fill_nulls_with: months before
+    // April have no row after the filter and read 0; June has deal 7.
+    let m = query(
+        p.path(),
+        &[
+            "--metrics",
+            "won_deals,won_deals_from_april",
+            "--grain",
+            "month",
+        ],
+    );
+    assert_eq!(
+        column(&m, "won_deals_from_april"),
+        [0, 0, 0, 0, 0, 1],
+        "{m:?}"
+    );
+    // offset_window with aliases: won amount by month is Jan 10, Feb 0, Mar 100,
+    // Apr 0, May 0, Jun 40; minus the month before. July exists only shifted.
+    let d = query(
+        p.path(),
+        &["--metrics", "won_amount_change_mom", "--grain", "month"],
+    );
+    assert_eq!(
+        column(&d, "month"),
+        [
+            "2024-01-01",
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+            "2024-05-01",
+            "2024-06-01",
+            "2024-07-01"
+        ]
+    );
+    let got: Vec<Option<f64>> = d
+        .iter()
+        .map(|r| r["won_amount_change_mom"].as_f64())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            None,
+            Some(-10.0),
+            Some(100.0),
+            Some(-100.0),
+            Some(0.0),
+            Some(40.0),
+            None
+        ]
+    );
+    // cumulative_type_params.grain_to_date: quarter to date, by month.
+    let c = query(
+        p.path(),
+        &["--metrics", "won_amount_qtd", "--grain", "month"],
+    );
+    let got: Vec<f64> = c
+        .iter()
+        .filter_map(|r| r["won_amount_qtd"].as_f64())
+        .collect();
+    assert_eq!(got, [10.0, 10.0, 110.0, 0.0, 0.0, 40.0]);
+    // create_metric: true makes a simple metric of the measure: 10+20+100+30+30+30+40+500.
+    let t = query(p.path(), &["--metrics", "deal_amount"]);
+    assert!(close(&t[0]["deal_amount"], 760.0), "{t:?}");
+}
+
+#[test]
+fn what_the_semantic_layer_does_not_compute_is_said_never_dropped() {
+    let p = project_copy("semantic");
+    std::fs::write(
+        p.path().join("models/_unsupported.yml"),
+        "metrics:\n\
+         \x20 - name: deal_to_win\n\
+         \x20   type: conversion\n\
+         \x20   type_params:\n\
+         \x20     conversion_type_params: {base_measure: closed_deals, conversion_measure: won_deals, entity: account}\n\
+         saved_queries:\n\
+         \x20 - name: won_by_month\n\
+         \x20   query_params:\n\
+         \x20     metrics: [won_deals]\n\
+         \x20     group_by: [\"TimeDimension('metric_time', 'month')\"]\n",
+    )
+    .expect("write");
+    // Loading warns about the conversion metric and the saved queries.
+    let out = run_in(p.path(), &["parse"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("metric `deal_to_win` is a conversion metric"),
+        "{err}"
+    );
+    assert!(err.contains("`saved_queries`"), "{err}");
+    // Querying it is an error; so is an offset without a grain.
+    for (name, args) in [
+        ("conversion_metric", &["--metrics", "deal_to_win"][..]),
+        (
+            "offset_without_grain",
+            &["--metrics", "won_amount_change_mom"][..],
+        ),
+    ] {
+        let mut all = vec!["metrics", "query"];
+        all.extend_from_slice(args);
+        let out = run_in(p.path(), &all);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        insta::assert_snapshot!(format!("guardrail__{name}"), stderr(&out));
+    }
+}
+
+#[test]
+fn bad_metricflow_definitions_are_located_load_errors() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "filter_names_unknown_dimension",
+            "{{ Dimension('account__segmnt') }} = 'SMB'",
+            "",
+        ),
+        (
+            "filter_on_a_metric",
+            "{{ Metric('won_deals', group_by=['account']) }} > 1",
+            "",
+        ),
+        ("derived_expr_unknown_name", "", "expr: won - lost"),
+    ];
+    for (name, filter, derived) in cases {
+        let p = project_copy("semantic");
+        let extra = if derived.is_empty() {
+            format!(
+                "  - name: broken\n    type: simple\n    type_params: {{measure: won_deals}}\n    filter: \"{filter}\"\n"
+            )
+        } else {
+            format!(
+                "  - name: broken\n    type: derived\n    type_params:\n      {derived}\n      metrics:\n        - {{name: won_deals, alias: won}}\n"
+            )
+        };
+        let file = p.path().join("models/_metricflow.yml");
+        let text = std::fs::read_to_string(&file).expect("fixture file");
+        let text = text.replacen("metrics:\n", &format!("metrics:\n{extra}"), 1);
+        std::fs::write(&file, text).expect("write");
+        let out = run_in(p.path(), &["parse"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        let shown = stderr(&out).replace(&p.path().display().to_string(), "[PROJECT]");
+        insta::assert_snapshot!(format!("load_error__{name}"), shown);
     }
 }
