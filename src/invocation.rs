@@ -115,6 +115,7 @@ pub(crate) fn choose_target(
 }
 
 pub(crate) fn target_info(
+    project: &Project,
     def: &TargetDef,
     threads: Option<usize>,
 ) -> Result<TargetInfo, Diagnostic> {
@@ -148,11 +149,17 @@ pub(crate) fn target_info(
         (None, Some(n)) => n.expect_int("`threads`")?.max(1) as usize,
         (None, None) => 4,
     };
+    let template_database = match def.kind {
+        // A path that does not render fails where the connection opens.
+        WarehouseKind::DuckDb => crate::adapter::connect::duckdb_catalog(project, def).ok(),
+        _ => database.clone(),
+    };
     Ok(TargetInfo {
         name: def.name.clone(),
         kind: def.kind,
         schema,
         database,
+        template_database,
         threads,
     })
 }
@@ -166,7 +173,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     };
     let project = project::load(&opts.load_options(&cli_vars))?;
     let target_def = choose_target(&project, opts.target.as_deref())?;
-    let target = target_info(&target_def, opts.threads)?;
+    let target = target_info(&project, &target_def, opts.threads)?;
     let templates = crate::render::templates(&project);
     let adapter_type = target.kind.as_str().to_owned();
     let global_key = cache::global_key(&project, &target, &cli_vars);

@@ -66,7 +66,7 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
     let pname = pf.name.clone();
     let read = |path: &std::path::Path| project::read_source(&root, path).ok();
     let mut macros = Vec::new();
-    for (path, in_folder) in project::walk(&root, &pf.macro_paths, "sql") {
+    for (path, in_folder) in project::walk_macros(&root, &pf) {
         macros.push(project::file_entry(&pname, &path, in_folder, read(&path)?));
     }
     let mut yaml = Vec::new();
@@ -86,7 +86,7 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
     let project_yml = pf.cache_text();
     let mut project = Project::partial(root.clone(), pf, Vec::new(), macros, Properties::default());
     let target_def = invocation::choose_target(&project, opts.target.as_deref()).ok()?;
-    let target = invocation::target_info(&target_def, opts.threads).ok()?;
+    let target = invocation::target_info(&project, &target_def, opts.threads).ok()?;
     let key = cache::global_key_of(
         &project_yml,
         &target,

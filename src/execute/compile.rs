@@ -70,10 +70,7 @@ fn render_one(
         (Some(_), _) => compile::render_node_with(renderer, shared, node, introspector),
         (None, Some(test)) => {
             let attached = test.attached_to.as_ref().and_then(|id| dag.get(id));
-            Ok(RawSql {
-                sql: crate::testing::compile_generic(renderer, shared, node, attached)?,
-                ..RawSql::default()
-            })
+            crate::testing::compile_generic(renderer, shared, node, attached, introspector)
         }
         _ => Ok(RawSql::default()),
     }
@@ -154,6 +151,7 @@ impl Compiler<'_> {
             incremental: self.shared.incremental.contains(&node.unique_id),
             pre_hooks: raw.pre_hooks,
             post_hooks: raw.post_hooks,
+            config_calls: raw.config_calls,
         };
         (compiled, warns)
     }

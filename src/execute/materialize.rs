@@ -48,6 +48,10 @@ pub enum Compiled {
         /// Rendered hooks, run in the model's transaction.
         pre_hooks: Vec<String>,
         post_hooks: Vec<String>,
+        /// A generic test's macro's `config(...)` calls ([`RawSql::config_calls`]).
+        ///
+        /// [`RawSql::config_calls`]: crate::render::compile::RawSql::config_calls
+        config_calls: Vec<(String, serde_json::Value)>,
     },
     Seed(SeedData),
     UnitTest {
@@ -584,9 +588,10 @@ impl DagRunner<'_> {
         node: &ParsedNode,
         sql: &str,
         file: &Arc<SourceFile>,
+        config_calls: &[(String, serde_json::Value)],
     ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
-        let wrapped = testing::wrap_test_query(sql, node);
+        let wrapped = testing::wrap_test_query(sql, node, config_calls);
         self.write_run_file(node, std::slice::from_ref(&wrapped));
         match session.query(&wrapped) {
             Ok(rows) => {
@@ -846,6 +851,7 @@ impl DagRunner<'_> {
                     incremental,
                     pre_hooks,
                     post_hooks,
+                    ..
                 }),
             ) => {
                 let hooks = Hooks {
@@ -883,9 +889,15 @@ impl DagRunner<'_> {
                     Err(d) => failed(node, d),
                 }
             }
-            (ResourceType::Test, Some(Compiled::Sql { sql, file, .. })) => {
-                self.run_test(session, node, sql, file)
-            }
+            (
+                ResourceType::Test,
+                Some(Compiled::Sql {
+                    sql,
+                    file,
+                    config_calls,
+                    ..
+                }),
+            ) => self.run_test(session, node, sql, file, config_calls),
             _ => NodeResult {
                 status: Status::Error,
                 message: format!("{} was not compiled", node.unique_id),

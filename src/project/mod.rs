@@ -194,17 +194,54 @@ pub fn walk(root: &Path, folders: &[String], extension: &str) -> Vec<(PathBuf, P
     out
 }
 
+/// The macro files of a project: its macro-paths' `.sql` files, then the generic
+/// tests in its test-paths' `generic/` folders (dbt's `generic_test_paths`).
+pub fn walk_macros(root: &Path, pf: &ProjectFile) -> Vec<(PathBuf, PathBuf)> {
+    let generic: Vec<String> = pf
+        .test_paths
+        .iter()
+        .map(|p| format!("{}/generic", p.trim_end_matches('/')))
+        .collect();
+    let mut files = walk(root, &pf.macro_paths, "sql");
+    files.extend(walk(root, &generic, "sql"));
+    files
+}
+
+/// The singular tests of a project: its test-paths' `.sql` files except those in
+/// their `generic/` (generic tests, read as macros) and `fixtures/` (unit test
+/// fixtures) folders, as dbt skips them.
+pub fn walk_singular_tests(root: &Path, pf: &ProjectFile) -> Vec<(PathBuf, PathBuf)> {
+    let mut files = walk(root, &pf.test_paths, "sql");
+    files.retain(|(_, in_folder)| {
+        let mut parts = in_folder.components().map(|c| c.as_os_str().to_str());
+        let first = parts.next().flatten();
+        // A file directly in the folder (`tests/generic.sql`) is a singular test.
+        parts.next().is_none() || !matches!(first, Some("generic" | "fixtures"))
+    });
+    files
+}
+
 /// `display_root`: the folder file paths are shown relative to (the root project's,
 /// also for a package's files); `dir`: the project's folder the paths are in.
 fn entries(
-    (display_root, dir): (&Path, &Path),
+    at: (&Path, &Path),
     project: &str,
     folders: &[String],
     extension: &str,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<ProjectFileEntry> {
+    entries_of(at, project, walk(at.1, folders, extension), errors)
+}
+
+/// The entries of the files `walked` (path, path in its folder), read in parallel.
+fn entries_of(
+    (display_root, _dir): (&Path, &Path),
+    project: &str,
+    walked: Vec<(PathBuf, PathBuf)>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<ProjectFileEntry> {
     // Reading is the slow part for big projects: read the files in parallel.
-    let read: Vec<_> = walk(dir, folders, extension)
+    let read: Vec<_> = walked
         .into_par_iter()
         .map(|(path, in_folder)| (read_source(display_root, &path), path, in_folder))
         .collect();
@@ -461,8 +498,8 @@ pub fn load_files(
     let mut errors = Vec::new();
     let models = entries(at, &pf.name, &pf.model_paths, "sql", &mut errors);
     let seeds = entries(at, &pf.name, &pf.seed_paths, "csv", &mut errors);
-    let macros = entries(at, &pf.name, &pf.macro_paths, "sql", &mut errors);
-    let singular_tests = entries(at, &pf.name, &pf.test_paths, "sql", &mut errors);
+    let macros = entries_of(at, &pf.name, walk_macros(dir, &pf), &mut errors);
+    let singular_tests = entries_of(at, &pf.name, walk_singular_tests(dir, &pf), &mut errors);
     let mut snapshots = Vec::new();
     for file in entries(at, &pf.name, &pf.snapshot_paths, "sql", &mut errors) {
         match snapshot::blocks(&file) {

@@ -18,6 +18,9 @@ pub struct RawSql {
     pub ephemerals: Vec<String>,
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,
+    /// The `config(...)` calls a generic test's macro made while compiling
+    /// (dbt_utils' `equality` sets `fail_calc`).
+    pub config_calls: Vec<(String, serde_json::Value)>,
 }
 
 /// The `this`/`model`/`config` a node's compile render sees.

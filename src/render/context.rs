@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use super::macros::{self, BareMacro, MacroFn, MacroRegistry, Namespace};
 use crate::adapter::{Dialect, RelationKind, RelationName};
+use crate::project::WarehouseKind;
 
 /// Parse renders discover dependencies and config; compile renders produce SQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,6 +226,16 @@ impl Relation {
         })
     }
 
+    /// The adapter's relation class in dbt (`DuckDBRelation`, ...).
+    fn class_name(&self) -> &'static str {
+        match self.dialect.map(|d| d.kind()) {
+            Some(WarehouseKind::DuckDb) => "DuckDBRelation",
+            Some(WarehouseKind::Snowflake) => "SnowflakeRelation",
+            Some(WarehouseKind::BigQuery) => "BigQueryRelation",
+            None => "BaseRelation",
+        }
+    }
+
     /// `include(database=False, ...)`: the relation rendered without some parts.
     fn include(&self, args: &[Value]) -> Result<Value, Error> {
         let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
@@ -285,6 +296,20 @@ impl Object for Relation {
         match method {
             "render" => Ok(Value::from(self.rendered.clone())),
             "include" => self.include(args),
+            // dbt's `BaseRelation.get`: a relation is a mapping of its fields, and
+            // `get('metadata')` names its class (dbt_utils' `_is_relation` checks
+            // that it ends with `Relation`).
+            "get" => {
+                let (key, default): (Value, Option<Value>) = minijinja::value::from_args(args)?;
+                if key.as_str() == Some("metadata") {
+                    return Ok(Value::from_serialize(
+                        serde_json::json!({"type": self.class_name()}),
+                    ));
+                }
+                Ok(self
+                    .get_value(&key)
+                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))))
+            }
             // sluice always quotes; the policy does not change the rendering.
             "quote" => Ok(Value::from_dyn_object(Arc::clone(self))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -390,12 +415,12 @@ impl Object for ConfigFn {
                 "config() takes keyword arguments only: config(materialized='table')",
             ));
         }
-        if s.phase == Phase::Parse {
-            for key in kwargs.args() {
-                let value: Value = kwargs.get(key)?;
-                let json = serde_json::to_value(&value).unwrap_or(Json::Null);
-                s.record(|r| r.config.push((key.to_owned(), json)));
-            }
+        // Recorded in a compile render too: a generic test's macro sets
+        // `fail_calc` with it (the test's wrapper reads it).
+        for key in kwargs.args() {
+            let value: Value = kwargs.get(key)?;
+            let json = serde_json::to_value(&value).unwrap_or(Json::Null);
+            s.record(|r| r.config.push((key.to_owned(), json)));
         }
         Ok(Value::from(""))
     }
@@ -504,6 +529,16 @@ fn is_incremental_fn(state: &State) -> bool {
                 .and_then(Json::as_bool)
                 .unwrap_or(s.is_incremental)
         })
+        .unwrap_or(false)
+}
+
+/// `should_store_failures()`: the test's `store_failures` config (dbt falls back to
+/// `--store-failures`, which sluice does not have). Test macros pick their
+/// column list with it (dbt_utils' `expression_is_true`).
+fn should_store_failures_fn(state: &State) -> bool {
+    session(state)
+        .ok()
+        .and_then(|s| s.config.get("store_failures").and_then(Json::as_bool))
         .unwrap_or(false)
 }
 
@@ -645,6 +680,12 @@ fn register_macro_globals(env: &mut Environment<'static>, registry: &Arc<MacroRe
     }
 }
 
+/// `x is mapping`: a dict, or a relation (a Mapping in dbt, so packages tell
+/// relations from strings with it).
+fn is_mapping(v: &Value) -> bool {
+    v.kind() == minijinja::value::ValueKind::Map || v.downcast_object_ref::<Relation>().is_some()
+}
+
 /// Install every dbt context function into `env`.
 pub fn install(
     env: &mut Environment<'static>,
@@ -659,6 +700,7 @@ pub fn install(
     env.add_function("log", log_fn);
     env.add_function("return", macros::return_fn);
     env.add_function("is_incremental", is_incremental_fn);
+    env.add_function("should_store_failures", should_store_failures_fn);
     env.add_global("config", Value::from_object(ConfigFn));
     env.add_global(
         "adapter",
@@ -669,6 +711,7 @@ pub fn install(
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     super::introspect::install(env, dialect);
+    env.add_test("mapping", is_mapping);
     let packages = registry.packages.iter().map(String::as_str);
     for ns in ["dbt", "sluice", registry.project_name.as_str()]
         .into_iter()

@@ -496,6 +496,34 @@ impl Object for Columns {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.0.names.len())
     }
+
+    /// agate's `MappedSequence` methods: `keys()`, `values()`, `items()`, `get()`
+    /// (dbt_utils' `get_query_results_as_dict` iterates `columns.items()`).
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let t = &self.0;
+        let columns = || (0..t.names.len()).map(|i| t.column(i));
+        match method {
+            "keys" => Ok(Value::from(t.names.to_vec())),
+            "values" => Ok(Value::from(columns().collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                t.names
+                    .iter()
+                    .zip(columns())
+                    .map(|(n, c)| Value::from(vec![Value::from(n.clone()), c]))
+                    .collect::<Vec<_>>(),
+            )),
+            "get" => {
+                let (key, default): (Value, Option<Value>) = from_args(args)?;
+                Ok(self.get_value(&key).or(default).unwrap_or_default())
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
 }
 
 /// One column of a table: `.name`, `.values()`, `.values_distinct()`.

@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::value::{Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 use regex::Regex;
 
@@ -43,6 +43,9 @@ pub struct MacroDef {
     pub template: String,
     /// The name it has inside its template after renaming.
     pub internal: String,
+    /// Its parameters, when its body reads Jinja2's `kwargs` or `varargs` (the
+    /// arguments a call passes beyond them): see [`extra_args`].
+    pub extra_args: Option<Arc<[String]>>,
 }
 
 /// The builtin macro library shipped inside the binary.
@@ -134,7 +137,52 @@ pub struct Preprocessed {
     pub source: String,
     /// (dbt name, internal name) of each macro the file defines.
     pub macros: Vec<(String, String)>,
+    /// dbt name → parameters, for the macros whose body reads `kwargs` or `varargs`.
+    pub extra_args: HashMap<String, Arc<[String]>>,
     pub offsets: OffsetMap,
+}
+
+static EXTRA_ARGS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(kwargs|varargs)\b").expect("static regex is valid"));
+static END_MACRO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%(-|\+)?\s*end(macro|test)\b").expect("static regex is valid"));
+
+/// The parameter names of a macro signature starting just after its `(`: each
+/// top-level comma-separated item up to its `=` (defaults may hold brackets,
+/// strings and commas).
+fn parameter_names(after_paren: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut item = String::new();
+    let mut in_default = false;
+    for c in after_paren.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' if depth == 0 => break,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                names.push(std::mem::take(&mut item));
+                in_default = false;
+            }
+            '=' if depth == 0 => in_default = true,
+            c if !in_default => item.push(c),
+            _ => {}
+        }
+    }
+    names.push(item);
+    names
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// Rename the macros of one file and list them.
@@ -150,6 +198,7 @@ pub fn preprocess(source: &str) -> Preprocessed {
 
 fn preprocess_macros(source: &str) -> Preprocessed {
     let mut found = Vec::new();
+    let mut extra_args = HashMap::new();
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for caps in MACRO_DEF.captures_iter(source) {
         let whole = caps.get(0).expect("group 0 always matches");
@@ -159,6 +208,11 @@ fn preprocess_macros(source: &str) -> Preprocessed {
         } else {
             caps[3].to_owned()
         };
+        let rest = &source[whole.end()..];
+        let body = END_MACRO.find(rest).map_or(rest, |m| &rest[..m.start()]);
+        if EXTRA_ARGS.is_match(body) {
+            extra_args.insert(name.clone(), parameter_names(rest).into());
+        }
         let internal = format!("{INTERNAL_PREFIX}{name}");
         found.push((name, internal.clone()));
         edits.push((
@@ -192,6 +246,7 @@ fn preprocess_macros(source: &str) -> Preprocessed {
     Preprocessed {
         source: out,
         macros: found,
+        extra_args,
         offsets,
     }
 }
@@ -401,10 +456,17 @@ fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value
         super::context::record_macro(state, &def.name);
     }
     let template = state.env().get_template(&def.template)?;
-    let ctx: HashMap<&str, Value> = SHARED_CONTEXT
+    let mut ctx: HashMap<&str, Value> = SHARED_CONTEXT
         .iter()
         .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
         .collect();
+    let mut args = std::borrow::Cow::Borrowed(args);
+    if let Some(params) = &def.extra_args {
+        let (declared, kwargs, varargs) = extra_args(params, &args)?;
+        ctx.insert("kwargs", kwargs);
+        ctx.insert("varargs", varargs);
+        args = std::borrow::Cow::Owned(declared);
+    }
     let captured = template.render_captured(ctx)?;
     let macro_state = captured.state();
     let callable = macro_state.lookup(&def.internal).ok_or_else(|| {
@@ -414,13 +476,44 @@ fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value
         )
     })?;
     RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
-    let result = callable.call(macro_state, args);
+    let result = callable.call(macro_state, &args);
     let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
     match (returned, result) {
         (Some(value), _) => Ok(value),
         (None, Ok(output)) => Ok(output),
         (None, Err(e)) => Err(e),
     }
+}
+
+/// Jinja2's `kwargs` and `varargs` for a macro whose body reads them: the call's
+/// arguments split into those its parameters take (positional ones, then keyword
+/// ones; `caller` stays), the other keyword arguments (`kwargs`, a dict) and the
+/// other positional ones (`varargs`, a list).
+fn extra_args(params: &[String], args: &[Value]) -> Result<(Vec<Value>, Value, Value), Error> {
+    let (positional, kwargs) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Some(Kwargs::try_from(last.clone())?)),
+        _ => (args, None),
+    };
+    let taken = positional.len().min(params.len());
+    let mut declared: Vec<Value> = positional[..taken].to_vec();
+    let varargs = Value::from(positional[taken..].to_vec());
+    let mut keep = Vec::new();
+    let mut extra = Vec::new();
+    if let Some(kwargs) = &kwargs {
+        for key in kwargs.args() {
+            let value: Value = kwargs.peek(key)?;
+            if key == "caller" || params.iter().any(|p| p == key) {
+                keep.push((key.to_owned(), value));
+            } else {
+                extra.push((key.to_owned(), value));
+            }
+        }
+    }
+    if !keep.is_empty() {
+        declared.push(Value::from(Kwargs::from_iter(keep)));
+    }
+    // Collecting pairs makes a map (`Value::from_iter` would make a list).
+    Ok((declared, extra.into_iter().collect::<Value>(), varargs))
 }
 
 /// A bare macro name in a project with packages: which macro it means depends on
@@ -533,4 +626,22 @@ pub fn macro_source<'a>(text: &'a str, name: &str) -> &'a str {
         search = start + 2;
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_listed_for_macros_that_read_kwargs_or_varargs() {
+        let pre = preprocess(
+            "{% macro a(x, y=[1, 2], z='(,)') %}{{ kwargs }}{% endmacro %}\n\
+             {% macro b(x) %}{{ x }}{% endmacro %}\n\
+             {% test c(model) %}{{ varargs }}{% endtest %}",
+        );
+        let params = |n: &str| pre.extra_args.get(n).map(|p| p.to_vec());
+        assert_eq!(params("a"), Some(vec!["x".into(), "y".into(), "z".into()]));
+        assert_eq!(params("b"), None);
+        assert_eq!(params("test_c"), Some(vec!["model".into()]));
+    }
 }

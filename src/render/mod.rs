@@ -37,6 +37,9 @@ pub struct TargetInfo {
     pub kind: WarehouseKind,
     pub schema: String,
     pub database: Option<String>,
+    /// `target.database` in templates: `database`, or on DuckDB (whose relations
+    /// are written without one) the file's catalog, as dbt-duckdb has it.
+    pub template_database: Option<String>,
     pub threads: usize,
 }
 
@@ -151,7 +154,10 @@ impl Renderer {
     ) -> Result<Renderer, Diagnostics> {
         let dialect = crate::adapter::dialect(target.kind);
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Jinja2's default undefined, which dbt uses: printing one gives '' (packages
+        // print variables set in an `{% if %}` branch that did not run), reading
+        // an attribute of one fails.
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_keep_trailing_newline(true);
         minijinja_contrib::add_to_environment(&mut env);
         builtins::install(&mut env);
@@ -174,6 +180,7 @@ impl Renderer {
             let pre = macros::preprocess(text);
             for (macro_name, internal) in pre.macros {
                 registry.add(MacroDef {
+                    extra_args: pre.extra_args.get(&macro_name).cloned(),
                     name: macro_name,
                     origin: Origin::Builtin(namespace),
                     template: (*name).to_owned(),
@@ -249,7 +256,7 @@ impl Renderer {
             "type": t.kind.as_str(),
             "schema": t.schema,
             "dataset": t.schema,
-            "database": t.database,
+            "database": t.template_database,
             "project": t.database,
             "threads": t.threads,
             "profile_name": self.project_name,
@@ -615,6 +622,7 @@ fn add_macro_files(
             }
             seen.insert(macro_name.clone(), span);
             registry.add(MacroDef {
+                extra_args: pre.extra_args.get(&macro_name).cloned(),
                 name: macro_name,
                 origin: origin.clone(),
                 template: template.clone(),

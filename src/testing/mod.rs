@@ -14,19 +14,23 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use serde_json::Value as Json;
 
-use crate::adapter::RelationName;
 use crate::diagnostics::Diagnostic;
+use crate::render::compile::RawSql;
 use crate::render::context::Resolved;
+use crate::render::introspect::Introspector;
 use crate::render::parse::{ParsedNode, ResourceType};
 use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer};
 
-/// Compile a generic test node to the SQL that selects its failing rows.
+/// Compile a generic test node to the SQL that selects its failing rows, and the
+/// `config(...)` calls its macro made; with `introspector`, the macro may query the
+/// warehouse (dbt_utils' `equality` reads the model's columns).
 pub fn compile_generic(
     renderer: &Renderer,
     shared: &Arc<RenderShared>,
     node: &ParsedNode,
     attached: Option<&ParsedNode>,
-) -> Result<String, Diagnostic> {
+    introspector: Option<Arc<dyn Introspector>>,
+) -> Result<RawSql, Diagnostic> {
     let test = node
         .generic_test
         .as_ref()
@@ -41,9 +45,15 @@ pub fn compile_generic(
             Diagnostic::error(format!("unknown data test `{full_name}`"))
                 .with_label(&node.span, "here")
         })?;
-    let mut model = match attached.and_then(|a| tested_relation(shared, a)) {
-        Some(relation) => Relation::value(relation, renderer.dialect),
-        None => Value::from(()),
+    let mut ephemerals = Vec::new();
+    let mut model = match attached.map(|a| tested_relation(shared, a)) {
+        Some(Some(Resolved::Relation(relation))) => Relation::value(relation, renderer.dialect),
+        // An ephemeral model is tested through its CTE, as dbt does.
+        Some(Some(Resolved::Cte(cte))) => {
+            ephemerals.push(cte.clone());
+            Relation::cte(cte)
+        }
+        _ => Value::from(()),
     };
     if let (Some(filter), Some(_)) = (node.config.get_str("where"), attached) {
         model = Value::from_safe_string(format!(
@@ -60,14 +70,16 @@ pub fn compile_generic(
                     model: Value::UNDEFINED,
                     config: node.config.to_json(),
                 };
-                let rendered = renderer.render_str(text, shared, ctx).map_err(|e| {
-                    Diagnostic::error(format!(
-                        "cannot render `{k}` of `{}`: {}",
-                        node.name,
-                        e.detail().unwrap_or("template error")
-                    ))
-                    .with_label(&node.span, "in this test")
-                })?;
+                let rendered = renderer
+                    .render_str_with(text, shared, ctx, introspector.clone())
+                    .map_err(|e| {
+                        Diagnostic::error(format!(
+                            "cannot render `{k}` of `{}`: {}",
+                            node.name,
+                            e.detail().unwrap_or("template error")
+                        ))
+                        .with_label(&node.span, "in this test")
+                    })?;
                 Value::from(rendered)
             }
             _ => Value::from_serialize(v),
@@ -82,8 +94,20 @@ pub fn compile_generic(
         config: node.config.to_json(),
     };
     renderer
-        .call_macro(def, Phase::Compile, shared, ctx, args)
-        .map(|r| r.sql)
+        .call_macro_with(def, Phase::Compile, shared, ctx, args, introspector)
+        .map(|r| {
+            for cte in r.recorded.ephemerals {
+                if !ephemerals.contains(&cte) {
+                    ephemerals.push(cte);
+                }
+            }
+            RawSql {
+                sql: r.sql,
+                ephemerals,
+                config_calls: r.recorded.config,
+                ..RawSql::default()
+            }
+        })
         .map_err(|e| {
             let mut d = renderer.error(&e);
             d = d.with_note(format!(
@@ -98,14 +122,14 @@ pub fn compile_generic(
 /// The relation a test reads for the node it is attached to: the one `ref()`
 /// resolves to, so an unselected parent under `--defer` is read from the state's
 /// relation, as dbt does.
-fn tested_relation(shared: &RenderShared, attached: &ParsedNode) -> Option<RelationName> {
+fn tested_relation(shared: &RenderShared, attached: &ParsedNode) -> Option<Resolved> {
     let resolved = match attached.resource_type {
         ResourceType::Source => None,
         _ => shared.relations.get(&attached.name),
     };
     match resolved {
-        Some(Resolved::Relation(r)) => Some(r.clone()),
-        _ => attached.relation.clone(),
+        Some(r) => Some(r.clone()),
+        None => attached.relation.clone().map(Resolved::Relation),
     }
 }
 
@@ -120,16 +144,36 @@ fn condition(config: Option<&Json>) -> String {
 /// Lines [`wrap_test_query`] puts before the test's own SQL.
 pub const WRAPPER_LINES: usize = 2;
 
-/// Count a test query's failing rows: `failures`, `should_warn`, `should_error`.
-pub fn wrap_test_query(test_sql: &str, node: &ParsedNode) -> String {
-    let limit = match node.config.get("limit").and_then(Json::as_i64) {
+/// Count a test query's failing rows as dbt's test materialization does:
+/// `failures`, `should_warn`, `should_error`, with `fail_calc` (default
+/// `count(*)`). A setting of the test's own config wins over its macro's
+/// `config(...)` call (`config_calls`).
+pub fn wrap_test_query(
+    test_sql: &str,
+    node: &ParsedNode,
+    config_calls: &[(String, Json)],
+) -> String {
+    let get = |key: &str| {
+        node.config.get(key).or_else(|| {
+            config_calls
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+        })
+    };
+    let limit = match get("limit").and_then(Json::as_i64) {
         Some(n) => format!("\nlimit {n}"),
         None => String::new(),
     };
-    let warn_if = condition(node.config.get("warn_if"));
-    let error_if = condition(node.config.get("error_if"));
+    let warn_if = condition(get("warn_if"));
+    let error_if = condition(get("error_if"));
+    let calc = match get("fail_calc").and_then(Json::as_str) {
+        Some(c) if !c.trim().is_empty() => c.trim(),
+        _ => "count(*)",
+    };
     format!(
-        "select count(*) as failures, count(*) {warn_if} as should_warn, count(*) {error_if} as should_error\nfrom (\n{test_sql}{limit}\n) dbt_internal_test"
+        "select {calc} as failures, {calc} {warn_if} as should_warn, {calc} {error_if} as should_error\nfrom (\n{test_sql}{limit}\n) dbt_internal_test"
     )
 }
 

@@ -88,6 +88,32 @@ fn statement_results_load_with_data_and_table() {
 }
 
 #[test]
+fn query_results_as_a_dict_and_the_target_database() {
+    // `columns.items()` of run_query's table; `target.database` is the DuckDB
+    // file's catalog, so a relation created with it reads.
+    assert_eq!(rows("results_dict"), [["id,name", "Ada,Grace,Linus", "3"]]);
+}
+
+#[test]
+fn generic_tests_read_the_warehouse_and_ephemeral_models() {
+    let s = statuses(&built().join("target"));
+    // Compiled once its parents are built; passes only with its macro's
+    // `fail_calc` (each of orders_a's two columns gives a row).
+    let id = s
+        .keys()
+        .find(|k| k.starts_with("test.introspection.has_columns_of_unioned_orders"))
+        .unwrap_or_else(|| panic!("no has_columns_of test in {s:?}"))
+        .clone();
+    assert_eq!(s[&id], "pass", "{s:?}");
+    // A test of an ephemeral model reads its CTE.
+    for t in ["not_null_eph_customers_id", "unique_eph_customers_id"] {
+        let id = format!("test.introspection.{t}");
+        let found = s.iter().find(|(k, _)| k.starts_with(&id)).map(|(_, v)| v);
+        assert_eq!(found.map(String::as_str), Some("pass"), "{t}: {s:?}");
+    }
+}
+
+#[test]
 fn relations_are_looked_up_and_created() {
     assert_eq!(
         columns("relation_checks"),
@@ -182,6 +208,7 @@ fn introspective_models_match_dbt_core() {
         "payments_pivoted",
         "statement_counts",
         "relation_checks",
+        "results_dict",
     ] {
         let theirs = query(&db, &format!("select * from main.{model} order by all"));
         assert_eq!(rows(model), theirs, "{model}: sluice's rows vs dbt-core's");

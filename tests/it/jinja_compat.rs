@@ -16,6 +16,7 @@ const MODELS: &[&str] = &[
     "modules_re",
     "modules_itertools",
     "modules_datetime",
+    "extra_args",
 ];
 
 fn compiled(dir: &Path, model: &str) -> String {

@@ -32,7 +32,8 @@ fn build_ok(dir: &Path) {
 fn root_model(dir: &Path) -> Vec<Vec<String>> {
     query(
         &dir.join("dev.duckdb"),
-        "select id, greeting, n, lbl, loud, root_greeting from main.root_model order by id",
+        "select id, greeting, n, lbl, loud, root_greeting, rel_check, str_is_relation \
+         from main.root_model order by id",
     )
 }
 
@@ -80,6 +81,24 @@ fn package_nodes_have_their_package_in_ids_and_fqns() {
     assert!(nodes
         .keys()
         .any(|k| k.starts_with("test.pkg_root.pkg_util_is_positive_root_model_id.")));
+    // Generic tests from test-paths' generic/ folders (the root's and a
+    // package's); tests/fixtures/ holds no singular test.
+    assert!(nodes
+        .keys()
+        .any(|k| k.starts_with("test.pkg_root.not_negative_root_model_id.")));
+    assert!(nodes
+        .keys()
+        .any(|k| k.starts_with("test.pkg_root.pkg_util_under_ten_root_model_id.")));
+    assert!(nodes.contains_key("test.pkg_root.assert_root_model_has_rows"));
+    assert!(
+        !nodes.keys().any(|k| k.contains("root_model_input")),
+        "tests/fixtures/ read as a singular test"
+    );
+    let generic = &manifest["macros"]["macro.pkg_root.test_not_negative"];
+    assert_eq!(
+        generic["original_file_path"],
+        "tests/generic/not_negative.sql"
+    );
     let doubled = query(
         &dir.path().join("dev.duckdb"),
         "select doubled from main.other_model order by id",
@@ -103,6 +122,11 @@ fn package_vars_and_macros_resolve_as_in_dbt() {
             "ROOT:B".into(),
             // The root's nodes do not see vars scoped to pkg_util.
             "unset".into(),
+            // A relation passes dbt_utils' `_is_relation` check (`is mapping`,
+            // `get('metadata')`); `get` reads its fields, with a default.
+            "pkg_model:dflt".into(),
+            // A string does not.
+            "0".into(),
         ]
     };
     assert_eq!(root_model(dir.path()), vec![row("1"), row("2")]);

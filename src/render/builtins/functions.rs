@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use indexmap::IndexSet;
 use md5::{Digest, Md5};
-use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Rest, Value};
+use minijinja::value::{from_args, DynObject, Enumerator, Kwargs, Object, ObjectRepr, Rest, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
@@ -337,6 +337,17 @@ impl Object for PySet {
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
         Some(lock(self).len())
+    }
+
+    /// Python's set equality ignores order (dbt_utils' `equality` compares
+    /// two sets of column names). Unequal sets fall back to minijinja's ordered
+    /// comparison, which finds them unequal too.
+    fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<PySet>()?;
+        // Copies first: never two locks held at once.
+        let (mine, theirs) = (self.items(), other.items());
+        let same = mine.len() == theirs.len() && mine.iter().all(|v| theirs.contains(v));
+        same.then_some(std::cmp::Ordering::Equal)
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
