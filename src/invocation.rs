@@ -719,6 +719,17 @@ impl Loaded {
         Ok((Arc::new(state), undeferred))
     }
 
+    /// Jinja text of a node's properties (a source's `loaded_at_query`), rendered
+    /// in that node's context (`this` is the node's relation).
+    pub fn render_text(&mut self, text: &str, idx: NodeIndex) -> Result<String> {
+        let (shared, _) = self.render_state(&HashSet::new())?;
+        let node = self.dag.node(idx);
+        let context = compile::node_context(&self.renderer, node);
+        self.renderer
+            .render_str(text, &shared, context)
+            .map_err(|e| self.renderer.error(&e).into())
+    }
+
     /// SQL given with `--inline`, compiled against this project (its refs read
     /// what a build here would, deferred under `--defer`).
     pub fn compile_inline(&mut self, sql: &str) -> Result<String> {

@@ -16,6 +16,8 @@ use crate::graph::Dag;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
 
 pub use crate::project::DBT_VERSION;
+pub mod sources;
+
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 

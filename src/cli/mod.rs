@@ -12,6 +12,7 @@ mod metrics;
 mod retry;
 mod run;
 mod show;
+mod source;
 mod warn_error;
 
 use std::io::{IsTerminal, Write};
@@ -69,6 +70,8 @@ pub enum Command {
     Clean(clean::CleanArgs),
     /// Re-run what failed, erred or was skipped in the last run (its run_results.json)
     Retry(retry::RetryArgs),
+    /// Source commands: `sluice source freshness`
+    Source(source::SourceArgs),
 }
 
 impl Command {
@@ -89,6 +92,7 @@ impl Command {
             Command::Metrics(a) => Some(a.common()),
             Command::Clean(a) => Some(&a.common),
             Command::Retry(a) => Some(&a.common),
+            Command::Source(a) => Some(&a.select().common),
         }
     }
 }
@@ -301,6 +305,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Clean(args) => clean::run(args),
         Command::Retry(args) => retry::run(args),
+        Command::Source(args) => source::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! everything instead). Each worker holds its own warehouse session.
 
 pub mod compile;
+pub mod freshness;
 pub mod incremental;
 pub mod introspect;
 pub mod materialize;

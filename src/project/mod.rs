@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod dbt_project;
+pub mod freshness;
 pub mod incremental;
 pub mod packages;
 pub mod profiles;
@@ -130,6 +131,22 @@ impl Project {
 
     pub fn target_path(&self) -> &Path {
         &self.file.target_path
+    }
+
+    /// A source table declared by this project or one of its packages.
+    pub fn source_table(
+        &self,
+        package: &str,
+        source: &str,
+        table: &str,
+    ) -> Option<&properties::SourceTable> {
+        std::iter::once(self)
+            .chain(&self.packages)
+            .filter(|p| p.name() == package)
+            .flat_map(|p| &p.properties.sources)
+            .filter(|s| s.name == source)
+            .flat_map(|s| &s.tables)
+            .find(|t| t.name == table)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::config::{check_key, Config};
+use super::freshness::{Declared, TableFreshness};
 use super::yaml::{KeySet, Node};
 use crate::diagnostics::{defined_twice, Diagnostic, SourceFile, Span};
 
@@ -103,15 +104,11 @@ const SOURCE_KEYS: KeySet = KeySet {
         "tags",
         "config",
         "loader",
-    ],
-    ignored: &[
         "loaded_at_field",
+        "loaded_at_query",
         "freshness",
-        "overrides",
-        "quoting",
-        "project",
-        "dataset",
     ],
+    ignored: &["overrides", "quoting", "project", "dataset"],
 };
 
 const SOURCE_TABLE_KEYS: KeySet = KeySet {
@@ -126,14 +123,11 @@ const SOURCE_TABLE_KEYS: KeySet = KeySet {
         "meta",
         "tags",
         "config",
-    ],
-    ignored: &[
         "loaded_at_field",
+        "loaded_at_query",
         "freshness",
-        "external",
-        "quoting",
-        "loader",
     ],
+    ignored: &["external", "quoting", "loader"],
 };
 
 /// A column's documented properties.
@@ -184,6 +178,8 @@ pub struct SourceTable {
     pub tests: Vec<TestDef>,
     pub meta: Json,
     pub tags: Vec<String>,
+    /// Its freshness rule, merged over its source's.
+    pub freshness: TableFreshness,
 }
 
 #[derive(Clone, Debug)]
@@ -683,6 +679,7 @@ fn source_def(
     let entry = entry.expect_map("a source")?;
     SOURCE_KEYS.check(entry, warnings)?;
     let (name, span) = name_of(entry, "source")?;
+    let source_freshness = Declared::read(entry, "source")?;
     let mut tables = Vec::new();
     if let Some(ts) = entry.get("tables").filter(|n| !n.is_null()) {
         for t in ts.expect_seq("`tables`")? {
@@ -708,6 +705,11 @@ fn source_def(
                     .map(|x| x.expect_str_list("`tags`"))
                     .transpose()?
                     .unwrap_or_default(),
+                freshness: TableFreshness::merge(
+                    &source_freshness,
+                    &Declared::read(t, "table")?,
+                    tspan,
+                ),
             });
         }
     }

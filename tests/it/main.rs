@@ -10,6 +10,7 @@ mod dbt_layout;
 mod deps;
 mod e2e;
 mod execution;
+mod freshness;
 mod gtm;
 mod incremental;
 mod introspection;
