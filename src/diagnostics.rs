@@ -374,6 +374,9 @@ pub mod event {
     pub const STATE_WITHOUT_VARS: &str = "StateVarsUnknown";
     /// sluice: the warehouse reported a problem after the run (a failed checkpoint).
     pub const WAREHOUSE_AFTER_RUN: &str = "WarehouseAfterRun";
+    /// sluice: the project's `{% materialization table %}` (or view, ...) is not
+    /// used; sluice builds its own materializations.
+    pub const MATERIALIZATION_OVERRIDE: &str = "BuiltinMaterializationOverrideIgnored";
 
     pub const ALL: &[&str] = &[
         NO_NODES_FOR_SELECTION_CRITERIA,
@@ -388,6 +391,7 @@ pub mod event {
         SQL_CHECK,
         STATE_WITHOUT_VARS,
         WAREHOUSE_AFTER_RUN,
+        MATERIALIZATION_OVERRIDE,
     ];
 }
 

@@ -401,6 +401,8 @@ impl Loaded {
             (&pf.seed_paths, "csv"),
             (&pf.test_paths, "sql"),
             (&pf.snapshot_paths, "sql"),
+            // A Python model added later makes the fast path give up.
+            (&pf.model_paths, "py"),
         ] {
             for (path, _) in project::walk(root, folders, ext) {
                 let Ok(bytes) = std::fs::read(&path) else {
@@ -437,7 +439,11 @@ impl Loaded {
             state: &state_vars,
             node_count: self.dag.nodes.len() as u64,
         };
-        let clean = self.warnings.is_empty() && parts.first().is_some_and(|p| p.0 == "metadata");
+        // A node sluice cannot run is parsed again each time (its error depends
+        // on more than its file).
+        let clean = self.warnings.is_empty()
+            && parts.first().is_some_and(|p| p.0 == "metadata")
+            && self.dag.nodes.iter().all(|n| n.cannot_run.is_none());
         let _ = self.write_parse_cache(clean.then_some(fast));
         Ok(())
     }

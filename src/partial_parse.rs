@@ -79,6 +79,7 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
         (&pf.seed_paths, "csv"),
         (&pf.test_paths, "sql"),
         (&pf.snapshot_paths, "sql"),
+        (&pf.model_paths, "py"),
     ] {
         others.extend(project::walk(&root, folders, ext));
     }

@@ -63,9 +63,9 @@ pub fn connect(
             adapter.apply_target_setup(def)?;
             // `attach:` (as in dbt-duckdb): other database files, readable under
             // an alias, e.g. production's for `--defer`.
-            for (file, alias, span) in duckdb_attachments(def)? {
+            for (file, alias, read_only, span) in duckdb_attachments(def)? {
                 adapter
-                    .attach(&project.root.join(&file), &alias)
+                    .attach(&project.root.join(&file), &alias, read_only)
                     .map_err(|e| {
                         Diagnostic::error(format!("cannot attach {file} as `{alias}`: {e}"))
                             .with_label(&span, "attached here")
@@ -79,8 +79,9 @@ pub fn connect(
     }
 }
 
-/// The target's `attach:` list: (path, alias, where it is written).
-fn duckdb_attachments(def: &TargetDef) -> Result<Vec<(String, String, Span)>, Diagnostic> {
+/// The target's `attach:` list: (path, alias, read-only (unless `read_only:
+/// false`), where it is written).
+fn duckdb_attachments(def: &TargetDef) -> Result<Vec<(String, String, bool, Span)>, Diagnostic> {
     let Some(list) = def.field("attach") else {
         return Ok(Vec::new());
     };
@@ -100,7 +101,11 @@ fn duckdb_attachments(def: &TargetDef) -> Result<Vec<(String, String, Span)>, Di
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
         };
-        out.push((path, alias, item.span.clone()));
+        let read_only = match item.get("read_only") {
+            Some(n) => n.expect_bool("`read_only`")?,
+            None => true,
+        };
+        out.push((path, alias, read_only, item.span.clone()));
     }
     Ok(out)
 }

@@ -125,15 +125,16 @@ impl DuckDbAdapter {
         })
     }
 
-    /// Attach another database file, read-only, as catalog `alias`; every session
-    /// opened afterwards sees it.
-    pub fn attach(&self, path: &Path, alias: &str) -> Result<(), WarehouseError> {
+    /// Attach another database file as catalog `alias` (read-only, or writable
+    /// and created when missing); every session opened afterwards sees it.
+    pub fn attach(&self, path: &Path, alias: &str, read_only: bool) -> Result<(), WarehouseError> {
         let guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         guard
             .execute_batch(&format!(
-                "attach {} as {} (read_only)",
+                "attach {} as {}{}",
                 DuckDbDialect.string_literal(&path.display().to_string()),
-                DuckDbDialect.quote(alias)
+                DuckDbDialect.quote(alias),
+                if read_only { " (read_only)" } else { "" }
             ))
             .map_err(warehouse_error)
     }

@@ -137,10 +137,7 @@ pub fn node_json_with(
 ) -> Json {
     let mut config = node.config.to_json();
     if let Json::Object(m) = &mut config {
-        m.insert(
-            "materialized".into(),
-            Json::from(node.materialization.as_str()),
-        );
+        m.insert("materialized".into(), Json::from(node.materialized()));
         m.insert("enabled".into(), Json::Bool(true));
         // dbt always lists tags, empty or not.
         m.insert("tags".into(), json!(node.tags()));
@@ -251,7 +248,7 @@ pub fn node_json_with(
             _ => None,
         })
         .collect();
-    m.insert("language".into(), json!("sql"));
+    m.insert("language".into(), json!(node.language()));
     m.insert("refs".into(), Json::Array(refs));
     m.insert("sources".into(), Json::Array(sources));
     m.insert("metrics".into(), json!([]));

@@ -178,7 +178,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
                 "resource_type": n.resource_type.as_str(),
                 "unique_id": n.unique_id,
                 "original_file_path": n.original_file_path.display().to_string(),
-                "config": {"materialized": n.materialization.as_str(), "tags": n.tags()},
+                "config": {"materialized": n.materialized(), "tags": n.tags()},
                 "depends_on": {"nodes": loaded.dag.by_id.get(&n.unique_id).map(|i| loaded.dag.parents(*i).map(|p| loaded.dag.node(p).unique_id.clone()).collect::<Vec<_>>()).unwrap_or_default()},
             })
             .to_string(),

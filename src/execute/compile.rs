@@ -177,6 +177,10 @@ impl Compiler<'_> {
             .par_iter()
             .map(|&idx| {
                 let node = dag.node(idx);
+                // A Python model, a materialization or a `dbt` macro sluice lacks.
+                if let Some(c) = &node.cannot_run {
+                    return (idx, Raw::Failed(c.diagnostic.clone()));
+                }
                 if let Some(reason) = &node.reads.introspects {
                     return (idx, Raw::Late(reason.clone()));
                 }

@@ -85,13 +85,15 @@ impl Reporter {
             (ResourceType::Snapshot, Status::Success) => format!("snapshotted {}", relation(node)),
             (ResourceType::Snapshot, _) => format!("snapshot {}", relation(node)),
             (_, Status::Success) => format!(
-                "created sql {} model {}",
-                node.materialization.as_str(),
+                "created {} {} model {}",
+                node.language(),
+                node.materialized(),
                 relation(node)
             ),
             (_, _) => format!(
-                "sql {} model {}",
-                node.materialization.as_str(),
+                "{} {} model {}",
+                node.language(),
+                node.materialized(),
                 relation(node)
             ),
         };

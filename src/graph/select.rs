@@ -470,7 +470,7 @@ fn matches(
         m => {
             let key = m.strip_prefix("config.").unwrap_or(m);
             let found = if key == "materialized" {
-                Some(Json::from(node.materialization.as_str()))
+                Some(Json::from(node.materialized()))
             } else {
                 node.config.get(key).cloned()
             };

@@ -250,9 +250,15 @@ pub enum Materialization {
     Seed,
     Snapshot,
     Test,
+    /// A `materialized` sluice has no built-in for (a custom `{% materialization %}`,
+    /// an adapter's, or a misspelt name): the node's config says which, and it is
+    /// an error of that node when it runs (see `render::parse`).
+    Other,
 }
 
 impl Materialization {
+    /// The name, as `materialized` spells it; `other` for [`Materialization::Other`]
+    /// (whose name is the config's: `ParsedNode::materialized`).
     pub fn as_str(self) -> &'static str {
         match self {
             Materialization::View => "view",
@@ -262,44 +268,60 @@ impl Materialization {
             Materialization::Seed => "seed",
             Materialization::Snapshot => "snapshot",
             Materialization::Test => "test",
+            Materialization::Other => "other",
         }
     }
 
-    /// Read `materialized` from a model's merged config.
-    pub fn of_model(config: &Config, fallback: &Span) -> Result<Materialization, Diagnostic> {
+    /// Read `materialized` from a model's merged config; `default` when unset
+    /// (view for SQL models, table for Python ones, as in dbt). A name sluice does
+    /// not build is [`Materialization::Other`]: not a project error, as in dbt,
+    /// where only the node that uses it fails.
+    pub fn of_model(
+        config: &Config,
+        fallback: &Span,
+        default: Materialization,
+    ) -> Result<Materialization, Diagnostic> {
         let span = config.span("materialized").unwrap_or(fallback);
         match config.get("materialized") {
-            None => Ok(Materialization::View),
-            Some(Json::String(s)) => match s.as_str() {
-                "view" => Ok(Materialization::View),
-                "table" => Ok(Materialization::Table),
-                "ephemeral" => Ok(Materialization::Ephemeral),
-                "incremental" => Ok(Materialization::Incremental),
-                "snapshot" => Err(Diagnostic::error(
-                    "`snapshot` is not a model materialization",
-                )
-                .with_label(span, "set here")
-                .with_help("dbt snapshots are `{% snapshot %}` blocks, which sluice does not run yet; use `incremental` or `table` for a model")),
-                "materialized_view" | "dynamic_table" => Err(Diagnostic::error(format!(
-                    "materialization `{s}` is not available in this version of sluice"
-                ))
-                .with_label(span, format!("`{s}` set here"))
-                .with_help("use `table` or `incremental`")),
-                other => {
-                    let help = suggestion_help(other, ["view", "table", "incremental", "ephemeral"], || {
-                        "materialized must be one of: view, table, incremental, ephemeral".to_owned()
-                    });
-                    Err(
-                        Diagnostic::error(format!("unknown materialization `{other}`"))
-                            .with_label(span, "unknown materialization")
-                            .with_help(help),
-                    )
-                }
-            },
+            None => Ok(default),
+            Some(Json::String(s)) => Ok(match s.as_str() {
+                "view" => Materialization::View,
+                "table" => Materialization::Table,
+                "ephemeral" => Materialization::Ephemeral,
+                "incremental" => Materialization::Incremental,
+                _ => Materialization::Other,
+            }),
             Some(other) => Err(Diagnostic::error(format!(
                 "`materialized` must be a string, found `{other}`"
             ))
             .with_label(span, "expected view, table, incremental or ephemeral")),
+        }
+    }
+}
+
+/// Why a model whose `materialized` is `name` cannot be built by sluice, when
+/// the project defines no `{% materialization %}` of that name for the adapter
+/// (`adapter`: the target's type): dbt's message for an unknown one, or sluice's
+/// for a dbt materialization it does not have.
+pub fn missing_materialization(name: &str, adapter: &str, span: &Span) -> Diagnostic {
+    match name {
+        "snapshot" => Diagnostic::error("`snapshot` is not a model materialization")
+            .with_label(span, "set here")
+            .with_help("snapshots are `{% snapshot %}` blocks in snapshot-paths (or YAML `snapshots:`); use `incremental` or `table` for a model"),
+        "materialized_view" | "dynamic_table" => Diagnostic::error(format!(
+            "materialization `{name}` is not available in this version of sluice"
+        ))
+        .with_label(span, format!("`{name}` set here"))
+        .with_help("use `table` or `incremental`"),
+        other => {
+            let help = suggestion_help(other, ["view", "table", "incremental", "ephemeral"], || {
+                "materialized must be one of: view, table, incremental, ephemeral, or a `{% materialization %}` the project defines".to_owned()
+            });
+            Diagnostic::error(format!(
+                "No materialization '{other}' was found for adapter {adapter}! (searched types 'default' and '{adapter}')"
+            ))
+            .with_label(span, "unknown materialization")
+            .with_help(help)
         }
     }
 }

@@ -99,6 +99,8 @@ pub struct Project {
     pub root: PathBuf,
     pub file: ProjectFile,
     pub models: Vec<ProjectFileEntry>,
+    /// Python models (`.py` in the model paths): nodes sluice cannot run.
+    pub python_models: Vec<ProjectFileEntry>,
     pub seeds: Vec<ProjectFileEntry>,
     pub macros: Vec<ProjectFileEntry>,
     pub singular_tests: Vec<ProjectFileEntry>,
@@ -320,6 +322,7 @@ impl Project {
             root,
             file,
             models,
+            python_models: Vec::new(),
             seeds: Vec::new(),
             macros,
             singular_tests: Vec::new(),
@@ -470,23 +473,6 @@ pub fn load_project_file(
     Ok(pf)
 }
 
-/// Python models sluice cannot run: one error each, naming the file.
-fn python_models(root: &Path, pf: &ProjectFile, errors: &mut Vec<Diagnostic>) {
-    for (path, _) in walk(root, &pf.model_paths, "py") {
-        let rel = relative_to(&path, root);
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let file = SourceFile::new(rel.clone(), text);
-        errors.push(
-            Diagnostic::error(format!(
-                "{} is a Python model: sluice runs SQL models only",
-                rel.display()
-            ))
-            .with_label(&Span::file_start(&file), "Python model")
-            .with_help("rewrite the model in SQL, or move the file out of the model-paths"),
-        );
-    }
-}
-
 /// Load the project in `opts.project_dir` (the `--project-dir`).
 pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
     let root = std::path::absolute(&opts.project_dir).unwrap_or_else(|_| opts.project_dir.clone());
@@ -524,10 +510,12 @@ pub fn load_files(
             Err(e) => errors.push(e),
         }
     }
-    python_models(&root, &pf, &mut errors);
-    check_unique("model", &models, &mut errors);
+    // dbt's Python models: nodes sluice reads but cannot run (render::python).
+    let python_models = entries(at, &pf.name, &pf.model_paths, "py", &mut errors);
+    let all_models: Vec<ProjectFileEntry> = models.iter().chain(&python_models).cloned().collect();
+    check_unique("model", &all_models, &mut errors);
     check_unique("seed", &seeds, &mut errors);
-    for m in &models {
+    for m in &all_models {
         if let Some(s) = seeds.iter().find(|s| s.name == m.name) {
             errors.push(
                 Diagnostic::error(format!("a model and a seed are both named `{}`", m.name))
@@ -597,7 +585,7 @@ pub fn load_files(
             errors.push(crate::diagnostics::defined_twice(
                 "snapshot", name, span, first,
             ));
-        } else if models.iter().chain(&seeds).any(|m| m.name == *name) {
+        } else if all_models.iter().chain(&seeds).any(|m| m.name == *name) {
             errors.push(
                 Diagnostic::error(format!(
                     "a snapshot and a model or seed are both named `{name}`"
@@ -617,6 +605,7 @@ pub fn load_files(
         root,
         file: pf,
         models,
+        python_models,
         seeds,
         macros,
         singular_tests,

@@ -565,7 +565,10 @@ fn restore_bundle(
         } else {
             (
                 ResourceType::Model,
-                Materialization::of_model(&config, &node_span).ok()?,
+                // A node sluice cannot run is never cached (`to_cnode`).
+                Materialization::of_model(&config, &node_span, Materialization::View)
+                    .ok()
+                    .filter(|m| *m != Materialization::Other)?,
                 SqlCheck::of(&config, &node_span).ok()?,
             )
         };
@@ -609,6 +612,7 @@ fn restore_bundle(
                 macros: n.macros.clone(),
                 introspects: n.introspects.clone(),
             },
+            cannot_run: None,
         });
     }
     Some(out)
@@ -657,6 +661,11 @@ impl FileTable {
 }
 
 fn to_cnode(files: &mut FileTable, node: &ParsedNode) -> Option<CNode> {
+    // Its error depends on more than its file (the macros, the target): parse it
+    // again each time.
+    if node.cannot_run.is_some() {
+        return None;
+    }
     let test = match node.resource_type {
         ResourceType::Model => false,
         ResourceType::Test if node.generic_test.as_ref().is_some_and(|t| !t.is_assertion) => true,

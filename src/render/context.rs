@@ -604,17 +604,28 @@ impl Object for AdapterObject {
                         .dispatch(&name, namespace.as_deref(), adapter, local.as_deref());
                 match found {
                     Some(def) => Ok(MacroFn::value(def)),
-                    None => Err(Error::new(
-                        ErrorKind::UnknownFunction,
-                        format!(
-                            "adapter.dispatch found no macro `{adapter}__{name}` or `default__{name}`{}; searched for: {}",
-                            namespace
-                                .as_ref()
-                                .map(|n| format!(" in namespace `{n}`"))
-                                .unwrap_or_default(),
-                            self.registry.dispatch_attempts(&name, namespace.as_deref(), adapter)
-                        ),
-                    )),
+                    None => {
+                        // One of dbt-core's own macros: sluice lacks it, and only
+                        // the nodes calling it fail.
+                        let builtin = namespace.as_deref() == Some("dbt");
+                        if builtin {
+                            super::macros::note_lacks_builtin();
+                        }
+                        // dbt's message; UnknownFunction (for a macro the project
+                        // lacks) adds the help to define it.
+                        Err(Error::new(
+                            if builtin {
+                                ErrorKind::InvalidOperation
+                            } else {
+                                ErrorKind::UnknownFunction
+                            },
+                            format!(
+                                "In dispatch: No macro named '{name}' found within namespace: '{}' (searched for: {})",
+                                namespace.as_deref().unwrap_or("None"),
+                                self.registry.dispatch_attempts(&name, namespace.as_deref(), adapter),
+                            ),
+                        ))
+                    }
                 }
             }
             "quote" => {

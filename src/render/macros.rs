@@ -72,6 +72,18 @@ static MACRO_DEF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{%(-|\+)?\s*(macro|test)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
         .expect("static regex is valid")
 });
+/// `{% materialization name, default %}` or `{% materialization name, adapter='x' %}`
+/// (maybe with `supported_languages=[...]`): dbt registers it as the macro
+/// `materialization_<name>_<adapter>`. sluice keeps it as that macro, never runs it.
+static MATERIALIZATION_DEF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\{%(-|\+)?\s*materialization\s+([A-Za-z_][A-Za-z0-9_]*)\s*,\s*(?:default\b|adapter\s*=\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"])[^%]*?((-|\+)?%\})"#,
+    )
+    .expect("static regex is valid")
+});
+static END_MATERIALIZATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%(-|\+)?\s*endmaterialization\s*((-|\+)?%\})").expect("static regex is valid")
+});
 static END_TEST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{%(-|\+)?\s*endtest\s*((-|\+)?%\})").expect("static regex is valid")
 });
@@ -221,6 +233,28 @@ fn preprocess_macros(source: &str) -> Preprocessed {
             format!("{{%{ws} macro {internal}("),
         ));
     }
+    for caps in MATERIALIZATION_DEF.captures_iter(source) {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let ws = caps.get(1).map_or("", |m| m.as_str());
+        let adapter = caps.get(3).map_or("default", |m| m.as_str());
+        let name = materialization_macro(&caps[2], adapter);
+        let internal = format!("{INTERNAL_PREFIX}{name}");
+        found.push((name, internal.clone()));
+        edits.push((
+            whole.start(),
+            whole.end(),
+            format!("{{%{ws} macro {internal}() {}", &caps[4]),
+        ));
+    }
+    for caps in END_MATERIALIZATION.captures_iter(source) {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let ws = caps.get(1).map_or("", |m| m.as_str());
+        edits.push((
+            whole.start(),
+            whole.end(),
+            format!("{{%{ws} endmacro {}", &caps[2]),
+        ));
+    }
     for caps in END_TEST.captures_iter(source) {
         let whole = caps.get(0).expect("group 0 always matches");
         let ws = caps.get(1).map_or("", |m| m.as_str());
@@ -249,6 +283,12 @@ fn preprocess_macros(source: &str) -> Preprocessed {
         extra_args,
         offsets,
     }
+}
+
+/// The macro name dbt gives `{% materialization name, adapter %}` (`default` when
+/// it is for every adapter).
+pub fn materialization_macro(name: &str, adapter: &str) -> String {
+    format!("materialization_{name}_{adapter}")
 }
 
 /// Every macro sluice knows, by origin and name.
@@ -378,6 +418,23 @@ impl MacroRegistry {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_key.keys().map(|(_, n)| n.as_str())
     }
+}
+
+thread_local! {
+    /// Set when a render called one of dbt-core's own `dbt` macros that sluice
+    /// does not provide ([`take_lacks_builtin`]).
+    static LACKS_BUILTIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Note that the render in progress called a `dbt` macro sluice lacks.
+pub fn note_lacks_builtin() {
+    LACKS_BUILTIN.with(|c| c.set(true));
+}
+
+/// Whether the last render on this thread stopped at a `dbt` macro sluice lacks
+/// (its error is then the node's alone, not the project's); clears the flag.
+pub fn take_lacks_builtin() -> bool {
+    LACKS_BUILTIN.with(|c| c.take())
 }
 
 thread_local! {
@@ -590,6 +647,7 @@ impl Object for Namespace {
             None => Err(Error::new(
                 ErrorKind::UnknownFunction,
                 if self.name == "dbt" {
+                    note_lacks_builtin();
                     format!(
                         "`dbt.{method}` is not one of dbt-core's `dbt` macros that sluice provides \
                          (docs/dbt-compatibility.md lists them)"

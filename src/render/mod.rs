@@ -13,6 +13,7 @@ pub mod context;
 pub mod introspect;
 pub mod macros;
 pub mod parse;
+pub mod python;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -57,6 +58,13 @@ struct TemplateSource<'a> {
 #[derive(Debug)]
 pub struct Rendered {
     pub sql: String,
+    pub recorded: Recorded,
+}
+
+/// A render that stopped with an error, and what it recorded until then.
+#[derive(Debug)]
+pub struct RenderFailure {
+    pub diagnostic: Diagnostic,
     pub recorded: Recorded,
 }
 
@@ -119,6 +127,24 @@ pub fn find_call_span(
         }
     }
     Span::file_start(file)
+}
+
+/// The `ref(...)` and `source(...)` calls written in a file, in order: what a
+/// parse render that stopped early would have recorded.
+pub fn written_calls(file: &SourceFile) -> (Vec<String>, Vec<(String, String)>) {
+    let (mut refs, mut sources) = (Vec::new(), Vec::new());
+    for caps in REF_CALL.captures_iter(&file.text) {
+        let first = caps[3].to_owned();
+        let second = caps.get(5).map(|m| m.as_str().to_owned());
+        match (&caps[1], second) {
+            ("ref", None) => refs.push(first),
+            // `ref('package', 'model')`
+            ("ref", Some(name)) => refs.push(name),
+            (_, Some(table)) => sources.push((first, table)),
+            _ => {}
+        }
+    }
+    (refs, sources)
 }
 
 /// The node templates of a project and its packages: models, singular tests and
@@ -338,6 +364,20 @@ impl Renderer {
         node: NodeContext,
         introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<Rendered, Diagnostic> {
+        self.render_recording(template, phase, shared, node, introspector)
+            .map_err(|f| f.diagnostic)
+    }
+
+    /// [`Renderer::render_with`], keeping on failure what the render recorded
+    /// before it stopped (a parse render's refs and config so far).
+    pub fn render_recording(
+        &self,
+        template: &str,
+        phase: Phase,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        introspector: Option<Arc<dyn Introspector>>,
+    ) -> Result<Rendered, Box<RenderFailure>> {
         let (file, offsets) = self.file(template);
         let source = TemplateSource {
             name: template,
@@ -367,6 +407,7 @@ impl Renderer {
             offsets: None,
         };
         self.render_source(source, Phase::Compile, shared, node, None)
+            .map_err(|f| f.diagnostic)
     }
 
     fn render_source(
@@ -376,7 +417,7 @@ impl Renderer {
         shared: &Arc<RenderShared>,
         node: NodeContext,
         introspector: Option<Arc<dyn Introspector>>,
-    ) -> Result<Rendered, Diagnostic> {
+    ) -> Result<Rendered, Box<RenderFailure>> {
         let TemplateSource {
             name: template,
             text,
@@ -398,7 +439,12 @@ impl Renderer {
             }
             None => env.get_template(template),
         }
-        .map_err(|e| jinja_diagnostic(file, offsets.as_ref(), &e))?;
+        .map_err(|e| {
+            Box::new(RenderFailure {
+                diagnostic: jinja_diagnostic(file, offsets.as_ref(), &e),
+                recorded: Recorded::default(),
+            })
+        })?;
         // Errors in this template point at `file` when its text is not one the
         // renderer registered (rewritten, or given inline).
         let own_file = offsets.is_some() || !self.files.contains_key(template);
@@ -416,12 +462,18 @@ impl Renderer {
         let sql = tmpl.render(&ctx).map_err(|e| match e.name() {
             Some(name) if name == template && own_file => self.located(&e, file, offsets.as_ref()),
             _ => self.error(&e),
-        })?;
+        });
         let recorded = session_value
             .downcast_object_ref::<RenderSession>()
             .map(RenderSession::take_recorded)
             .unwrap_or_default();
-        Ok(Rendered { sql, recorded })
+        match sql {
+            Ok(sql) => Ok(Rendered { sql, recorded }),
+            Err(d) => Err(Box::new(RenderFailure {
+                diagnostic: d,
+                recorded,
+            })),
+        }
     }
 
     /// Render a template given as text (a hook), in a node's compile context.
@@ -571,6 +623,29 @@ impl Renderer {
         }
     }
 
+    /// Where the `{% materialization name, adapter %}` dbt would use for `adapter`
+    /// is written (the root project's, else a package's; `adapter`-specific before
+    /// `default`), or `None` when the project and its packages define none.
+    pub fn materialization_definition(&self, name: &str, adapter: &str) -> Option<Span> {
+        let def = [adapter, "default"].iter().find_map(|a| {
+            let macro_name = macros::materialization_macro(name, a);
+            self.registry.project(&macro_name).or_else(|| {
+                self.registry
+                    .packages
+                    .iter()
+                    .find_map(|p| self.registry.package(p, &macro_name))
+            })
+        })?;
+        let (file, _) = self.file(&def.template);
+        let at = Regex::new(&format!(r"materialization\s+{}\b", regex::escape(name)))
+            .ok()
+            .and_then(|re| re.find(&file.text).map(|m| (m.start(), m.end())));
+        Some(match at {
+            Some((s, e)) => Span::new(&file, s, e),
+            None => Span::file_start(&file),
+        })
+    }
+
     pub fn macro_names(&self) -> Vec<&str> {
         self.registry.names().collect()
     }
@@ -694,7 +769,12 @@ pub fn jinja_diagnostic(
         K::UnknownFunction => {
             let d = detail.clone().unwrap_or_default();
             (
-                format!("unknown function or macro: {d}"),
+                // dbt's own dispatch message says what is missing.
+                if d.starts_with("In dispatch:") {
+                    d
+                } else {
+                    format!("unknown function or macro: {d}")
+                },
                 Some("define the macro under macro-paths, or check its spelling".to_owned()),
             )
         }

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::macros::MacroDef;
 use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
 use crate::adapter::RelationName;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -112,6 +113,19 @@ pub struct ParsedNode {
     pub unit_test: Option<UnitTestSpec>,
     /// The vars and project macros the node's template reads (state comparison).
     pub reads: Reads,
+    /// Why sluice cannot run the node (a Python model, a materialization or a dbt
+    /// macro it lacks): selected, it is an error of its own, its descendants are
+    /// skipped and the rest builds. `None` for nearly every node.
+    pub cannot_run: Option<Box<CannotRun>>,
+}
+
+/// A node sluice reads but cannot run.
+#[derive(Clone, Debug)]
+pub struct CannotRun {
+    /// The node's error when it runs (located, saying what is missing).
+    pub diagnostic: Diagnostic,
+    /// A Python model (dbt's `language: python`), not a SQL one.
+    pub python: bool,
 }
 
 /// What a node's render read besides refs and sources.
@@ -142,9 +156,28 @@ impl ParsedNode {
         self.config.tags()
     }
 
-    /// The node's source code: a model's or singular test's SQL file, as written.
+    /// `materialized` as the config spells it (also for a materialization sluice
+    /// does not have).
+    pub fn materialized(&self) -> &str {
+        match self.materialization {
+            Materialization::Other => self.config.get_str("materialized").unwrap_or("other"),
+            m => m.as_str(),
+        }
+    }
+
+    /// dbt's `language`: `python` for a Python model, else `sql`.
+    pub fn language(&self) -> &'static str {
+        if self.cannot_run.as_ref().is_some_and(|c| c.python) {
+            "python"
+        } else {
+            "sql"
+        }
+    }
+
+    /// The node's source code: a model's or singular test's SQL file (or a
+    /// Python model's file), as written.
     pub fn raw_code(&self) -> &str {
-        if self.template.is_some() {
+        if self.template.is_some() || self.language() == "python" {
             &self.file.text
         } else {
             ""
@@ -168,51 +201,58 @@ fn placeholder_relation(renderer: &Renderer, name: &str) -> Value {
     )
 }
 
-/// dbt's default `generate_schema_name`: the target schema, suffixed by a custom one.
-fn schema_name(
-    renderer: &Renderer,
-    shared: &Arc<RenderShared>,
-    custom: Option<&str>,
+/// The `generate_<part>_name` macro dbt calls for one part of a node's relation:
+/// the root project's override, else the node's own package's; `None` when
+/// neither defines one (dbt's default then applies, computed in Rust).
+fn name_override<'r>(
+    renderer: &'r Renderer,
+    macro_name: &str,
     node: &Value,
-) -> Result<String, Diagnostic> {
-    // dbt's choice of `generate_schema_name`: the root project's, else the node's
-    // package's own, else the default below.
+) -> Option<&'r MacroDef> {
     let package = node
         .get_attr("package_name")
         .ok()
         .and_then(|p| p.as_str().map(str::to_owned));
-    let def = renderer
-        .registry
-        .project("generate_schema_name")
-        .or_else(|| {
-            package
-                .as_deref()
-                .and_then(|p| renderer.registry.package(p, "generate_schema_name"))
-        });
-    if let Some(def) = def {
-        let args = vec![
-            (
-                "custom_schema_name".to_owned(),
-                Value::from(custom.map(str::to_owned)),
-            ),
-            ("node".to_owned(), node.clone()),
-        ];
-        let ctx = NodeContext {
-            this: Value::UNDEFINED,
-            model: node.clone(),
-            config: Json::Null,
-        };
-        let out = renderer
-            .call_macro(def, Phase::Compile, shared, ctx, args)
-            .map_err(|e| renderer.error(&e))?;
-        return Ok(out.sql.trim().to_owned());
-    }
-    Ok(match custom {
-        Some(c) => format!("{}_{}", renderer.target.schema, c.trim()),
-        None => renderer.target.schema.clone(),
+    renderer.registry.project(macro_name).or_else(|| {
+        package
+            .as_deref()
+            .and_then(|p| renderer.registry.package(p, macro_name))
     })
 }
 
+/// Call a `generate_<part>_name` override with `custom` (the node's `schema`,
+/// `alias` or `database` config) as `custom_<part>_name`, and the node.
+fn call_name_macro(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    def: &MacroDef,
+    part: &str,
+    custom: Option<&str>,
+    node: &Value,
+) -> Result<String, Diagnostic> {
+    let args = vec![
+        (
+            format!("custom_{part}_name"),
+            Value::from(custom.map(str::to_owned)),
+        ),
+        ("node".to_owned(), node.clone()),
+    ];
+    let ctx = NodeContext {
+        this: Value::UNDEFINED,
+        model: node.clone(),
+        config: Json::Null,
+    };
+    let out = renderer
+        .call_macro(def, Phase::Compile, shared, ctx, args)
+        .map_err(|e| renderer.error(&e))?;
+    Ok(out.sql.trim().to_owned())
+}
+
+/// A node's relation, as dbt names it: `generate_schema_name`,
+/// `generate_alias_name` and `generate_database_name`, each the project's (or the
+/// node's package's) override when there is one, else dbt's default: the target
+/// schema suffixed by a custom `schema`; the `alias` config, else the name; the
+/// `database` config, else the target's.
 fn relation_for(
     renderer: &Renderer,
     shared: &Arc<RenderShared>,
@@ -220,11 +260,39 @@ fn relation_for(
     config: &Config,
     node: &Value,
 ) -> Result<RelationName, Diagnostic> {
-    let schema = schema_name(renderer, shared, config.get_str("schema"), node)?;
+    let custom_schema = config.get_str("schema");
+    let schema = match name_override(renderer, "generate_schema_name", node) {
+        Some(def) => call_name_macro(renderer, shared, def, "schema", custom_schema, node)?,
+        None => match custom_schema {
+            Some(c) => format!("{}_{}", renderer.target.schema, c.trim()),
+            None => renderer.target.schema.clone(),
+        },
+    };
+    let custom_alias = config.get_str("alias");
+    let identifier = match name_override(renderer, "generate_alias_name", node) {
+        Some(def) => call_name_macro(renderer, shared, def, "alias", custom_alias, node)?,
+        None => custom_alias
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .unwrap_or(name)
+            .to_owned(),
+    };
+    let custom_database = config.get_str("database");
+    let database = match name_override(renderer, "generate_database_name", node) {
+        Some(def) => {
+            let db = call_name_macro(renderer, shared, def, "database", custom_database, node)?;
+            // The target's own database is the default one: written as no database,
+            // as without an override.
+            let default = renderer.target.template_database.as_ref();
+            (!db.is_empty() && !db.eq_ignore_ascii_case("none") && Some(&db) != default)
+                .then_some(db)
+        }
+        None => custom_database.map(str::to_owned),
+    };
     Ok(RelationName {
-        database: config.get_str("database").map(str::to_owned),
+        database,
         schema,
-        identifier: config.get_str("alias").unwrap_or(name).to_owned(),
+        identifier,
     })
 }
 
@@ -233,6 +301,10 @@ struct ModelParse {
     config: Config,
     deps: Vec<Dependency>,
     reads: Reads,
+    /// The render stopped at a `dbt` macro sluice lacks: the node's error.
+    cannot_run: Option<Diagnostic>,
+    /// A Python model.
+    python: bool,
 }
 
 fn parse_sql_file(
@@ -257,22 +329,55 @@ fn parse_sql_file(
         ),
         config: Json::Null,
     };
-    let rendered = renderer.render(template, Phase::Parse, shared, ctx)?;
+    super::macros::take_lacks_builtin();
+    let (recorded, cannot_run) =
+        match renderer.render_recording(template, Phase::Parse, shared, ctx, None) {
+            Ok(r) => (r.recorded, None),
+            // One of dbt-core's `dbt` macros that sluice lacks: an error of this
+            // node when it runs, not of the project. Its refs are those recorded
+            // before the call and those written in the file.
+            Err(f) if super::macros::take_lacks_builtin() => {
+                let mut recorded = f.recorded;
+                let (refs, sources) = super::written_calls(&entry.file);
+                for r in refs {
+                    if !recorded.refs.contains(&r) {
+                        recorded.refs.push(r);
+                    }
+                }
+                for s in sources {
+                    if !recorded.sources.contains(&s) {
+                        recorded.sources.push(s);
+                    }
+                }
+                let mut d = f.diagnostic.with_note(format!(
+                "while parsing {}: sluice cannot run it; the nodes that depend on it are skipped",
+                entry.rel_path.display()
+            ));
+                d.help = Some(
+                    "sluice provides part of dbt-core's `dbt` macros (docs/dbt-compatibility.md \
+                     lists them): check the name, rewrite the call with a macro sluice has, or \
+                     run this model with dbt"
+                        .to_owned(),
+                );
+                (recorded, Some(d))
+            }
+            Err(f) => return Err(f.diagnostic),
+        };
     let mut config = base_config;
     let mut warnings = Vec::new();
-    for (key, value) in &rendered.recorded.config {
+    for (key, value) in &recorded.config {
         let span = find_config_span(&entry.file, key);
         check_key(key, &span, &mut warnings)?;
         config.set(key, value.clone(), Some(span));
     }
     let mut deps = Vec::new();
-    for r in &rendered.recorded.refs {
+    for r in &recorded.refs {
         deps.push(Dependency {
             target: DependencyTarget::Ref(r.clone()),
             span: super::find_call_span(&entry.file, "ref", r, None),
         });
     }
-    for (s, t) in &rendered.recorded.sources {
+    for (s, t) in &recorded.sources {
         deps.push(Dependency {
             target: DependencyTarget::Source(s.clone(), t.clone()),
             span: super::find_call_span(&entry.file, "source", s, Some(t)),
@@ -283,10 +388,12 @@ fn parse_sql_file(
         config,
         deps,
         reads: Reads {
-            vars: rendered.recorded.vars.iter().cloned().collect(),
-            macros: rendered.recorded.macros.iter().cloned().collect(),
-            introspects: rendered.recorded.introspects.clone(),
+            vars: recorded.vars.iter().cloned().collect(),
+            macros: recorded.macros.iter().cloned().collect(),
+            introspects: recorded.introspects.clone(),
         },
+        cannot_run,
+        python: false,
     })
 }
 
@@ -392,6 +499,7 @@ pub fn parse_project(
     }
     assertion_nodes(project, renderer, &mut acc);
     warn_unused_properties(project, &mut acc.warnings);
+    warn_materialization_overrides(renderer, &mut acc.warnings);
     if !acc.errors.is_empty() {
         return Err(acc.errors.into());
     }
@@ -451,7 +559,14 @@ fn model_nodes(
             parse_sql_file(owner, renderer, shared, entry, &template, config.clone())
         })
         .collect();
-    for result in parsed {
+    let python = project.python_models.iter().map(|m| {
+        let mut config = owner.tree_config(|p| p.file.models_tree.as_ref(), &m.fqn);
+        if let Some(props) = project.properties.models.get(&m.name) {
+            config.merge(&props.config);
+        }
+        parse_python_file(m, config)
+    });
+    for result in parsed.into_iter().chain(python) {
         match result.and_then(|p| model_node(owner, renderer, shared, p)) {
             Ok(Some(node)) => acc.nodes.push(node),
             Ok(None) => {}
@@ -493,12 +608,24 @@ fn model_node(
         return Ok(None);
     }
     let span = Span::file_start(&p.entry.file);
-    let materialization = Materialization::of_model(&p.config, &span)?;
+    // dbt builds a Python model as a table unless configured otherwise.
+    let default = if p.python {
+        Materialization::Table
+    } else {
+        Materialization::View
+    };
+    let materialization = Materialization::of_model(&p.config, &span, default)?;
     let sql_check = SqlCheck::of(&p.config, &span)?;
-    if materialization == Materialization::Incremental {
-        IncrementalConfig::of(&p.config, &span)?;
-    }
-    let node_value = node_value(owner, &p.entry.name, "model", &p.config);
+    let cannot_run = match (p.cannot_run, materialization) {
+        (Some(d), _) => Some(d),
+        (None, Materialization::Other) => Some(other_materialization(renderer, &p.config, &span)),
+        (None, Materialization::Incremental) => {
+            IncrementalConfig::of(&p.config, &span)?;
+            None
+        }
+        (None, _) => None,
+    };
+    let node_value = node_value(owner, &p.entry, "model", &p.config);
     let relation = relation_for(renderer, shared, &p.entry.name, &p.config, &node_value)?;
     let props = owner.project.properties.models.get(&p.entry.name);
     Ok(Some(ParsedNode {
@@ -509,7 +636,7 @@ fn model_node(
         span,
         original_file_path: owner.file_path(&p.entry),
         path: p.entry.path_in_folder.clone(),
-        template: Some(p.entry.rel_path.display().to_string()),
+        template: (!p.python).then(|| p.entry.rel_path.display().to_string()),
         config: p.config,
         materialization,
         sql_check,
@@ -523,14 +650,121 @@ fn model_node(
         source_name: None,
         unit_test: None,
         reads: p.reads,
+        cannot_run: cannot_run.map(|diagnostic| {
+            Box::new(CannotRun {
+                diagnostic,
+                python: p.python,
+            })
+        }),
     }))
 }
 
+/// The error of a model whose `materialized` sluice has no built-in for: a
+/// `{% materialization %}` the project (or a package) defines for the target's
+/// adapter, which sluice does not run, or a name nobody defines (dbt's message).
+fn other_materialization(renderer: &Renderer, config: &Config, fallback: &Span) -> Diagnostic {
+    let name = config.get_str("materialized").unwrap_or_default();
+    let span = config.span("materialized").unwrap_or(fallback);
+    let adapter = renderer.target.kind.as_str();
+    match renderer.materialization_definition(name, adapter) {
+        Some(defined) => Diagnostic::error(format!(
+            "materialization `{name}` is a custom materialization ({}:{}): sluice does not run custom materializations",
+            defined.file.path.display(),
+            defined.line_col().0
+        ))
+        .with_label(span, "materialized here")
+        .with_label(&defined, "defined here")
+        .with_help(
+            "build the model with one of sluice's materializations (view, table, incremental, \
+             ephemeral), or run it with dbt",
+        ),
+        None => crate::project::config::missing_materialization(name, adapter, span),
+    }
+}
+
+/// Parse a Python model (`.py`): its `dbt.ref`/`dbt.source`/`dbt.config` calls
+/// (see [`super::python`]); sluice cannot run it.
+fn parse_python_file(
+    entry: &ProjectFileEntry,
+    base_config: Config,
+) -> Result<ModelParse, Diagnostic> {
+    let mut config = base_config;
+    let mut deps = Vec::new();
+    let mut warnings = Vec::new();
+    for call in super::python::dbt_calls(&entry.file)? {
+        let strings: Option<Vec<&str>> = call.args.iter().map(Json::as_str).collect();
+        match (call.func, strings.as_deref()) {
+            ("config", _) => {
+                for (key, value) in call.kwargs {
+                    check_key(&key, &call.span, &mut warnings)?;
+                    config.set(&key, value, Some(call.span.clone()));
+                }
+            }
+            // `dbt.ref("model")` or `dbt.ref("package", "model")`.
+            ("ref", Some([name] | [_, name])) => deps.push(Dependency {
+                target: DependencyTarget::Ref((*name).to_owned()),
+                span: call.span,
+            }),
+            ("source", Some([source, table])) => deps.push(Dependency {
+                target: DependencyTarget::Source((*source).to_owned(), (*table).to_owned()),
+                span: call.span,
+            }),
+            (func, _) => {
+                return Err(Diagnostic::error(format!(
+                    "`dbt.{func}(...)` takes {}",
+                    if func == "ref" {
+                        "a model name, or a package and a model name"
+                    } else {
+                        "a source name and a table name"
+                    }
+                ))
+                .with_label(&call.span, "here")
+                .with_help(if func == "ref" {
+                    "write `dbt.ref(\"model_name\")`"
+                } else {
+                    "write `dbt.source(\"source_name\", \"table_name\")`"
+                }))
+            }
+        }
+    }
+    let at = entry.file.text.find("def model").map_or_else(
+        || Span::file_start(&entry.file),
+        |i| Span::new(&entry.file, i, i + "def model".len()),
+    );
+    let diagnostic = Diagnostic::error(format!(
+        "{} is a Python model: sluice runs SQL models only",
+        entry.rel_path.display()
+    ))
+    .with_label(&at, "Python model")
+    .with_help(
+        "rewrite the model in SQL, or run it with dbt; the models that depend on it are skipped",
+    );
+    Ok(ModelParse {
+        entry: entry.clone(),
+        config,
+        deps,
+        reads: Reads::default(),
+        cannot_run: Some(diagnostic),
+        python: true,
+    })
+}
+
 /// What `generate_schema_name` and friends see as `node`.
-fn node_value(owner: Owner<'_>, name: &str, resource_type: &str, config: &Config) -> Value {
+fn node_value(
+    owner: Owner<'_>,
+    entry: &ProjectFileEntry,
+    resource_type: &str,
+    config: &Config,
+) -> Value {
     Value::from_serialize(serde_json::json!({
-        "name": name, "resource_type": resource_type, "config": config.to_json(),
+        "name": entry.name, "resource_type": resource_type, "config": config.to_json(),
         "package_name": owner.project.name(),
+        "unique_id": owner.unique_id(resource_type, &entry.name),
+        "fqn": entry.fqn,
+        "path": entry.path_in_folder,
+        "original_file_path": owner.file_path(entry),
+        // Model versions are not read yet (dbt's default alias is `name_v<version>`).
+        "version": null,
     }))
 }
 
@@ -580,8 +814,12 @@ fn snapshot_node(
     if !p.config.enabled() {
         return Ok(None);
     }
+    // A snapshot's config comes from its render: without it, nothing is known.
+    if let Some(d) = p.cannot_run {
+        return Err(d);
+    }
     let snapshot_config = SnapshotConfig::of(&p.config, &p.entry.name, &block.span)?;
-    let node_value = node_value(owner, &p.entry.name, "snapshot", &p.config);
+    let node_value = node_value(owner, &p.entry, "snapshot", &p.config);
     let relation = match &snapshot_config.target_schema {
         Some(schema) => RelationName {
             database: p
@@ -621,6 +859,7 @@ fn snapshot_node(
         source_name: None,
         unit_test: None,
         reads: p.reads,
+        cannot_run: None,
     }))
 }
 
@@ -635,7 +874,7 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
         if !config.enabled() {
             continue;
         }
-        let node_value = node_value(owner, &seed.name, "seed", &config);
+        let node_value = node_value(owner, seed, "seed", &config);
         let relation = match relation_for(renderer, shared, &seed.name, &config, &node_value) {
             Ok(r) => r,
             Err(e) => {
@@ -666,6 +905,7 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             source_name: None,
             unit_test: None,
             reads: Reads::default(),
+            cannot_run: None,
         });
     }
 }
@@ -727,6 +967,7 @@ fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
                 source_name: Some(source.name.clone()),
                 unit_test: None,
                 reads: Reads::default(),
+                cannot_run: None,
             });
         }
     }
@@ -782,6 +1023,12 @@ fn singular_test_nodes(
             source_name: None,
             unit_test: None,
             reads: p.reads,
+            cannot_run: p.cannot_run.map(|diagnostic| {
+                Box::new(CannotRun {
+                    diagnostic,
+                    python: false,
+                })
+            }),
         });
     }
 }
@@ -920,6 +1167,7 @@ fn assertion_nodes(project: &Project, renderer: &Renderer, acc: &mut Acc) {
         let names: Vec<&str> = project
             .models
             .iter()
+            .chain(&project.python_models)
             .chain(&project.seeds)
             .map(|m| m.name.as_str())
             .chain(project.snapshots.iter().map(|s| s.entry.name.as_str()))
@@ -975,10 +1223,48 @@ fn assertion_nodes(project: &Project, renderer: &Renderer, acc: &mut Acc) {
     }
 }
 
+/// The root project's `{% materialization table %}` (or another one sluice builds
+/// itself) would replace dbt's; sluice keeps its own: say so.
+fn warn_materialization_overrides(renderer: &Renderer, warnings: &mut Vec<Diagnostic>) {
+    let adapter = renderer.target.kind.as_str();
+    for name in [
+        "view",
+        "table",
+        "incremental",
+        "ephemeral",
+        "seed",
+        "snapshot",
+        "test",
+    ] {
+        let overridden = [adapter, "default"].iter().any(|a| {
+            let macro_name = super::macros::materialization_macro(name, a);
+            renderer.registry.project(&macro_name).is_some()
+        });
+        let Some(span) = overridden
+            .then(|| renderer.materialization_definition(name, adapter))
+            .flatten()
+        else {
+            continue;
+        };
+        warnings.push(
+            Diagnostic::warning(format!(
+                "the project's `{{% materialization {name} %}}` is not used: sluice builds `{name}` nodes its own way"
+            ))
+            .with_event(crate::diagnostics::event::MATERIALIZATION_OVERRIDE)
+            .with_label(&span, "not used")
+            .with_help("sluice runs only its own materializations: remove the block, or run the project with dbt where its models need it"),
+        );
+    }
+}
+
 /// Properties that describe nothing are usually typos: say so.
 fn warn_unused_properties(project: &Project, warnings: &mut Vec<Diagnostic>) {
-    let model_names: std::collections::HashSet<&str> =
-        project.models.iter().map(|m| m.name.as_str()).collect();
+    let model_names: std::collections::HashSet<&str> = project
+        .models
+        .iter()
+        .chain(&project.python_models)
+        .map(|m| m.name.as_str())
+        .collect();
     for (name, props) in &project.properties.models {
         if !model_names.contains(name.as_str()) {
             warnings.push(

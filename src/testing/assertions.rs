@@ -218,6 +218,7 @@ fn assertion_node(
         source_name: None,
         unit_test: None,
         reads: Default::default(),
+        cannot_run: None,
     }
 }
 

@@ -349,6 +349,7 @@ pub fn build_test_node(
         source_name: None,
         unit_test: None,
         reads: Default::default(),
+        cannot_run: None,
     }))
 }
 

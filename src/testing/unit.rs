@@ -176,6 +176,7 @@ pub fn build_unit_test_node(
             model_id: model.unique_id.clone(),
         }),
         reads: Default::default(),
+        cannot_run: None,
     }))
 }
 

@@ -124,7 +124,9 @@ fn relation_rows(dir: &Path, relation: &Value) -> (Vec<Vec<String>>, Vec<Vec<Str
     (columns, rows)
 }
 
-fn run_sluice(dir: &Path, profiles_dir: &Path, args: &[&str]) {
+/// Run `build` with sluice; `expect_success`: assert it exits 0, else that it
+/// exits 1 (some node failed, the project is valid).
+fn run_sluice(dir: &Path, profiles_dir: &Path, args: &[&str], expect_success: bool) {
     let out = sluice()
         .current_dir(dir)
         .arg("build")
@@ -133,15 +135,16 @@ fn run_sluice(dir: &Path, profiles_dir: &Path, args: &[&str]) {
         .args(args)
         .output()
         .expect("sluice runs");
-    assert!(
-        out.status.success(),
-        "sluice build failed:\n{}{}",
+    assert_eq!(
+        out.status.code(),
+        Some(if expect_success { 0 } else { 1 }),
+        "sluice build:\n{}{}",
         stdout(&out),
         stderr(&out)
     );
 }
 
-fn run_dbt(dbt: &Path, dir: &Path, profiles_dir: &Path, args: &[&str]) {
+fn run_dbt(dbt: &Path, dir: &Path, profiles_dir: &Path, args: &[&str], expect_success: bool) {
     let out = std::process::Command::new(dbt)
         .current_dir(dir)
         .arg("build")
@@ -152,9 +155,10 @@ fn run_dbt(dbt: &Path, dir: &Path, profiles_dir: &Path, args: &[&str]) {
         .env("DBT_USE_COLORS", "false")
         .output()
         .expect("dbt runs");
-    assert!(
-        out.status.success(),
-        "dbt build failed:\n{}{}",
+    assert_eq!(
+        out.status.code(),
+        Some(if expect_success { 0 } else { 1 }),
+        "dbt build:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -165,16 +169,45 @@ fn run_dbt(dbt: &Path, dir: &Path, profiles_dir: &Path, args: &[&str]) {
 /// from the project folder) and assert that every node and every built relation
 /// agree. Returns `false` when dbt is not installed (the comparison was skipped).
 pub fn compare_with_dbt(project_dir: &Path, profiles_dir: &Path, args: &[&str]) -> bool {
-    let Some(dbt) = dbt_binary() else {
-        return false;
-    };
+    compare_builds(project_dir, profiles_dir, args, true).is_some()
+}
+
+/// Each tool's run status per node (`unique_id → status`, from run_results.json).
+pub struct Statuses {
+    pub sluice: BTreeMap<String, String>,
+    pub dbt: BTreeMap<String, String>,
+}
+
+/// [`compare_with_dbt`] for a project where some nodes fail (both builds exit
+/// 1): every node's manifest entry is compared, and the rows of each relation
+/// both tools built. The caller compares the statuses it returns (`None`: dbt is
+/// not installed).
+pub fn compare_failing_builds_with_dbt(
+    project_dir: &Path,
+    profiles_dir: &Path,
+    args: &[&str],
+) -> Option<Statuses> {
+    compare_builds(project_dir, profiles_dir, args, false)
+}
+
+fn compare_builds(
+    project_dir: &Path,
+    profiles_dir: &Path,
+    args: &[&str],
+    expect_success: bool,
+) -> Option<Statuses> {
+    let dbt = dbt_binary()?;
     let profiles_dir = std::path::absolute(profiles_dir).expect("absolute profiles dir");
     let ours = tempfile::tempdir().expect("temp dir");
     let theirs = tempfile::tempdir().expect("temp dir");
     copy_dir(project_dir, ours.path());
     copy_dir(project_dir, theirs.path());
-    run_sluice(ours.path(), &profiles_dir, args);
-    run_dbt(&dbt, theirs.path(), &profiles_dir, args);
+    run_sluice(ours.path(), &profiles_dir, args, expect_success);
+    run_dbt(&dbt, theirs.path(), &profiles_dir, args, expect_success);
+    let statuses = Statuses {
+        sluice: crate::common::statuses(&ours.path().join("target")),
+        dbt: crate::common::statuses(&theirs.path().join("target")),
+    };
 
     let ours_nodes = nodes_of(&read_json(&ours.path().join("target/manifest.json")));
     let theirs_nodes = nodes_of(&read_json(&theirs.path().join("target/manifest.json")));
@@ -194,9 +227,18 @@ pub fn compare_with_dbt(project_dir: &Path, profiles_dir: &Path, args: &[&str]) 
             ));
         }
         let materialized = theirs_node["config"]["materialized"].as_str();
+        let built_by_both = ["sluice", "dbt"].iter().all(|tool| {
+            let s = if *tool == "sluice" {
+                &statuses.sluice
+            } else {
+                &statuses.dbt
+            };
+            s.get(id).is_none_or(|s| s == "success")
+        });
         if theirs_node["resource_type"] == "test"
             || matches!(materialized, Some("ephemeral"))
             || theirs_node["config"]["enabled"] == Value::Bool(false)
+            || !built_by_both
         {
             continue;
         }
@@ -220,5 +262,5 @@ pub fn compare_with_dbt(project_dir: &Path, profiles_dir: &Path, args: &[&str]) 
         "sluice and dbt differ:\n{}",
         diffs.join("\n")
     );
-    true
+    Some(statuses)
 }

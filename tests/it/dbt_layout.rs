@@ -303,17 +303,6 @@ fn errors_are_located() {
         &["parse"],
     );
     error_case(
-        "python_model",
-        |d| {
-            std::fs::write(
-                d.join("models/marts/forecast.py"),
-                "def model(dbt, session):\n    return dbt.ref('order_facts')\n",
-            )
-            .expect("write");
-        },
-        &["parse"],
-    );
-    error_case(
         "no_profile_key",
         |d| {
             let path = d.join("dbt_project.yml");

@@ -23,4 +23,5 @@ mod slim_ci;
 mod three_targets;
 mod traps;
 mod unit_tests;
+mod unsupported;
 mod warehouses;

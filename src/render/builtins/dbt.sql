@@ -697,3 +697,53 @@ array_cat({{ array_1 }}, {{ array_2 }})
 {% macro bigquery__array_concat(array_1, array_2) -%}
 array_concat({{ array_1 }}, {{ array_2 }})
 {%- endmacro %}
+
+{#- Relation names: dbt-core's defaults, for overrides that call them (sluice
+    computes the defaults itself when the project overrides nothing). -#}
+{% macro generate_schema_name(custom_schema_name=none, node=none) -%}
+  {{ return(adapter.dispatch('generate_schema_name', 'dbt')(custom_schema_name, node)) }}
+{%- endmacro %}
+
+{% macro default__generate_schema_name(custom_schema_name, node) -%}
+  {%- set default_schema = target.schema -%}
+  {%- if custom_schema_name is none -%}
+    {{ default_schema }}
+  {%- else -%}
+    {{ default_schema }}_{{ custom_schema_name | trim }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+  {%- set default_schema = target.schema -%}
+  {%- if target.name == 'prod' and custom_schema_name is not none -%}
+    {{ custom_schema_name | trim }}
+  {%- else -%}
+    {{ default_schema }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro generate_alias_name(custom_alias_name=none, node=none) -%}
+  {% do return(adapter.dispatch('generate_alias_name', 'dbt')(custom_alias_name, node)) %}
+{%- endmacro %}
+
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+  {%- if custom_alias_name -%}
+    {{ custom_alias_name | trim }}
+  {%- elif node.version -%}
+    {{ return(node.name ~ "_v" ~ (node.version | replace(".", "_"))) }}
+  {%- else -%}
+    {{ node.name }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro generate_database_name(custom_database_name=none, node=none) -%}
+  {% do return(adapter.dispatch('generate_database_name', 'dbt')(custom_database_name, node)) %}
+{%- endmacro %}
+
+{% macro default__generate_database_name(custom_database_name=none, node=none) -%}
+  {%- if custom_database_name is none -%}
+    {{ target.database }}
+  {%- else -%}
+    {{ custom_database_name }}
+  {%- endif -%}
+{%- endmacro %}
