@@ -173,3 +173,20 @@ fn builds_what_dbt_core_builds_with_the_search_order_swapped() {
     set_search_order(dir.path(), "search_order: [pkg_util, pkg_root]");
     compare_with_dbt(dir.path(), &dir.path().join("profiles"), &[]);
 }
+
+#[test]
+fn a_seed_hook_is_a_warning_not_silence() {
+    let dir = project_copy("packages");
+    let path = dir.path().join("dbt_project.yml");
+    let text = std::fs::read_to_string(&path).expect("read dbt_project.yml");
+    let text = format!("{text}\nseeds:\n  pkg_util:\n    +post-hook: \"select 1\"\n");
+    std::fs::write(&path, text).expect("write dbt_project.yml");
+    let out = build(dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning[UnsupportedConfigIgnored]")
+            && err.contains("seed `pkg_seed` has a post-hook"),
+        "{err}"
+    );
+}
