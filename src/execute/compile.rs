@@ -244,15 +244,24 @@ impl Compiler<'_> {
                         scratch =
                             crate::testing::unit::Scratch::new(renderer, dag, Arc::clone(typing));
                     }
+                    // An input the scratch database cannot type (a source, or a
+                    // model reading one) is typed from the warehouse's relation, as
+                    // dbt does: the test is compiled when it runs, after its parents.
+                    let mut untyped = false;
                     let mut types = |t: &crate::render::parse::DependencyTarget| {
-                        scratch.as_mut().map_or_else(Vec::new, |s| s.types(t))
+                        let found = scratch.as_mut().map_or_else(Vec::new, |s| s.types(t));
+                        untyped |= found.is_empty();
+                        found
                     };
-                    match crate::testing::unit::compile(renderer, dag, node, &mut types).and_then(
-                        |test| {
-                            write_compiled_file(self.project, node, &test.sql, fresh)
-                                .map(|file| (test, file))
-                        },
-                    ) {
+                    let compiled = crate::testing::unit::compile(renderer, dag, node, &mut types);
+                    if untyped {
+                        out.insert(idx, Compiled::UnitTestPending);
+                        continue;
+                    }
+                    match compiled.and_then(|test| {
+                        write_compiled_file(self.project, node, &test.sql, fresh)
+                            .map(|file| (test, file))
+                    }) {
                         Ok((test, file)) => {
                             out.insert(idx, Compiled::UnitTest { test, file });
                         }
