@@ -380,13 +380,14 @@ impl Loaded {
                         .map(|s| s.as_bytes())
                 })
         };
-        let m = artifacts::manifest(
+        let mut m = artifacts::manifest(
             &self.dag,
             &self.invocation,
             &BTreeMap::new(),
             &macros,
             &reuse,
         );
+        m.add_nodes(self.operations(&BTreeMap::new()));
         let parts = m.parts();
         let path = self.target_path().join("manifest.json");
         artifacts::write_manifest_parts(&path, &parts).map_err(|e| {
@@ -672,38 +673,6 @@ impl Loaded {
         self.project.target_path()
     }
 
-    fn relations(
-        &self,
-    ) -> (
-        HashMap<String, Resolved>,
-        HashMap<(String, String), Resolved>,
-    ) {
-        let mut relations = HashMap::new();
-        let mut sources = HashMap::new();
-        for n in &self.dag.nodes {
-            match (n.resource_type, &n.relation) {
-                (ResourceType::Model, Some(_))
-                    if n.materialization == Materialization::Ephemeral =>
-                {
-                    relations.insert(
-                        n.name.clone(),
-                        Resolved::Cte(format!("{}{}", compile::EPHEMERAL_PREFIX, n.name)),
-                    );
-                }
-                (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, Some(r)) => {
-                    relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
-                }
-                (ResourceType::Source, Some(r)) => {
-                    if let Some(s) = &n.source_name {
-                        sources.insert((s.clone(), n.name.clone()), Resolved::Relation(r.clone()));
-                    }
-                }
-                _ => {}
-            }
-        }
-        (relations, sources)
-    }
-
     /// What the compile renders of `selected` share: every relation (deferred
     /// ones for unselected parents under `--defer`), the flags, the incremental
     /// models that build incrementally; and, under `--defer`, the undeferred state
@@ -712,7 +681,7 @@ impl Loaded {
         &mut self,
         selected: &HashSet<NodeIndex>,
     ) -> Result<(Arc<RenderShared>, Option<Arc<RenderShared>>)> {
-        let (mut relations, sources) = self.relations();
+        let (mut relations, sources) = execute::compile::relations(&self.dag);
         // Unit tests type their inputs from this project's own models, never
         // from the deferred ones.
         let undeferred = (self.defer != Defer::No)
@@ -878,9 +847,6 @@ impl Loaded {
         Ok(existing)
     }
 
-    /// Whether the target may already hold relations worth looking up: a
-    /// warehouse always may; a DuckDB target only once its file exists (opening
-    /// one that does not would create it).
     fn target_may_hold_relations(&self) -> Result<bool> {
         Ok(adapter::connect::may_hold_relations(
             &self.project,
@@ -961,16 +927,21 @@ impl Loaded {
             relations: RelationCache::new(),
         };
         let threads = self.renderer.target.threads;
-        let results = execute::run(
-            &self.dag,
-            selected,
-            &deps,
-            adapter.as_ref(),
-            &runner,
-            threads,
-            fail_fast,
+        let hooks = execute::hooks::HookRunner {
+            renderer: &self.renderer,
+            project: &self.project,
+            dag: &self.dag,
+            shared: compiler.shared.clone(),
             reporter,
-        );
+            database: self.invocation.database.clone(),
+        };
+        let mut hook_sql = Vec::new();
+        let (results, hook_error) = hooks.around(adapter.as_ref(), &mut hook_sql, || {
+            let dag = &self.dag;
+            execute::run(
+                dag, selected, &deps, &*adapter, &runner, threads, fail_fast, reporter,
+            )
+        })?;
         let finishing = std::time::Instant::now();
         match adapter.finish() {
             Ok(Some(what)) => reporter.info(&format!(
@@ -996,13 +967,43 @@ impl Loaded {
         let mut all: HashMap<NodeIndex, &Compiled> =
             compiled.iter().map(|(k, v)| (*k, v)).collect();
         all.extend(late.iter().map(|(k, v)| (*k, v)));
-        let info = self.compiled_info(&all);
-        self.write_artifact(
-            "run_results.json",
-            &artifacts::run_results(&results, &self.invocation, elapsed, &info),
-        )?;
-        self.write_manifest_of(&all)?;
-        Ok(results)
+        let hook_info = || {
+            hook_sql
+                .iter()
+                .map(|h| (h.unique_id.clone(), CompiledInfo::from(h)))
+        };
+        let mut info = self.compiled_info(&all);
+        info.extend(hook_info());
+        self.write_run_results(&results, elapsed, &info)?;
+        self.write_manifest_of(&all, hook_info().collect())?;
+        match hook_error {
+            Some(d) => Err(d.into()),
+            None => Ok(results),
+        }
+    }
+
+    /// The project hooks' manifest nodes.
+    fn operations(&self, info: &BTreeMap<String, CompiledInfo>) -> Vec<(String, Json)> {
+        let hooks = execute::hooks::all_hooks(&self.project);
+        artifacts::operations(&hooks, &self.invocation, &self.renderer.target.schema, info)
+    }
+
+    /// Write run_results.json: `results`, with the compiled SQL of `info`.
+    pub fn write_run_results(
+        &self,
+        results: &[NodeResult],
+        elapsed: f64,
+        info: &BTreeMap<String, CompiledInfo>,
+    ) -> Result<()> {
+        let rr = artifacts::run_results(results, &self.invocation, elapsed, info);
+        self.write_artifact("run_results.json", &rr)
+    }
+
+    /// The render state of a command that compiles no node (`run-operation`):
+    /// `ref()` and `source()` resolve to every node's relation.
+    pub fn render_shared(&self) -> Arc<RenderShared> {
+        let (relations, sources) = execute::compile::relations(&self.dag);
+        self.renderer.shared(relations, sources)
     }
 
     /// Create every schema the run writes to, once and up front: concurrent
@@ -1089,12 +1090,20 @@ impl Loaded {
 
     /// Write manifest.json (with compiled SQL for the nodes compiled this run).
     pub fn write_manifest(&self, compiled: &HashMap<NodeIndex, Compiled>) -> Result<()> {
-        self.write_manifest_of(&compiled.iter().map(|(k, v)| (*k, v)).collect())
+        let compiled = compiled.iter().map(|(k, v)| (*k, v)).collect();
+        self.write_manifest_of(&compiled, BTreeMap::new())
     }
 
-    fn write_manifest_of(&self, compiled: &HashMap<NodeIndex, &Compiled>) -> Result<()> {
+    /// manifest.json, with the compiled SQL of `compiled` and of the project
+    /// hooks that ran (`hooks`).
+    fn write_manifest_of(
+        &self,
+        compiled: &HashMap<NodeIndex, &Compiled>,
+        hooks: BTreeMap<String, CompiledInfo>,
+    ) -> Result<()> {
         let mut info = self.compiled_info(compiled);
         info.retain(|_, c| !c.compiled_path.is_empty());
+        info.extend(hooks);
         let macros = self.macro_list();
         self.write_state()?;
         let state = &self.parse_cache;
@@ -1104,7 +1113,8 @@ impl Loaded {
                 .manifest_entry(&node.unique_id, parents)
                 .or_else(|| state.entries.get(&node.unique_id).map(|s| s.as_bytes()))
         };
-        let m = artifacts::manifest(&self.dag, &self.invocation, &info, &macros, &reuse);
+        let mut m = artifacts::manifest(&self.dag, &self.invocation, &info, &macros, &reuse);
+        m.add_nodes(self.operations(&info));
         let path = self.target_path().join("manifest.json");
         m.write(&path).map_err(|e| {
             Diagnostic::error(format!("cannot write {}: {e}", path.display()))

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
+use crate::execute::hooks::{CompiledHook, ProjectHook};
 use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
@@ -485,6 +486,81 @@ pub fn manifest<'a>(
     }
 }
 
+impl Manifest<'_> {
+    /// Add nodes that are not in the graph (project hooks), with no parents or
+    /// children.
+    pub fn add_nodes(&mut self, entries: Vec<(String, Json)>) {
+        for (id, entry) in entries {
+            // Serializing a serde_json::Value to text cannot fail.
+            let text = serde_json::to_string(&entry).expect("a JSON value serializes");
+            self.parent_map.insert(id.clone(), Vec::new());
+            self.child_map.insert(id.clone(), Vec::new());
+            self.nodes.insert(id, RawEntry::Text(text));
+        }
+    }
+}
+
+impl From<&CompiledHook> for CompiledInfo {
+    fn from(h: &CompiledHook) -> CompiledInfo {
+        CompiledInfo {
+            sql: h.sql.clone(),
+            compiled_path: h.compiled_path.clone(),
+            relation_name: None,
+        }
+    }
+}
+
+/// The project hooks' manifest nodes (resource type `operation`), as dbt-core
+/// writes them; `schema` is the target's.
+pub fn operations(
+    hooks: &[ProjectHook<'_>],
+    inv: &Invocation,
+    schema: &str,
+    compiled: &BTreeMap<String, CompiledInfo>,
+) -> Vec<(String, Json)> {
+    use sha2::{Digest, Sha256};
+    hooks
+        .iter()
+        .map(|h| {
+            let id = h.unique_id();
+            let name = h.name();
+            let c = compiled.get(&id);
+            let checksum: String = Sha256::digest(h.file_text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let entry = json!({
+                "database": inv.database, "schema": schema, "name": name,
+                "resource_type": "operation", "package_name": h.package,
+                "path": format!("hooks/{name}.sql"),
+                "original_file_path": h.original_file_path,
+                "unique_id": id, "fqn": [h.package, "hooks", name], "alias": name,
+                "checksum": {"name": "sha256", "checksum": checksum},
+                "config": {"enabled": true, "alias": null, "schema": null, "database": null,
+                    "tags": [], "meta": {}, "materialized": "view", "post-hook": [],
+                    "pre-hook": [], "quoting": {}, "column_types": {}, "persist_docs": {},
+                    "full_refresh": null, "unique_key": null, "on_schema_change": "ignore",
+                    "on_configuration_change": "apply", "grants": {}, "packages": [],
+                    "docs": {"show": true, "node_color": null},
+                    "contract": {"enforced": false, "alias_types": true}},
+                "tags": [h.kind.as_str()], "description": "", "columns": {}, "meta": {},
+                "docs": {"show": true, "node_color": null}, "unrendered_config": {},
+                "created_at": inv.started_at.timestamp() as f64,
+                "relation_name": null, "raw_code": h.hook.sql, "language": "sql",
+                "refs": [], "sources": [], "metrics": [],
+                "depends_on": {"macros": [], "nodes": []},
+                "compiled_path": c.map(|c| c.compiled_path.clone()),
+                "compiled": c.is_some(),
+                "compiled_code": c.map(|c| c.sql.clone()),
+                "extra_ctes_injected": c.is_some(), "extra_ctes": [],
+                "contract": {"enforced": false, "alias_types": true, "checksum": null},
+                "index": h.position + 1,
+            });
+            (id, entry)
+        })
+        .collect()
+}
+
 /// A top-level field of manifest.json, serialized: JSON text, or node entries
 /// (unique_id → JSON text) written as an object.
 pub enum Part<'p> {
@@ -598,7 +674,11 @@ pub fn run_results(
                 (_, Some(rows)) => json!({"_message": format!("INSERT {rows}"), "code": "INSERT", "rows_affected": rows}),
                 _ => json!({"_message": "OK"}),
             };
-            if r.status != Status::Skipped {
+            // Operations (project hooks, run-operation's macro) have none, as in dbt.
+            let operation = r.unique_id.starts_with("operation.") || r.unique_id.starts_with("macro.");
+            if operation {
+                adapter_response = json!({});
+            } else if r.status != Status::Skipped {
                 adapter_response["warehouse_seconds"] = json!(r.warehouse_seconds);
             }
             let c = compiled.get(&r.unique_id);

@@ -11,6 +11,7 @@ mod ls;
 mod metrics;
 mod retry;
 mod run;
+mod run_operation;
 mod show;
 mod source;
 mod warn_error;
@@ -72,6 +73,8 @@ pub enum Command {
     Retry(retry::RetryArgs),
     /// Source commands: `sluice source freshness`
     Source(source::SourceArgs),
+    /// Call a macro against the target's warehouse: `run-operation MACRO --args '{...}'`
+    RunOperation(run_operation::RunOperationArgs),
 }
 
 impl Command {
@@ -93,6 +96,7 @@ impl Command {
             Command::Clean(a) => Some(&a.common),
             Command::Retry(a) => Some(&a.common),
             Command::Source(a) => Some(&a.select().common),
+            Command::RunOperation(a) => Some(&a.common),
         }
     }
 }
@@ -306,6 +310,7 @@ pub fn main() -> ExitCode {
         Command::Clean(args) => clean::run(args),
         Command::Retry(args) => retry::run(args),
         Command::Source(args) => source::run(args),
+        Command::RunOperation(args) => run_operation::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -22,7 +22,7 @@ use crate::project::{Materialization, Project, SqlCheck, WarehouseKind};
 use crate::render::compile::{self, inject_ctes, RawSql};
 use crate::render::introspect::{self, Introspector};
 use crate::render::parse::{ParsedNode, ResourceType};
-use crate::render::{RenderShared, Renderer};
+use crate::render::{RenderShared, Renderer, Resolved};
 use crate::sql;
 
 /// CTE name → (SQL, the CTEs it uses).
@@ -344,4 +344,36 @@ impl Compiler<'_> {
             c => Ok((c, warnings)),
         }
     }
+}
+
+/// What `ref()` and `source()` resolve to for every node of the graph: a
+/// relation, or the CTE an ephemeral model is inlined as.
+pub fn relations(
+    dag: &Dag,
+) -> (
+    HashMap<String, Resolved>,
+    HashMap<(String, String), Resolved>,
+) {
+    let mut relations = HashMap::new();
+    let mut sources = HashMap::new();
+    for n in &dag.nodes {
+        match (n.resource_type, &n.relation) {
+            (ResourceType::Model, Some(_)) if n.materialization == Materialization::Ephemeral => {
+                relations.insert(
+                    n.name.clone(),
+                    Resolved::Cte(format!("{}{}", compile::EPHEMERAL_PREFIX, n.name)),
+                );
+            }
+            (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, Some(r)) => {
+                relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
+            }
+            (ResourceType::Source, Some(r)) => {
+                if let Some(s) = &n.source_name {
+                    sources.insert((s.clone(), n.name.clone()), Resolved::Relation(r.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    (relations, sources)
 }

@@ -7,9 +7,11 @@
 
 pub mod compile;
 pub mod freshness;
+pub mod hooks;
 pub mod incremental;
 pub mod introspect;
 pub mod materialize;
+pub mod operation;
 pub mod report;
 pub mod snapshot;
 mod timed;

@@ -97,33 +97,70 @@ impl Reporter {
                 relation(node)
             ),
         };
-        let (word, tag) = match result.status {
-            Status::Success => (
-                "OK",
-                result
-                    .rows_affected
-                    .map_or("OK".to_owned(), |r| format!("INSERT {r}")),
-            ),
-            Status::Pass => ("PASS", "PASS".to_owned()),
-            Status::Warn => ("WARN", format!("WARN {}", result.failures.unwrap_or(0))),
-            Status::Fail => ("FAIL", format!("FAIL {}", result.failures.unwrap_or(0))),
-            Status::Error => ("ERROR", "ERROR".to_owned()),
-            Status::Skipped => ("SKIP", "SKIP".to_owned()),
-        };
-        let head = format!("{number} of {total} {word} {what} ");
-        let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
-        let timing = if result.status == Status::Skipped {
-            format!("[{tag}]")
-        } else {
-            format!("[{tag} in {:.2}s]", result.execution_time)
-        };
-        let coloured = match result.status {
-            Status::Success | Status::Pass => timing.green().to_string(),
-            Status::Warn | Status::Skipped => timing.yellow().to_string(),
-            Status::Error | Status::Fail => timing.red().to_string(),
-        };
-        crate::output::progress(&format!("{head}{dots} {coloured}"));
+        crate::output::progress(&status_line(number, total, &what, result));
     }
+
+    /// `1 of 2 START hook: pkg.on-run-start.0 ..... [RUN]`, as dbt prints it.
+    pub fn hook_started(&self, number: usize, total: usize, label: &str) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.format == LogFormat::Json {
+            let line = serde_json::json!({"level": "info", "event": "hook_started",
+                "index": number, "total": total, "hook": label});
+            crate::output::progress(&line.to_string());
+            return;
+        }
+        let head = format!("{number} of {total} START hook: {label} ");
+        let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
+        crate::output::progress(&format!("{head}{dots} [RUN]"));
+    }
+
+    /// `1 of 2 OK hook: pkg.on-run-start.0 ..... [OK in 0.03s]`.
+    pub fn hook_finished(&self, number: usize, total: usize, label: &str, result: &NodeResult) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.format == LogFormat::Json {
+            let line = serde_json::json!({
+                "level": if result.status == Status::Error { "error" } else { "info" },
+                "event": "hook_finished", "index": number, "total": total,
+                "unique_id": result.unique_id, "hook": label,
+                "status": result.status.as_str(), "message": result.message,
+                "execution_time": result.execution_time,
+            });
+            crate::output::progress(&line.to_string());
+            return;
+        }
+        let what = format!("hook: {label}");
+        crate::output::progress(&status_line(number, total, &what, result));
+    }
+}
+
+/// `3 of 42 OK created ... [OK in 0.12s]`: a finished node's progress line.
+fn status_line(number: usize, total: usize, what: &str, result: &NodeResult) -> String {
+    let (word, tag) = match result.status {
+        Status::Success => (
+            "OK",
+            result
+                .rows_affected
+                .map_or("OK".to_owned(), |r| format!("INSERT {r}")),
+        ),
+        Status::Pass => ("PASS", "PASS".to_owned()),
+        Status::Warn => ("WARN", format!("WARN {}", result.failures.unwrap_or(0))),
+        Status::Fail => ("FAIL", format!("FAIL {}", result.failures.unwrap_or(0))),
+        Status::Error => ("ERROR", "ERROR".to_owned()),
+        Status::Skipped => ("SKIP", "SKIP".to_owned()),
+    };
+    let head = format!("{number} of {total} {word} {what} ");
+    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
+    let timing = if result.status == Status::Skipped {
+        format!("[{tag}]")
+    } else {
+        format!("[{tag} in {:.2}s]", result.execution_time)
+    };
+    let coloured = match result.status {
+        Status::Success | Status::Pass => timing.green().to_string(),
+        Status::Warn | Status::Skipped => timing.yellow().to_string(),
+        Status::Error | Status::Fail => timing.red().to_string(),
+    };
+    format!("{head}{dots} {coloured}")
 }
 
 fn relation(node: &crate::render::parse::ParsedNode) -> String {

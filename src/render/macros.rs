@@ -476,6 +476,10 @@ pub const SHARED_CONTEXT: &[&str] = &[
     "run_started_at",
     "invocation_id",
     "flags",
+    // An on-run-end hook's context (see `Renderer::render_str_extra`).
+    "results",
+    "schemas",
+    "database_schemas",
 ];
 
 /// A callable macro value: resolves its template and runs it with the caller's context.

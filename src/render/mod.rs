@@ -494,6 +494,20 @@ impl Renderer {
         node: NodeContext,
         introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<String, minijinja::Error> {
+        self.render_str_extra(source, shared, node, introspector, Vec::new())
+    }
+
+    /// [`Renderer::render_str_with`] with more names in the context (an
+    /// `on-run-end` hook's `results`, `schemas`, `database_schemas`); the macros
+    /// it calls see them too.
+    pub fn render_str_extra(
+        &self,
+        source: &str,
+        shared: &Arc<RenderShared>,
+        node: NodeContext,
+        introspector: Option<Arc<dyn Introspector>>,
+        extra: Vec<(&'static str, Value)>,
+    ) -> Result<String, minijinja::Error> {
         let session = RenderSession {
             phase: Phase::Compile,
             shared: Arc::clone(shared),
@@ -503,7 +517,8 @@ impl Renderer {
             recorded: Default::default(),
             introspection: introspect::RenderIntrospection::new(introspector),
         };
-        let ctx = self.context(session, node);
+        let mut ctx = self.context(session, node);
+        ctx.extend(extra);
         match builtins::rewrite::rewrite(source) {
             Some((rewritten, _)) => self.env.render_str(&rewritten, &ctx),
             None => self.env.render_str(source, &ctx),

@@ -15,6 +15,7 @@ mod gtm;
 mod incremental;
 mod introspection;
 mod jinja_compat;
+mod operations;
 mod packages;
 mod partial_parse;
 mod scd_snapshots;
