@@ -1039,44 +1039,7 @@ impl Loaded {
         compiled: &HashMap<NodeIndex, &Compiled>,
     ) -> BTreeMap<String, CompiledInfo> {
         let dialect = adapter::dialect(self.target_def.kind);
-        // Paths in artifacts are relative to the project, as dbt writes them.
-        let target = self
-            .target_path()
-            .strip_prefix(&self.project.root)
-            .unwrap_or(self.target_path());
-        compiled
-            .iter()
-            .map(|(idx, c)| {
-                let node = self.dag.node(*idx);
-                let relation_name = node.relation.as_ref().map(|r| dialect.render_relation(r));
-                let path = || {
-                    materialize::compiled_path(target, self.project.name(), node)
-                        .to_string_lossy()
-                        .into_owned()
-                };
-                let info = match c {
-                    Compiled::Sql { sql, .. } => CompiledInfo {
-                        sql: sql.clone(),
-                        compiled_path: path(),
-                        relation_name,
-                    },
-                    Compiled::UnitTest { test, .. } => CompiledInfo {
-                        sql: test.sql.clone(),
-                        compiled_path: path(),
-                        relation_name: None,
-                    },
-                    Compiled::Seed(_)
-                    | Compiled::UnitTestPending
-                    | Compiled::Late { .. }
-                    | Compiled::Failed(_) => CompiledInfo {
-                        sql: String::new(),
-                        compiled_path: String::new(),
-                        relation_name,
-                    },
-                };
-                (node.unique_id.clone(), info)
-            })
-            .collect()
+        artifacts::compiled_info(&self.dag, &self.project, dialect, compiled)
     }
 
     fn write_artifact(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {

@@ -2,18 +2,22 @@
 //! in dbt's schemas, so tools built for dbt read sluice's output unchanged.
 //! Compiled SQL files are written by the compile step; see [`write_json`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
+use crate::adapter::Dialect;
 use crate::execute::hooks::{CompiledHook, ProjectHook};
+use crate::execute::materialize::{self, Compiled};
 use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
+use crate::project::Project;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
 
 pub use crate::project::DBT_VERSION;
@@ -338,6 +342,46 @@ pub struct CompiledInfo {
     pub sql: String,
     pub compiled_path: String,
     pub relation_name: Option<String>,
+}
+
+/// What the artifacts record of each compiled node: its SQL, its compiled file
+/// (relative to the project, as dbt writes it), its relation in `dialect`.
+pub fn compiled_info(
+    dag: &Dag,
+    project: &Project,
+    dialect: &dyn Dialect,
+    compiled: &HashMap<NodeIndex, &Compiled>,
+) -> BTreeMap<String, CompiledInfo> {
+    let target_path = project.target_path();
+    let target = target_path
+        .strip_prefix(&project.root)
+        .unwrap_or(target_path);
+    compiled
+        .iter()
+        .map(|(idx, c)| {
+            let node = dag.node(*idx);
+            let relation_name = node.relation.as_ref().map(|r| dialect.render_relation(r));
+            let path = || {
+                materialize::compiled_path(target, project.name(), node)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            let (sql, compiled_path, relation_name) = match c {
+                Compiled::Sql { sql, .. } => (sql.clone(), path(), relation_name),
+                Compiled::UnitTest { test, .. } => (test.sql.clone(), path(), None),
+                Compiled::Seed(_)
+                | Compiled::UnitTestPending
+                | Compiled::Late { .. }
+                | Compiled::Failed(_) => (String::new(), String::new(), relation_name),
+            };
+            let info = CompiledInfo {
+                sql,
+                compiled_path,
+                relation_name,
+            };
+            (node.unique_id.clone(), info)
+        })
+        .collect()
 }
 
 /// One node's manifest entry as JSON text: serialized by this run, or taken as is
