@@ -447,3 +447,39 @@ fn run_operation_does_what_dbt_core_does() {
         );
     }
 }
+
+#[test]
+fn a_hook_whose_jinja_fails_stops_the_command_with_exit_2_as_dbt() {
+    let hook = "\n  - \"{% if execute %}{{ refuse('in a hook') }}{% endif %}\"\n";
+    let with_bad_hook = |dir: &Path| {
+        let path = dir.join("dbt_project.yml");
+        let text = std::fs::read_to_string(&path).expect("read dbt_project.yml");
+        let text = text.replacen("\non-run-end:\n", &format!("\non-run-end:{hook}"), 1);
+        std::fs::write(&path, text).expect("write dbt_project.yml");
+    };
+    let dir = project_copy("operations");
+    with_bad_hook(dir.path());
+    let out = sluice_in(dir.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out, dir.path()));
+    let text = shown(&out, dir.path());
+    assert!(text.contains("refusing to run: in a hook"), "{text}");
+    assert!(
+        text.contains("while rendering operations.on-run-end.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dbt_project.yml"),
+        "the hook is located: {text}"
+    );
+    if let Some(dbt) = dbt_binary() {
+        let theirs = project_copy("operations");
+        with_bad_hook(theirs.path());
+        let out = run_dbt(&dbt, theirs.path(), &["run"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "dbt: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
