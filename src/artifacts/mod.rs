@@ -39,6 +39,18 @@ pub struct Invocation {
     pub database: Option<String>,
 }
 
+/// The `metadata` block of run_results.json and sources.json.
+fn metadata(schema: &str, inv: &Invocation) -> Json {
+    json!({
+        "dbt_schema_version": schema,
+        "dbt_version": DBT_VERSION,
+        "generated_at": iso(Utc::now()),
+        "invocation_id": inv.invocation_id,
+        "invocation_started_at": iso(inv.started_at),
+        "env": {},
+    })
+}
+
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -742,14 +754,7 @@ pub fn run_results(
         })
         .collect();
     json!({
-        "metadata": {
-            "dbt_schema_version": RUN_RESULTS_SCHEMA,
-            "dbt_version": DBT_VERSION,
-            "generated_at": iso(Utc::now()),
-            "invocation_id": inv.invocation_id,
-            "invocation_started_at": iso(inv.started_at),
-            "env": {},
-        },
+        "metadata": metadata(RUN_RESULTS_SCHEMA, inv),
         "results": results,
         "elapsed_time": elapsed,
         "args": inv.args,

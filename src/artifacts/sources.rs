@@ -5,9 +5,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value as Json};
 
-use super::{iso, Invocation};
+use super::{iso, metadata, Invocation};
 use crate::execute::freshness::{FreshnessResult, FreshnessStatus};
-use crate::project::DBT_VERSION;
 
 const SOURCES_SCHEMA: &str = "https://schemas.getdbt.com/dbt/sources/v3.json";
 
@@ -39,14 +38,7 @@ pub fn sources_json(results: &[FreshnessResult], inv: &Invocation, elapsed: f64)
         })
         .collect();
     json!({
-        "metadata": {
-            "dbt_schema_version": SOURCES_SCHEMA,
-            "dbt_version": DBT_VERSION,
-            "generated_at": iso(Utc::now()),
-            "invocation_id": inv.invocation_id,
-            "invocation_started_at": iso(inv.started_at),
-            "env": {},
-        },
+        "metadata": metadata(SOURCES_SCHEMA, inv),
         "results": results,
         "elapsed_time": elapsed,
     })

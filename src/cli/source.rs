@@ -56,15 +56,15 @@ fn progress_line(number: usize, total: usize, name: &str, result: &FreshnessResu
         FreshnessStatus::Error => ("ERROR STALE", "ERROR STALE"),
         FreshnessStatus::RuntimeError => ("ERROR", "ERROR"),
     };
-    let head = format!("{number} of {total} {word} freshness of {name} ");
-    let dots = ".".repeat(80usize.saturating_sub(head.len()).max(3));
+    let head =
+        crate::execute::report::dotted(&format!("{number} of {total} {word} freshness of {name} "));
     let timing = format!("[{tag} in {:.2}s]", result.execution_time);
     let coloured = match result.status {
         FreshnessStatus::Pass => timing.green().to_string(),
         FreshnessStatus::Warn => timing.yellow().to_string(),
         _ => timing.red().to_string(),
     };
-    format!("{head}{dots} {coloured}")
+    format!("{head} {coloured}")
 }
 
 fn run_freshness(args: &FreshnessArgs) -> Result<Outcome, Diagnostics> {

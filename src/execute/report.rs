@@ -109,9 +109,8 @@ impl Reporter {
             crate::output::progress(&line.to_string());
             return;
         }
-        let head = format!("{number} of {total} START hook: {label} ");
-        let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
-        crate::output::progress(&format!("{head}{dots} [RUN]"));
+        let head = dotted(&format!("{number} of {total} START hook: {label} "));
+        crate::output::progress(&format!("{head} [RUN]"));
     }
 
     /// `1 of 2 OK hook: pkg.on-run-start.0 ..... [OK in 0.03s]`.
@@ -148,8 +147,7 @@ fn status_line(number: usize, total: usize, what: &str, result: &NodeResult) -> 
         Status::Error => ("ERROR", "ERROR".to_owned()),
         Status::Skipped => ("SKIP", "SKIP".to_owned()),
     };
-    let head = format!("{number} of {total} {word} {what} ");
-    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
+    let head = dotted(&format!("{number} of {total} {word} {what} "));
     let timing = if result.status == Status::Skipped {
         format!("[{tag}]")
     } else {
@@ -160,7 +158,13 @@ fn status_line(number: usize, total: usize, what: &str, result: &NodeResult) -> 
         Status::Warn | Status::Skipped => timing.yellow().to_string(),
         Status::Error | Status::Fail => timing.red().to_string(),
     };
-    format!("{head}{dots} {coloured}")
+    format!("{head} {coloured}")
+}
+
+/// A progress line's head padded with dots to dbt's 80 columns.
+pub fn dotted(head: &str) -> String {
+    let dots = ".".repeat(LINE_WIDTH.saturating_sub(head.len()).max(3));
+    format!("{head}{dots}")
 }
 
 fn relation(node: &crate::render::parse::ParsedNode) -> String {

@@ -33,6 +33,13 @@ fn dbt_in(dbt: &Path, dir: &Path, args: &[&str]) -> Output {
         .expect("dbt runs")
 }
 
+/// A copy of the retry fixture.
+fn retry_project() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    copy_dir(&fixture("retry"), tmp.path());
+    tmp
+}
+
 /// The table the fixture's `late` model reads, missing until the test adds it.
 fn create_scores(dir: &Path) {
     let conn =
@@ -88,8 +95,7 @@ fn build_then_retry(
 
 #[test]
 fn retry_reruns_only_what_failed_or_was_skipped() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let [first, second, _] = build_then_retry(&|d, a| sluice_in(d, a), tmp.path());
     assert_eq!(first["model.retry_demo.late"], "error", "{first:?}");
     assert_eq!(first["model.retry_demo.after_late"], "skipped", "{first:?}");
@@ -119,8 +125,7 @@ fn retry_reruns_only_what_failed_or_was_skipped() {
 
 #[test]
 fn retry_without_a_previous_run_says_so() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let out = sluice_in(tmp.path(), &["retry"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -132,8 +137,7 @@ fn retry_without_a_previous_run_says_so() {
 
 #[test]
 fn retry_repeats_the_last_command_not_build() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     assert!(sluice_in(tmp.path(), &["seed"]).status.success());
     let out = sluice_in(tmp.path(), &["run"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -173,8 +177,7 @@ fn listed(out: &Output) -> Vec<String> {
 
 #[test]
 fn list_and_its_resource_type_flags_match_dbt_core() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let cases: &[&[&str]] = &[
         &["list"],
         &["list", "--resource-type", "source", "test"],
@@ -217,8 +220,7 @@ fn list_and_its_resource_type_flags_match_dbt_core() {
 
 #[test]
 fn list_says_when_it_cannot_list_a_type_or_selects_nothing() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let out = sluice_in(tmp.path(), &["list", "--resource-type", "exposure"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -277,8 +279,7 @@ fn empty_builds_every_model_with_no_rows_as_dbt_does() {
 
 #[test]
 fn empty_is_refused_where_dbt_has_no_such_flag() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let out = sluice_in(tmp.path(), &["test", "--empty"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -290,8 +291,7 @@ fn empty_is_refused_where_dbt_has_no_such_flag() {
 
 #[test]
 fn compile_inline_prints_what_dbt_core_prints() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let inline = "select * from {{ ref('base') }} join {{ source('ext', 'scores') }} using (id) where id > {{ 1 + 1 }}";
     let out = sluice_in(tmp.path(), &["compile", "--inline", inline]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -314,8 +314,7 @@ fn compile_inline_prints_what_dbt_core_prints() {
 
 #[test]
 fn an_error_in_inline_sql_points_into_it() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     let out = sluice_in(
         tmp.path(),
         &["compile", "--inline", "select 1\nfrom {{ ref('nope') }}"],
@@ -328,8 +327,7 @@ fn an_error_in_inline_sql_points_into_it() {
 
 #[test]
 fn show_inline_previews_rows() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    copy_dir(&fixture("retry"), tmp.path());
+    let tmp = retry_project();
     assert!(sluice_in(tmp.path(), &["build", "-s", "+base"])
         .status
         .success());
