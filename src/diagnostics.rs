@@ -377,6 +377,12 @@ pub mod event {
     /// sluice: the project's `{% materialization table %}` (or view, ...) is not
     /// used; sluice builds its own materializations.
     pub const MATERIALIZATION_OVERRIDE: &str = "BuiltinMaterializationOverrideIgnored";
+    /// A version of a model is past its `deprecation_date` (dbt I065).
+    pub const DEPRECATED_MODEL: &str = "DeprecatedModel";
+    /// A model refs a version with a `deprecation_date` to come (dbt I066).
+    pub const UPCOMING_REFERENCE_DEPRECATION: &str = "UpcomingReferenceDeprecation";
+    /// A model refs a version past its `deprecation_date` (dbt I067).
+    pub const DEPRECATED_REFERENCE: &str = "DeprecatedReference";
 
     pub const ALL: &[&str] = &[
         NO_NODES_FOR_SELECTION_CRITERIA,
@@ -392,6 +398,9 @@ pub mod event {
         STATE_WITHOUT_VARS,
         WAREHOUSE_AFTER_RUN,
         MATERIALIZATION_OVERRIDE,
+        DEPRECATED_MODEL,
+        UPCOMING_REFERENCE_DEPRECATION,
+        DEPRECATED_REFERENCE,
     ];
 }
 

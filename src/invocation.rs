@@ -196,6 +196,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
     let dag = Dag::build(parsed.nodes)?;
     let mut all_warnings = project.warnings.clone();
     all_warnings.extend(parsed.warnings);
+    all_warnings.extend(dag.deprecation_warnings(started_at));
     let invocation = Invocation {
         invocation_id,
         started_at,
@@ -277,7 +278,13 @@ impl Loaded {
         let mut bundles = Vec::with_capacity(self.project.models.len());
         for m in &self.project.models {
             let id = format!("model.{project_name}.{}", m.name);
-            if self.parse_cache.warned.contains(&id) {
+            // A version of a model is parsed each time (its node has another id).
+            let versioned = self
+                .project
+                .properties
+                .versioned_files
+                .contains_key(&m.name);
+            if versioned || self.parse_cache.warned.contains(&id) {
                 continue;
             }
             let mut nodes: Vec<&ParsedNode> = dag.get(&id).into_iter().collect();
@@ -664,7 +671,9 @@ impl Loaded {
                     continue;
                 }
             }
-            relations.insert(node.name.clone(), Resolved::Relation(deferred));
+            for key in node.ref_keys() {
+                relations.insert(key, Resolved::Relation(deferred.clone()));
+            }
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::execute::materialize::{self, Compiled};
 use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
 use crate::project::Project;
-use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
+use crate::render::parse::{split_ref_key, DependencyTarget, ParsedNode, ResourceType};
 
 pub use crate::project::DBT_VERSION;
 pub mod sources;
@@ -253,7 +253,13 @@ pub fn node_json_with(
         .depends_on
         .iter()
         .filter_map(|d| match &d.target {
-            DependencyTarget::Ref(n) => Some(json!({"name": n, "package": null, "version": null})),
+            DependencyTarget::Ref(key) => {
+                let (name, version) = split_ref_key(key);
+                // A whole-number version reads back as a number, as `v=2` does in dbt.
+                let version =
+                    version.map(|v| v.parse::<i64>().map_or_else(|_| json!(v), Json::from));
+                Some(json!({"name": name, "package": null, "version": version}))
+            }
             _ => None,
         })
         .collect();
@@ -280,6 +286,15 @@ pub fn node_json_with(
     }
     m.insert("extra_ctes_injected".into(), json!(compiled.is_some()));
     m.insert("extra_ctes".into(), json!([]));
+    if node.resource_type == ResourceType::Model {
+        let v = node.version.as_deref();
+        m.insert("version".into(), json!(v.map(|v| &v.v)));
+        m.insert("latest_version".into(), json!(v.map(|v| &v.latest)));
+        m.insert(
+            "deprecation_date".into(),
+            json!(v.and_then(|v| v.deprecation_date.as_ref())),
+        );
+    }
     if let Some(t) = &node.generic_test {
         let mut kwargs: Map<String, Json> = t.kwargs.iter().cloned().collect();
         if let Some(expr) = &t.model_expr {

@@ -170,7 +170,7 @@ pub fn run(args: &LsArgs) -> Result<Outcome, Diagnostics> {
     nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
     for n in nodes {
         let line = match args.output {
-            LsOutput::Name => n.name.clone(),
+            LsOutput::Name => n.search_name(),
             LsOutput::Path => n.original_file_path.display().to_string(),
             LsOutput::Selector => selector(n),
             LsOutput::Json => serde_json::json!({

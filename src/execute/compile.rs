@@ -203,7 +203,7 @@ impl Compiler<'_> {
             let node = dag.node(idx);
             if let (Raw::Done(v), Materialization::Ephemeral) = (&r, node.materialization) {
                 ctes.insert(
-                    format!("{}{}", compile::EPHEMERAL_PREFIX, node.name),
+                    format!("{}{}", compile::EPHEMERAL_PREFIX, node.cte_name()),
                     (v.sql.clone(), v.ephemerals.clone()),
                 );
             }
@@ -327,7 +327,7 @@ impl Compiler<'_> {
                 let name = cte.trim_start_matches(compile::EPHEMERAL_PREFIX);
                 let Some(model) = dag.graph.node_indices().find(|m| {
                     let n = dag.node(*m);
-                    n.name == name && n.materialization == Materialization::Ephemeral
+                    n.cte_name() == name && n.materialization == Materialization::Ephemeral
                 }) else {
                     continue;
                 };
@@ -359,13 +359,18 @@ pub fn relations(
     for n in &dag.nodes {
         match (n.resource_type, &n.relation) {
             (ResourceType::Model, Some(_)) if n.materialization == Materialization::Ephemeral => {
-                relations.insert(
-                    n.name.clone(),
-                    Resolved::Cte(format!("{}{}", compile::EPHEMERAL_PREFIX, n.name)),
-                );
+                let cte = n.cte_name();
+                for key in n.ref_keys() {
+                    relations.insert(
+                        key,
+                        Resolved::Cte(format!("{}{cte}", compile::EPHEMERAL_PREFIX)),
+                    );
+                }
             }
             (ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot, Some(r)) => {
-                relations.insert(n.name.clone(), Resolved::Relation(r.clone()));
+                for key in n.ref_keys() {
+                    relations.insert(key, Resolved::Relation(r.clone()));
+                }
             }
             (ResourceType::Source, Some(r)) => {
                 if let Some(s) = &n.source_name {

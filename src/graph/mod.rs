@@ -15,7 +15,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
 use crate::diagnostics::{suggestion_help, Diagnostic, Diagnostics};
-use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
+use crate::render::parse::{split_ref_key, DependencyTarget, ParsedNode, ResourceType};
 
 pub struct Dag {
     pub nodes: Vec<ParsedNode>,
@@ -23,6 +23,29 @@ pub struct Dag {
     pub by_id: HashMap<String, NodeIndex>,
     /// Model and seed names → unique_id (what `ref` resolves).
     pub by_name: HashMap<String, String>,
+}
+
+/// dbt's error for a ref to a version that does not exist (or to a model
+/// without versions), at the call.
+fn unknown_version(node: &ParsedNode, key: &str, at: &crate::diagnostics::Span) -> Diagnostic {
+    let (name, version) = split_ref_key(key);
+    let version = version.unwrap_or_default();
+    let what = match node.resource_type {
+        ResourceType::Seed => "Seed",
+        ResourceType::Snapshot => "Snapshot",
+        ResourceType::Test => "Test",
+        ResourceType::UnitTest => "Unit test",
+        _ => "Model",
+    };
+    Diagnostic::error(format!(
+        "{what} '{}' ({}) depends on a node named '{name}' with version '{version}' which was not found",
+        node.unique_id,
+        node.original_file_path.display()
+    ))
+    .with_label(at, "no such version")
+    .with_help(format!(
+        "pin one of the versions listed under `versions:` of model `{name}`, or write `ref('{name}')` for its latest version"
+    ))
 }
 
 impl Dag {
@@ -36,7 +59,9 @@ impl Dag {
             by_id.insert(n.unique_id.clone(), idx);
             match n.resource_type {
                 ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
-                    by_name.insert(n.name.clone(), n.unique_id.clone());
+                    for key in n.ref_keys() {
+                        by_name.insert(key, n.unique_id.clone());
+                    }
                 }
                 ResourceType::Source => {
                     if let Some(s) = &n.source_name {
@@ -51,6 +76,9 @@ impl Dag {
         for (i, n) in nodes.iter().enumerate() {
             for dep in &n.depends_on {
                 let found = match &dep.target {
+                    DependencyTarget::Ref(key) if split_ref_key(key).1.is_some() => by_name
+                        .get(key)
+                        .ok_or_else(|| unknown_version(n, key, &dep.span)),
                     DependencyTarget::Ref(name) => by_name.get(name).ok_or_else(|| {
                         let help =
                             suggestion_help(name, by_name.keys().map(String::as_str), || {
@@ -121,6 +149,89 @@ impl Dag {
         };
         dag.check_cycles()?;
         Ok(dag)
+    }
+
+    /// dbt's deprecation warnings for versions with a `deprecation_date`: one
+    /// for a version past it, and one for each model that refs such a version
+    /// (at its ref).
+    pub fn deprecation_warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<Diagnostic> {
+        use crate::diagnostics::event;
+        let mut out = Vec::new();
+        for idx in self.graph.node_indices() {
+            let node = self.node(idx);
+            let Some((v, date)) = node
+                .version
+                .as_deref()
+                .and_then(|v| Some((v, v.deprecation_date.as_deref()?)))
+            else {
+                continue;
+            };
+            let past = chrono::DateTime::parse_from_rfc3339(date).is_ok_and(|d| d < now);
+            let name = format!("{}.v{}", node.name, v.text);
+            if past {
+                out.push(
+                    Diagnostic::warning(format!(
+                        "Model {name} has passed its deprecation date of {date}. This model should be disabled or removed."
+                    ))
+                    .with_event(event::DEPRECATED_MODEL)
+                    .with_label(&node.span, "deprecated")
+                    .with_help("disable or remove this version, once nothing refs it"),
+                );
+            }
+            let keys = node.ref_keys();
+            let mut children: Vec<NodeIndex> = self
+                .graph
+                .neighbors_directed(idx, Direction::Outgoing)
+                .filter(|c| self.node(*c).resource_type == ResourceType::Model)
+                .collect();
+            children.sort_by_key(|c| &self.node(*c).unique_id);
+            children.dedup();
+            for c in children {
+                let child = self.node(c);
+                let span = child
+                    .depends_on
+                    .iter()
+                    .find(|d| matches!(&d.target, DependencyTarget::Ref(k) if keys.contains(k)))
+                    .map_or(&child.span, |d| &d.span);
+                let (what, event_name, coda) = if past {
+                    (
+                        "which was deprecated on",
+                        event::DEPRECATED_REFERENCE,
+                        "Migrate now",
+                    )
+                } else {
+                    (
+                        "which is slated for deprecation on",
+                        event::UPCOMING_REFERENCE_DEPRECATION,
+                        "Try it out",
+                    )
+                };
+                let mut message = format!(
+                    "While compiling '{}': Found a reference to {name}, {what} '{date}'. ",
+                    child.name
+                );
+                if !v.is_latest() {
+                    message.push_str(&format!(
+                        "A new version of '{}' is available. {coda}: {{{{ ref('{}', '{}', v='{}') }}}}.",
+                        node.name,
+                        node.package_name(),
+                        node.name,
+                        v.latest_text
+                    ));
+                }
+                out.push(
+                    Diagnostic::warning(message.trim_end().to_owned())
+                        .with_event(event_name)
+                        .with_label(span, "refs a deprecated version")
+                        .with_help(if v.is_latest() {
+                            format!("move `{}` off this version before the date", child.name)
+                        } else {
+                            format!("ref the latest version: `ref('{}')`", node.name)
+                        }),
+                );
+            }
+        }
+        out
     }
 
     fn check_cycles(&self) -> Result<(), Diagnostics> {

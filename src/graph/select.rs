@@ -1,6 +1,6 @@
 //! Node selection with dbt's syntax: `name`, `+name`, `name+`, `2+name`, `name+1`,
 //! `@name`, `tag:x`, `path:models/marts`, `config.materialized:table`,
-//! `resource_type:seed`, `source:s`, `test_type:generic`, globs (`stg_*`); spaces
+//! `resource_type:seed`, `source:s`, `test_type:generic`, `version:latest`, globs (`stg_*`); spaces
 //! make a union, commas an intersection; `--exclude` uses the same grammar.
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +26,7 @@ const METHODS: &[&str] = &[
     "package",
     "config",
     "state",
+    "version",
 ];
 
 /// Which tests a selection of models brings along (dbt's `--indirect-selection`).
@@ -306,18 +307,32 @@ fn parse_atom(part: &str, start: usize, span: &Span) -> Result<Atom, Diagnostic>
 /// dbt's `QualifiedNameSelectorMethod` (dbt-core 1.11's `is_selected_node`): the
 /// selector matches the node's FQN with its package name in front, or without it
 /// (so `marts`, `gtm_analytics.marts` and `marts.revenue` select those folders).
-pub(crate) fn fqn_matches(fqn: &[String], selector: &str) -> bool {
-    selected_node(fqn, selector)
+/// A version of a model (`versioned`) has an FQN ending in the model's name and
+/// `v<version>`: the model's name selects every version, `name.v2` and `name_v2`
+/// that one.
+pub(crate) fn fqn_matches_node(fqn: &[String], selector: &str, versioned: bool) -> bool {
+    selected_node(fqn, selector, versioned)
         || fqn
             .get(1..)
-            .is_some_and(|rest| selected_node(rest, selector))
+            .is_some_and(|rest| selected_node(rest, selector, versioned))
 }
 
-fn selected_node(fqn: &[String], selector: &str) -> bool {
-    let Some(leaf) = fqn.last() else {
+fn selected_node(fqn: &[String], selector: &str, versioned: bool) -> bool {
+    let Some(last) = fqn.last() else {
         return false;
     };
-    if leaf == selector {
+    // A version's "leaf" is its model's name (the FQN's last part is `v2`).
+    let leaf = match fqn.len() {
+        n if versioned && n >= 2 => &fqn[n - 2],
+        _ => last,
+    };
+    if versioned {
+        let parts: Vec<&str> = selector.split('.').collect();
+        let tail = &parts[parts.len().saturating_sub(2)..];
+        if leaf == selector || format!("{leaf}_{last}") == tail.join("_") {
+            return true;
+        }
+    } else if leaf == selector {
         return true;
     }
     // Dots in node names act as namespace separators, as in dbt.
@@ -413,7 +428,32 @@ fn matches(
     let node = dag.node(idx);
     Ok(match method {
         // dbt's FQN method skips sources (`source:` selects them).
-        "fqn" => node.resource_type != ResourceType::Source && fqn_matches(&node.fqn, value),
+        "fqn" => {
+            node.resource_type != ResourceType::Source
+                && fqn_matches_node(&node.fqn, value, node.version.is_some())
+        }
+        // dbt's `VersionSelectorMethod`: models only.
+        "version" => {
+            let v = node
+                .version
+                .as_deref()
+                .filter(|_| node.resource_type == ResourceType::Model);
+            match value {
+                "latest" => v.is_some_and(|v| v.is_latest()),
+                "prerelease" => v.is_some_and(|v| v.is_prerelease()),
+                "old" => v.is_some_and(|v| v.is_old()),
+                "none" => node.resource_type == ResourceType::Model && v.is_none(),
+                other => {
+                    return Err(Diagnostic::error(format!(
+                        "Invalid version type selector {other}: expected one of: \"latest\", \"prerelease\", \"old\", or \"none\""
+                    ))
+                    .with_label(span, "unknown version type")
+                    .with_help(suggestion_help(other, ["latest", "prerelease", "old", "none"], || {
+                        "use version:latest, version:prerelease, version:old or version:none".to_owned()
+                    })))
+                }
+            }
+        }
         "package" => value == node.fqn[0],
         "tag" => node.tags().iter().any(|t| glob(value, t)),
         "path" | "file" => {
@@ -489,7 +529,11 @@ fn matches(
 
 #[cfg(test)]
 mod tests {
-    use super::{fqn_matches, glob};
+    use super::{fqn_matches_node, glob};
+
+    fn fqn_matches(fqn: &[String], selector: &str) -> bool {
+        fqn_matches_node(fqn, selector, false)
+    }
 
     #[test]
     fn glob_matches_like_fnmatch() {
@@ -538,6 +582,26 @@ mod tests {
                 "{selector} vs fct_arr"
             );
             assert_eq!(fqn_matches(&stg, selector), want_stg, "{selector} vs stg_a");
+        }
+    }
+
+    /// Checked with dbt-core 1.11.16 on tests/fixtures/versions.
+    #[test]
+    fn versions_match_as_dbt_does() {
+        let v1: Vec<String> = ["versions", "marts", "dim_customers", "v1"]
+            .map(String::from)
+            .to_vec();
+        for (selector, want) in [
+            ("dim_customers", true),
+            ("dim_customers.v1", true),
+            ("dim_customers_v1", true),
+            ("dim_customers.v2", false),
+            ("marts.dim_customers", true),
+            ("versions.dim_customers.v1", true),
+            ("dim_*", true),
+            ("v1", false),
+        ] {
+            assert_eq!(fqn_matches_node(&v1, selector, true), want, "{selector}");
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod profiles;
 pub mod project_yml;
 pub mod properties;
 pub mod snapshot;
+pub mod versions;
 pub mod yaml;
 pub mod yml_jinja;
 
@@ -548,6 +549,7 @@ pub fn load_files(
             Err(e) => errors.push(e),
         }
     }
+    properties.versioned_files = versions::files_of(&properties.models, &all_models, &mut warnings);
     for (name, props) in &properties.snapshots {
         let Some((relation, span)) = &props.relation else {
             continue;

@@ -1,7 +1,7 @@
 //! YAML property files (`version: 2`): descriptions, columns, data tests and configs
 //! of models and seeds, and source definitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -47,16 +47,11 @@ const NODE_KEYS: KeySet = KeySet {
         "docs",
         "meta",
         "tags",
-    ],
-    ignored: &[
-        "latest_version",
         "versions",
-        "constraints",
-        "access",
-        "group",
+        "latest_version",
         "deprecation_date",
-        "time_spine",
     ],
+    ignored: &["constraints", "access", "group", "time_spine"],
 };
 
 const SNAPSHOT_KEYS: KeySet = KeySet {
@@ -166,6 +161,8 @@ pub struct NodeProps {
     pub config: Config,
     /// A YAML snapshot's `relation:` (`ref('x')`), with where it is written.
     pub relation: Option<(String, Span)>,
+    /// A model's `versions:` and `latest_version` (empty for an unversioned one).
+    pub versions: super::versions::Versions,
 }
 
 #[derive(Clone, Debug)]
@@ -439,6 +436,29 @@ pub struct Properties {
     pub sources: Vec<SourceDef>,
     pub assertions: Vec<AssertionDef>,
     pub unit_tests: Vec<UnitTestDef>,
+    /// Model files that are versions of a model: file name → (model name, index
+    /// in its `versions:`), set once the model files are known.
+    pub versioned_files: HashMap<String, (String, usize)>,
+}
+
+impl Properties {
+    /// The model and version a model file (by name) defines, if it is a version.
+    pub fn version_of(&self, file_name: &str) -> Option<super::versions::VersionOf<'_>> {
+        let (model, i) = self.versioned_files.get(file_name)?;
+        let props = self.models.get(model)?;
+        Some(super::versions::VersionOf {
+            props,
+            version: props.versions.list.get(*i)?,
+        })
+    }
+
+    /// The properties of an unversioned model file (by name).
+    pub fn unversioned_model(&self, file_name: &str) -> Option<&NodeProps> {
+        if self.versioned_files.contains_key(file_name) {
+            return None;
+        }
+        self.models.get(file_name).filter(|p| p.versions.is_empty())
+    }
 }
 
 fn assertion_def(
@@ -490,7 +510,7 @@ fn assertion_def(
     })
 }
 
-fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
+pub(super) fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
     map.get(key)
         .filter(|n| !n.is_null())
         .map(|n| n.expect_scalar_text(&format!("`{key}`")))
@@ -498,7 +518,7 @@ fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
         .map(Option::unwrap_or_default)
 }
 
-fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a Span), Diagnostic> {
+pub(super) fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a Span), Diagnostic> {
     let node = entry.get("name").ok_or_else(|| {
         Diagnostic::error(format!("{what} has no `name`"))
             .with_label(&entry.span, format!("this {what}"))
@@ -507,7 +527,10 @@ fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a Span), Diagn
     Ok((node.expect_str("`name`")?, &node.span))
 }
 
-fn config_block(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Config, Diagnostic> {
+pub(super) fn config_block(
+    map: &Node,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Config, Diagnostic> {
     let mut config = Config::default();
     if let Some(c) = map.get("config").filter(|n| !n.is_null()) {
         for (k, key_node, v) in c.expect_map("`config`")?.entries() {
@@ -524,7 +547,10 @@ fn config_block(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Config, Di
     Ok(config)
 }
 
-fn tests_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<TestDef>, Diagnostic> {
+pub(super) fn tests_of(
+    map: &Node,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<TestDef>, Diagnostic> {
     let list = match (map.get("data_tests"), map.get("tests")) {
         (Some(a), Some(_)) => {
             return Err(Diagnostic::error("both `data_tests` and `tests` are set")
@@ -605,12 +631,23 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
     Ok(def)
 }
 
-fn columns_of(map: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Vec<ColumnProps>, Diagnostic> {
+pub(super) fn columns_of(
+    map: &Node,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<ColumnProps>, Diagnostic> {
     let Some(cols) = map.get("columns").filter(|n| !n.is_null()) else {
         return Ok(Vec::new());
     };
+    column_list(cols.expect_seq("`columns`")?, warnings)
+}
+
+/// The entries of a `columns:` list.
+pub(super) fn column_list(
+    cols: &[Node],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<ColumnProps>, Diagnostic> {
     let mut out = Vec::new();
-    for c in cols.expect_seq("`columns`")? {
+    for c in cols {
         let c = c.expect_map("a column")?;
         COLUMN_KEYS.check(c, warnings)?;
         let (name, span) = name_of(c, "column")?;
@@ -659,7 +696,13 @@ fn node_props(
         None
     };
     let (name, span) = name_of(entry, "entry")?;
+    let versions = if snapshot {
+        super::versions::Versions::default()
+    } else {
+        super::versions::Versions::read(entry, name, warnings)?
+    };
     Ok(NodeProps {
+        versions,
         relation,
         name: name.to_owned(),
         span: span.clone(),

@@ -613,6 +613,7 @@ fn restore_bundle(
                 introspects: n.introspects.clone(),
             },
             cannot_run: None,
+            version: None,
         });
     }
     Some(out)
@@ -664,6 +665,10 @@ fn to_cnode(files: &mut FileTable, node: &ParsedNode) -> Option<CNode> {
     // Its error depends on more than its file (the macros, the target): parse it
     // again each time.
     if node.cannot_run.is_some() {
+        return None;
+    }
+    // A version's node depends on its model's YAML as much as on its file.
+    if node.version.is_some() {
         return None;
     }
     let test = match node.resource_type {

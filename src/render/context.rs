@@ -321,8 +321,27 @@ impl Object for Relation {
     }
 }
 
-fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+/// The version a `ref()` pins with `v=` or `version=`, as text (`2`, `1.5`).
+fn ref_version(kwargs: &Kwargs) -> Result<Option<String>, Error> {
+    let mut version = None;
+    for key in kwargs.args() {
+        if !matches!(key, "v" | "version") {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("ref() takes no argument `{key}`: pin a version with `v=` (or `version=`)"),
+            ));
+        }
+        let value: Value = kwargs.get(key)?;
+        if !value.is_none() && !value.is_undefined() {
+            version = Some(value.to_string());
+        }
+    }
+    Ok(version)
+}
+
+fn ref_fn(state: &State, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let s = session(state)?;
+    let version = ref_version(&kwargs)?;
     let (name, kwargs_ok) = match args.as_slice() {
         [name] => (name.as_str(), true),
         // ref('package', 'model'): the root project or an installed package (node
@@ -355,9 +374,10 @@ fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
             ))
         }
     };
+    let key = super::parse::ref_key(&name, version.as_deref());
     match s.phase {
         Phase::Parse => {
-            s.record(|r| r.refs.push(name.clone()));
+            s.record(|r| r.refs.push(key.clone()));
             let placeholder = RelationName {
                 database: None,
                 schema: s.shared.target_schema.clone(),
@@ -365,11 +385,14 @@ fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
             };
             Ok(Relation::value(placeholder, s.shared.dialect))
         }
-        Phase::Compile => match s.shared.relations.get(&name) {
+        Phase::Compile => match s.shared.relations.get(&key) {
             Some(resolved) => Ok(s.resolve(resolved)),
             None => Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!("ref('{name}') names no model or seed"),
+                match version {
+                    Some(v) => format!("ref('{name}', v='{v}') names no version of a model"),
+                    None => format!("ref('{name}') names no model or seed"),
+                },
             )),
         },
     }

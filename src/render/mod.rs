@@ -14,6 +14,7 @@ pub mod introspect;
 pub mod macros;
 pub mod parse;
 pub mod python;
+pub mod versions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -127,6 +128,25 @@ pub fn find_call_span(
         }
     }
     Span::file_start(file)
+}
+
+/// The span of a `ref()` to a version of a model, `ref('name', v=2)` (or
+/// `ref('package', 'name', version='2')`), found by the recorded ref key
+/// (`name.v2`); a ref key without a version is found as [`find_call_span`] does.
+pub fn find_ref_span(file: &Arc<SourceFile>, key: &str) -> Span {
+    let (name, version) = parse::split_ref_key(key);
+    let Some(version) = version else {
+        return find_call_span(file, "ref", key, None);
+    };
+    let pattern = format!(
+        r#"\bref\s*\(\s*(?:['"][^'"]*['"]\s*,\s*)?['"]{}['"]\s*,\s*(?:v|version)\s*=\s*['"]?{}['"]?\s*\)"#,
+        regex::escape(name),
+        regex::escape(version)
+    );
+    match Regex::new(&pattern).ok().and_then(|re| re.find(&file.text)) {
+        Some(m) => Span::new(file, m.start(), m.end()),
+        None => find_call_span(file, "ref", name, None),
+    }
 }
 
 /// The `ref(...)` and `source(...)` calls written in a file, in order: what a

@@ -16,6 +16,8 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::macros::MacroDef;
+pub use super::versions::{ref_key, split_ref_key, NodeVersion};
+use super::versions::{versioned_fqn, Naming};
 use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
 use crate::adapter::RelationName;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -117,6 +119,8 @@ pub struct ParsedNode {
     /// macro it lacks): selected, it is an error of its own, its descendants are
     /// skipped and the rest builds. `None` for nearly every node.
     pub cannot_run: Option<Box<CannotRun>>,
+    /// A version of a versioned model (`versions:` in its YAML); `None` otherwise.
+    pub version: Option<Box<NodeVersion>>,
 }
 
 /// A node sluice reads but cannot run.
@@ -154,6 +158,31 @@ impl ParsedNode {
 
     pub fn tags(&self) -> Vec<String> {
         self.config.tags()
+    }
+
+    /// The keys `ref()` finds the node by: its name, or for a version of a model
+    /// `name.v<version>`, and the bare name for the latest version.
+    pub fn ref_keys(&self) -> Vec<String> {
+        let mut keys = vec![self.search_name()];
+        if self.version.as_ref().is_some_and(|v| v.is_latest()) {
+            keys.push(self.name.clone());
+        }
+        keys
+    }
+
+    /// dbt's `search_name`: the name, or `name.v<version>` for a version of a
+    /// model (`ls --output name` prints it).
+    pub fn search_name(&self) -> String {
+        ref_key(&self.name, self.version.as_ref().map(|v| v.text.as_str()))
+    }
+
+    /// The name of the CTE an ephemeral model is inlined as (after dbt's
+    /// `__dbt__cte__`): its name, or a version's relation name (`name_v2`).
+    pub fn cte_name(&self) -> &str {
+        match (&self.version, &self.relation) {
+            (Some(_), Some(r)) => &r.identifier,
+            _ => &self.name,
+        }
     }
 
     /// `materialized` as the config spells it (also for a materialization sluice
@@ -374,7 +403,7 @@ fn parse_sql_file(
     for r in &recorded.refs {
         deps.push(Dependency {
             target: DependencyTarget::Ref(r.clone()),
-            span: super::find_call_span(&entry.file, "ref", r, None),
+            span: super::find_ref_span(&entry.file, r),
         });
     }
     for (s, t) in &recorded.sources {
@@ -414,7 +443,7 @@ fn find_config_span(file: &Arc<SourceFile>, key: &str) -> Span {
 }
 
 /// The data tests of one node: each with the column it is declared on, if any.
-type TestList<'a> = Vec<(Option<&'a ColumnProps>, &'a TestDef)>;
+pub(super) type TestList<'a> = Vec<(Option<&'a ColumnProps>, &'a TestDef)>;
 
 /// The result of parsing a project.
 pub struct ParseOutput {
@@ -437,9 +466,9 @@ struct Acc {
 /// The project a node comes from (the root project or a package) and the root
 /// project, whose config trees also apply to a package's nodes, as in dbt.
 #[derive(Clone, Copy)]
-struct Owner<'a> {
-    project: &'a Project,
-    root: &'a Project,
+pub(super) struct Owner<'a> {
+    pub(super) project: &'a Project,
+    pub(super) root: &'a Project,
 }
 
 impl Owner<'_> {
@@ -458,7 +487,7 @@ impl Owner<'_> {
         config
     }
 
-    fn unique_id(&self, kind: &str, name: &str) -> String {
+    pub(super) fn unique_id(&self, kind: &str, name: &str) -> String {
         format!("{kind}.{}.{name}", self.project.name())
     }
 
@@ -544,13 +573,7 @@ fn model_nodes(
         .models
         .iter()
         .filter(|m| !cached.contains_key(&m.rel_path))
-        .map(|m| {
-            let mut config = owner.tree_config(|p| p.file.models_tree.as_ref(), &m.fqn);
-            if let Some(props) = project.properties.models.get(&m.name) {
-                config.merge(&props.config);
-            }
-            (m.clone(), config)
-        })
+        .map(|m| (m.clone(), model_config(owner, m)))
         .collect();
     let parsed: Vec<Result<ModelParse, Diagnostic>> = model_inputs
         .par_iter()
@@ -559,13 +582,10 @@ fn model_nodes(
             parse_sql_file(owner, renderer, shared, entry, &template, config.clone())
         })
         .collect();
-    let python = project.python_models.iter().map(|m| {
-        let mut config = owner.tree_config(|p| p.file.models_tree.as_ref(), &m.fqn);
-        if let Some(props) = project.properties.models.get(&m.name) {
-            config.merge(&props.config);
-        }
-        parse_python_file(m, config)
-    });
+    let python = project
+        .python_models
+        .iter()
+        .map(|m| parse_python_file(m, model_config(owner, m)));
     for result in parsed.into_iter().chain(python) {
         match result.and_then(|p| model_node(owner, renderer, shared, p)) {
             Ok(Some(node)) => acc.nodes.push(node),
@@ -583,7 +603,7 @@ fn model_nodes(
         };
         for mut node in bundle {
             if node.resource_type == ResourceType::Model {
-                if let Some(props) = project.properties.models.get(&node.name) {
+                if let Some(props) = project.properties.unversioned_model(&node.name) {
                     node.description = props.description.clone();
                     node.columns = props.columns.clone();
                 }
@@ -595,6 +615,24 @@ fn model_nodes(
         }
     }
     (tests_cached, cached_tests)
+}
+
+/// A model file's config from the project trees and its YAML properties (a
+/// version's over its model's, under the version's FQN).
+fn model_config(owner: Owner<'_>, m: &ProjectFileEntry) -> Config {
+    let props = &owner.project.properties;
+    let (fqn, yaml) = match props.version_of(&m.name) {
+        Some(vo) => (versioned_fqn(&m.fqn, vo), Some(vo.config())),
+        None => (
+            m.fqn.clone(),
+            props.unversioned_model(&m.name).map(|p| p.config.clone()),
+        ),
+    };
+    let mut config = owner.tree_config(|p| p.file.models_tree.as_ref(), &fqn);
+    if let Some(yaml) = yaml {
+        config.merge(&yaml);
+    }
+    config
 }
 
 /// The node of one parsed model, or `None` when it is disabled.
@@ -625,14 +663,28 @@ fn model_node(
         }
         (None, _) => None,
     };
-    let node_value = node_value(owner, &p.entry, "model", &p.config);
-    let relation = relation_for(renderer, shared, &p.entry.name, &p.config, &node_value)?;
-    let props = owner.project.properties.models.get(&p.entry.name);
+    let naming = Naming::of_model(owner, &p.entry);
+    let node_value = node_value_named(owner, &p.entry, "model", &p.config, &naming);
+    let relation = relation_for(
+        renderer,
+        shared,
+        &naming.default_alias(),
+        &p.config,
+        &node_value,
+    )?;
+    let properties = &owner.project.properties;
+    let (description, columns) = match properties.version_of(&p.entry.name) {
+        Some(vo) => (vo.description(), vo.columns()),
+        None => properties
+            .unversioned_model(&p.entry.name)
+            .map(|p| (p.description.clone(), p.columns.clone()))
+            .unwrap_or_default(),
+    };
     Ok(Some(ParsedNode {
-        unique_id: owner.unique_id("model", &p.entry.name),
+        unique_id: naming.unique_id,
         resource_type: ResourceType::Model,
-        name: p.entry.name.clone(),
-        fqn: p.entry.fqn.clone(),
+        name: naming.name,
+        fqn: naming.fqn,
         span,
         original_file_path: owner.file_path(&p.entry),
         path: p.entry.path_in_folder.clone(),
@@ -642,8 +694,8 @@ fn model_node(
         sql_check,
         relation: Some(relation),
         depends_on: p.deps,
-        description: props.map(|p| p.description.clone()).unwrap_or_default(),
-        columns: props.map(|p| p.columns.clone()).unwrap_or_default(),
+        description,
+        columns,
         generic_test: None,
         checksum: checksum(&p.entry.file.text),
         file: Arc::clone(&p.entry.file),
@@ -656,6 +708,7 @@ fn model_node(
                 python: p.python,
             })
         }),
+        version: naming.version.map(Box::new),
     }))
 }
 
@@ -701,10 +754,21 @@ fn parse_python_file(
                 }
             }
             // `dbt.ref("model")` or `dbt.ref("package", "model")`.
-            ("ref", Some([name] | [_, name])) => deps.push(Dependency {
-                target: DependencyTarget::Ref((*name).to_owned()),
-                span: call.span,
-            }),
+            // `dbt.ref("model", v=2)` pins a version.
+            ("ref", Some([name] | [_, name])) => {
+                let version = call
+                    .kwargs
+                    .iter()
+                    .find(|(k, _)| k == "v" || k == "version")
+                    .map(|(_, v)| match v {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                deps.push(Dependency {
+                    target: DependencyTarget::Ref(ref_key(name, version.as_deref())),
+                    span: call.span,
+                })
+            }
             ("source", Some([source, table])) => deps.push(Dependency {
                 target: DependencyTarget::Source((*source).to_owned(), (*table).to_owned()),
                 span: call.span,
@@ -756,15 +820,32 @@ fn node_value(
     resource_type: &str,
     config: &Config,
 ) -> Value {
+    let naming = Naming {
+        name: entry.name.clone(),
+        unique_id: owner.unique_id(resource_type, &entry.name),
+        fqn: entry.fqn.clone(),
+        version: None,
+    };
+    node_value_named(owner, entry, resource_type, config, &naming)
+}
+
+/// [`node_value`] of a node named by `naming` (a version of a model).
+fn node_value_named(
+    owner: Owner<'_>,
+    entry: &ProjectFileEntry,
+    resource_type: &str,
+    config: &Config,
+    naming: &Naming,
+) -> Value {
     Value::from_serialize(serde_json::json!({
-        "name": entry.name, "resource_type": resource_type, "config": config.to_json(),
+        "name": naming.name, "resource_type": resource_type, "config": config.to_json(),
         "package_name": owner.project.name(),
-        "unique_id": owner.unique_id(resource_type, &entry.name),
-        "fqn": entry.fqn,
+        "unique_id": naming.unique_id,
+        "fqn": naming.fqn,
         "path": entry.path_in_folder,
         "original_file_path": owner.file_path(entry),
-        // Model versions are not read yet (dbt's default alias is `name_v<version>`).
-        "version": null,
+        "version": naming.version.as_ref().map(|v| v.v.clone()),
+        "latest_version": naming.version.as_ref().map(|v| v.latest.clone()),
     }))
 }
 
@@ -860,6 +941,7 @@ fn snapshot_node(
         unit_test: None,
         reads: p.reads,
         cannot_run: None,
+        version: None,
     }))
 }
 
@@ -920,6 +1002,7 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             unit_test: None,
             reads: Reads::default(),
             cannot_run: None,
+            version: None,
         });
     }
 }
@@ -982,6 +1065,7 @@ fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
                 unit_test: None,
                 reads: Reads::default(),
                 cannot_run: None,
+                version: None,
             });
         }
     }
@@ -1043,6 +1127,7 @@ fn singular_test_nodes(
                     python: false,
                 })
             }),
+            version: None,
         });
     }
 }
@@ -1050,12 +1135,15 @@ fn singular_test_nodes(
 /// The data tests a node's YAML properties declare, and the YAML file.
 fn declared_tests<'a>(
     project: &'a Project,
-    node: &ParsedNode,
+    node: &'a ParsedNode,
 ) -> Option<(Arc<SourceFile>, TestList<'a>)> {
+    if node.version.is_some() {
+        return super::versions::declared_tests(project, node);
+    }
     match node.resource_type {
         ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
             let p = match node.resource_type {
-                ResourceType::Model => project.properties.models.get(&node.name),
+                ResourceType::Model => project.properties.unversioned_model(&node.name),
                 ResourceType::Snapshot => project.properties.snapshots.get(&node.name),
                 _ => project.properties.seeds.get(&node.name),
             }?;
@@ -1280,7 +1368,9 @@ fn warn_unused_properties(project: &Project, warnings: &mut Vec<Diagnostic>) {
         .map(|m| m.name.as_str())
         .collect();
     for (name, props) in &project.properties.models {
-        if !model_names.contains(name.as_str()) {
+        // A versioned model's files are its versions' (missing ones are warned
+        // about on load).
+        if !model_names.contains(name.as_str()) && props.versions.is_empty() {
             warnings.push(
                 Diagnostic::warning(format!(
                     "properties describe model `{name}`, but no model file has that name"

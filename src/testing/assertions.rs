@@ -219,6 +219,7 @@ fn assertion_node(
         unit_test: None,
         reads: Default::default(),
         cannot_run: None,
+        version: None,
     }
 }
 

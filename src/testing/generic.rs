@@ -11,7 +11,9 @@ use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile};
 use crate::project::config::check_key;
 use crate::project::project_yml::tree_config;
 use crate::project::{ColumnProps, Materialization, Project, SqlCheck, TestDef};
-use crate::render::parse::{Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType};
+use crate::render::parse::{
+    ref_key, Dependency, DependencyTarget, GenericTest, ParsedNode, ResourceType,
+};
 use crate::render::Renderer;
 
 /// Keys of a test entry that configure it rather than feed its macro.
@@ -239,7 +241,15 @@ pub fn build_test_node(
             format!("{src}_{}", attached.name),
             format!("source('{src}', '{}')", attached.name),
         ),
-        _ => (attached.name.clone(), format!("ref('{}')", attached.name)),
+        // A version of a model: dbt names the test after `<name>_v<version>`
+        // and pins the ref.
+        _ => match &attached.version {
+            Some(v) => (
+                format!("{}_v{}", attached.name, v.text),
+                format!("ref('{}', version='{}')", attached.name, v.text),
+            ),
+            None => (attached.name.clone(), format!("ref('{}')", attached.name)),
+        },
     };
     let mut args: Vec<(String, Json)> = def
         .args
@@ -304,7 +314,10 @@ pub fn build_test_node(
     let mut depends_on = vec![Dependency {
         target: match &attached.source_name {
             Some(src) if is_source => DependencyTarget::Source(src.clone(), attached.name.clone()),
-            _ => DependencyTarget::Ref(attached.name.clone()),
+            _ => DependencyTarget::Ref(ref_key(
+                &attached.name,
+                attached.version.as_ref().map(|v| v.text.as_str()),
+            )),
         },
         span: def.span.clone(),
     }];
@@ -350,6 +363,7 @@ pub fn build_test_node(
         unit_test: None,
         reads: Default::default(),
         cannot_run: None,
+        version: None,
     }))
 }
 

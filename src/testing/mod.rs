@@ -125,7 +125,10 @@ pub fn compile_generic(
 fn tested_relation(shared: &RenderShared, attached: &ParsedNode) -> Option<Resolved> {
     let resolved = match attached.resource_type {
         ResourceType::Source => None,
-        _ => shared.relations.get(&attached.name),
+        _ => attached
+            .ref_keys()
+            .first()
+            .and_then(|key| shared.relations.get(key)),
     };
     match resolved {
         Some(r) => Some(r.clone()),

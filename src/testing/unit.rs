@@ -177,6 +177,7 @@ pub fn build_unit_test_node(
         }),
         reads: Default::default(),
         cannot_run: None,
+        version: None,
     }))
 }
 
@@ -466,7 +467,12 @@ impl<'a> Scratch<'a> {
             }
             (ResourceType::Model, _) if node.materialization == Materialization::Ephemeral => true,
             (ResourceType::Model, Some(relation)) => {
-                let find = |name: &str| dag.by_name.get(name).and_then(|id| dag.get(id));
+                let find = |name: &str| {
+                    dag.by_name
+                        .get(name)
+                        .and_then(|id| dag.get(id))
+                        .or_else(|| dag.nodes.iter().find(|n| n.cte_name() == name))
+                };
                 match render_with_ephemerals(self.renderer, &self.shared, node, find) {
                     Ok(sql) => {
                         let empty = format!("select * from (\n{sql}\n) as empty limit 0");

@@ -25,4 +25,5 @@ mod three_targets;
 mod traps;
 mod unit_tests;
 mod unsupported;
+mod versions;
 mod warehouses;
