@@ -87,6 +87,14 @@ impl TargetDef {
     }
 }
 
+/// The default passed to `var(name, default)`, if one was passed. An explicit `none`
+/// is a default (dbt's `var('x', none)` is common in packages); minijinja's
+/// `Option<Value>` argument would read it as "not passed". (`env_var(name, none)`
+/// is "no default" in dbt too, so env_var keeps `Option`.)
+pub fn passed_default(rest: &[minijinja::Value]) -> Option<minijinja::Value> {
+    rest.first().cloned()
+}
+
 /// `env_var(name, default)` and dbt's type filters (`as_number`, `as_bool`,
 /// `as_text`, `as_native`: in a single-field render they are identities).
 pub fn add_env_var(env: &mut minijinja::Environment<'_>) {

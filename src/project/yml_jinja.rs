@@ -60,9 +60,9 @@ pub fn render_document(
     let cli_vars = ctx.cli_vars.clone();
     env.add_function(
         "var",
-        move |name: String, default: Option<minijinja::Value>| match cli_vars.get(&name) {
+        move |name: String, rest: minijinja::value::Rest<minijinja::Value>| match cli_vars.get(&name) {
             Some(v) => Ok(minijinja::Value::from_serialize(v)),
-            None => default.ok_or_else(|| {
+            None => super::project_yml::passed_default(&rest).ok_or_else(|| {
                 minijinja::Error::new(
                     minijinja::ErrorKind::UndefinedError,
                     format!("required var `{name}` not found: in the project file only --vars are visible, as in dbt"),

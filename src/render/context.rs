@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use super::macros::{self, BareMacro, MacroFn, MacroRegistry, Namespace};
 use crate::adapter::{Dialect, RelationKind, RelationName};
+use crate::project::project_yml::passed_default;
 use crate::project::WarehouseKind;
 
 /// Parse renders discover dependencies and config; compile renders produce SQL.
@@ -479,7 +480,8 @@ impl Object for ConfigFn {
     }
 }
 
-fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+fn var_fn(state: &State, name: String, rest: Rest<Value>) -> Result<Value, Error> {
+    let default = passed_default(&rest);
     let s = session(state)?;
     s.record(|r| {
         r.vars.insert(name.clone());

@@ -17,6 +17,7 @@ const MODELS: &[&str] = &[
     "modules_itertools",
     "modules_datetime",
     "extra_args",
+    "none_defaults",
 ];
 
 fn compiled(dir: &Path, model: &str) -> String {
@@ -158,4 +159,16 @@ fn flags_invocation_id_and_dbt_version_render() {
         .as_str()
         .unwrap_or_default()[..10];
     assert!(sql.contains(&format!("'{day}' as day")), "{sql}");
+}
+
+/// dbt: `env_var('X', none)` has no default ("Env var required but not provided"),
+/// unlike `var('x', none)` (the `none_defaults` model).
+#[test]
+fn env_var_with_a_none_default_is_still_required() {
+    let tmp = one_model("select '{{ env_var('SLUICE_TEST_NEVER_SET', none) }}' as x\n");
+    let out = run_in(tmp.path(), &["compile"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("SLUICE_TEST_NEVER_SET"), "{err}");
+    assert!(err.contains("models/m.sql:1:"), "{err}");
 }
