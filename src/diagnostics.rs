@@ -384,6 +384,15 @@ pub mod event {
     /// A model refs a version past its `deprecation_date` (dbt I067).
     pub const DEPRECATED_REFERENCE: &str = "DeprecatedReference";
 
+    /// Constraints on a model whose materialization does not apply them (dbt I068).
+    pub const UNSUPPORTED_CONSTRAINT_MATERIALIZATION: &str = "UnsupportedConstraintMaterialization";
+    /// A constraint the warehouse writes in DDL but does not check (dbt E048).
+    pub const CONSTRAINT_NOT_ENFORCED: &str = "ConstraintNotEnforced";
+    /// A constraint the warehouse does not support, left out of the DDL (dbt E049).
+    pub const CONSTRAINT_NOT_SUPPORTED: &str = "ConstraintNotSupported";
+    /// sluice: an enforced contract on an ephemeral model, which nothing checks.
+    pub const CONTRACT_NOT_CHECKED: &str = "ContractNotChecked";
+
     pub const ALL: &[&str] = &[
         NO_NODES_FOR_SELECTION_CRITERIA,
         NOTHING_TO_DO,
@@ -401,6 +410,10 @@ pub mod event {
         DEPRECATED_MODEL,
         UPCOMING_REFERENCE_DEPRECATION,
         DEPRECATED_REFERENCE,
+        UNSUPPORTED_CONSTRAINT_MATERIALIZATION,
+        CONSTRAINT_NOT_ENFORCED,
+        CONSTRAINT_NOT_SUPPORTED,
+        CONTRACT_NOT_CHECKED,
     ];
 }
 

@@ -9,11 +9,13 @@ use std::sync::Mutex;
 
 use duckdb::Connection;
 
+use super::contract::ConstraintSupport;
 use super::{
     Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
     SeedLoad, Session, WarehouseError,
 };
 use crate::diagnostics::Diagnostic;
+use crate::project::contracts::ConstraintType;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::yaml::Value;
 use crate::project::{TargetDef, WarehouseKind};
@@ -92,6 +94,53 @@ impl Dialect for DuckDbDialect {
 
     fn assert_unique_keys(&self, from: &str, keys: &[String], what: &str) -> Option<String> {
         Some(super::raise_on_repeated_keys(self, from, keys, what))
+    }
+
+    /// DuckDB enforces every constraint type (dbt-duckdb's support table).
+    fn constraint_support(&self, _t: ConstraintType) -> ConstraintSupport {
+        ConstraintSupport::Enforced
+    }
+
+    /// DuckDB refuses to drop (or replace) a table another table's foreign key
+    /// references; foreign keys stay within one schema.
+    fn foreign_key_dependents_sql(&self, target: &RelationName) -> Option<String> {
+        let lit = |s: &str| self.string_literal(&s.to_lowercase());
+        Some(format!(
+            "with recursive fk as (\n  select lower(table_name) as t, lower(referenced_table) as r\n  from duckdb_constraints()\n  where constraint_type = 'FOREIGN KEY' and lower(schema_name) = {schema}\n    and lower(table_name) <> lower(referenced_table)\n),\ndeps(t, depth) as (\n  select t, 1 from fk where r = {table}\n  union\n  select fk.t, deps.depth + 1 from fk join deps on fk.r = deps.t\n)\nselect t, max(depth) as depth from deps group by t order by depth desc, t",
+            schema = lit(&target.schema),
+            table = lit(&target.identifier),
+        ))
+    }
+
+    /// DuckDB's foreign keys cannot cross databases: the target is written
+    /// without its database, as dbt-duckdb writes it.
+    fn foreign_key_target(&self, relation: &RelationName) -> String {
+        self.render_relation(&RelationName {
+            database: None,
+            ..relation.clone()
+        })
+    }
+
+    /// Create the table from its contract, then insert the query's rows, as
+    /// dbt-duckdb does (DuckDB has no column list in `create table ... as`).
+    fn contracted_table_statements(
+        &self,
+        target: &RelationName,
+        existing: Option<RelationKind>,
+        spec: &str,
+        columns: &str,
+        sql: &str,
+    ) -> Vec<String> {
+        let relation = self.render_relation(target);
+        let mut out = Vec::new();
+        if existing == Some(RelationKind::View) {
+            out.push(self.drop_relation(target, RelationKind::View));
+        }
+        out.push(format!("create or replace table {relation} {spec}"));
+        out.push(format!(
+            "insert into {relation} ({columns})\nselect {columns}\nfrom (\n{sql}\n) as model_subq"
+        ));
+        out
     }
 
     fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod bigquery;
 pub mod connect;
+pub mod contract;
 pub mod duckdb;
 pub mod http;
 pub mod relation_cache;
@@ -19,6 +20,7 @@ pub mod snowflake;
 
 use std::fmt;
 
+use crate::project::contracts::{Constraint, ConstraintType};
 use crate::project::incremental::{IncrementalConfig, Strategy};
 use crate::project::WarehouseKind;
 
@@ -145,6 +147,66 @@ pub trait Dialect: Send + Sync {
         out.push(format!(
             "create or replace {} {} as (\n{sql}\n)",
             new_kind.as_sql(),
+            self.render_relation(target)
+        ));
+        out
+    }
+
+    /// How this warehouse treats each constraint type (dbt's `CONSTRAINT_SUPPORT`).
+    fn constraint_support(&self, t: ConstraintType) -> contract::ConstraintSupport {
+        contract::default_support(t)
+    }
+
+    /// A contract's `data_type` with `alias_types` on (dbt's `Column.TYPE_LABELS`).
+    fn translate_type(&self, data_type: &str) -> String {
+        if data_type.eq_ignore_ascii_case("string") {
+            "TEXT".to_owned()
+        } else {
+            data_type.to_owned()
+        }
+    }
+
+    /// A column-level constraint's DDL; `to`: a foreign key's referenced relation.
+    fn render_column_constraint(&self, c: &Constraint, to: Option<&str>) -> Option<String> {
+        contract::base_column_constraint(c, to)
+    }
+
+    /// A model-level constraint's DDL.
+    fn render_model_constraint(&self, c: &Constraint, to: Option<&str>) -> Option<String> {
+        contract::base_model_constraint(c, to)
+    }
+
+    /// A query listing the tables whose foreign keys reference `target`, directly
+    /// or through others, one row each (`table_name`, `depth`), deepest first;
+    /// `None` where replacing a referenced table needs no care.
+    fn foreign_key_dependents_sql(&self, _target: &RelationName) -> Option<String> {
+        None
+    }
+
+    /// The relation a foreign key references, as the DDL writes it.
+    fn foreign_key_target(&self, relation: &RelationName) -> String {
+        self.render_relation(relation)
+    }
+
+    /// The statements that replace `target` with a table created from its
+    /// contract (`spec`: the column list with constraints, [`contract::table_spec`])
+    /// and filled with `sql`'s `columns` (a comma-separated list), run as one unit.
+    /// The default creates and fills it in one statement, as dbt-snowflake and
+    /// dbt-bigquery do.
+    fn contracted_table_statements(
+        &self,
+        target: &RelationName,
+        existing: Option<RelationKind>,
+        spec: &str,
+        columns: &str,
+        sql: &str,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        if existing == Some(RelationKind::View) {
+            out.push(self.drop_relation(target, RelationKind::View));
+        }
+        out.push(format!(
+            "create or replace table {} {spec} as (\nselect {columns}\nfrom (\n{sql}\n) as model_subq\n)",
             self.render_relation(target)
         ));
         out

@@ -17,6 +17,7 @@ use crate::execute::hooks::{CompiledHook, ProjectHook};
 use crate::execute::materialize::{self, Compiled};
 use crate::execute::{NodeResult, Status};
 use crate::graph::Dag;
+use crate::project::contracts::Contract;
 use crate::project::Project;
 use crate::render::parse::{split_ref_key, DependencyTarget, ParsedNode, ResourceType};
 
@@ -68,6 +69,7 @@ fn columns_json(node: &ParsedNode) -> Json {
                         "data_type": c.data_type,
                         "meta": c.meta,
                         "tags": c.tags,
+                        "constraints": c.constraints.iter().map(|k| k.to_json(false, None)).collect::<Vec<_>>(),
                     }),
                 )
             })
@@ -287,6 +289,32 @@ pub fn node_json_with(
     m.insert("extra_ctes_injected".into(), json!(compiled.is_some()));
     m.insert("extra_ctes".into(), json!([]));
     if node.resource_type == ResourceType::Model {
+        let contract = Contract::of(&node.config, &node.span).unwrap_or(Contract {
+            enforced: false,
+            alias_types: true,
+        });
+        let checksum = contract.enforced.then(|| {
+            crate::project::contracts::checksum(
+                &node.columns,
+                &node.constraints,
+                node.materialized(),
+            )
+        });
+        m.insert("contract".into(), contract.to_json(checksum.as_deref()));
+        m.insert(
+            "constraints".into(),
+            json!(node
+                .constraints
+                .iter()
+                .map(|c| c.to_json(true, None))
+                .collect::<Vec<_>>()),
+        );
+        if let Some(Json::Object(config)) = m.get_mut("config") {
+            config.insert(
+                "contract".into(),
+                json!({"enforced": contract.enforced, "alias_types": contract.alias_types}),
+            );
+        }
         let v = node.version.as_deref();
         m.insert("version".into(), json!(v.map(|v| &v.v)));
         m.insert("latest_version".into(), json!(v.map(|v| &v.latest)));

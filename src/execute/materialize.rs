@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::Utc;
 use petgraph::graph::NodeIndex;
 
-use super::{incremental, snapshot, NodeResult, NodeRunner, Status};
+use super::{contract, incremental, snapshot, NodeResult, NodeRunner, Status};
 use crate::adapter::relation_cache::RelationCache;
 use crate::adapter::{
     Dialect, RelationKind, RelationName, SeedError, SeedLoad, Session, WarehouseError,
@@ -429,13 +429,61 @@ impl DagRunner<'_> {
             Materialization::Table | Materialization::Incremental => RelationKind::Table,
             _ => RelationKind::View,
         };
+        let contract = contract::enforced(node);
+        if let Some(c) = contract {
+            if let Err(f) = contract::check(session, self.dialect, node, c, sql) {
+                return self.contract_failed(node, f, file, started, clock);
+            }
+        }
+        let (fk_before, fk_after) = match contract.filter(|_| {
+            kind == RelationKind::Table
+                && node
+                    .constraints
+                    .iter()
+                    .chain(node.columns.iter().flat_map(|c| &c.constraints))
+                    .any(|c| {
+                        matches!(
+                            c.kind,
+                            crate::project::contracts::ConstraintType::PrimaryKey
+                                | crate::project::contracts::ConstraintType::Unique
+                        )
+                    })
+        }) {
+            Some(_) => match contract::foreign_key_dependents(
+                session,
+                self.dag,
+                self.dialect,
+                node,
+                relation,
+                &|i| self.compiled.contains_key(&i),
+            ) {
+                Ok(v) => v,
+                Err(f) => return self.contract_failed(node, f, file, started, clock),
+            },
+            None => (Vec::new(), Vec::new()),
+        };
         let outcome = (|| -> Result<(), WarehouseError> {
             let existing = self.relations.kind(session, relation)?;
             let mut statements = hooks.pre.to_vec();
-            statements.extend(
+            statements.extend(fk_before);
+            let contracted = match contract.filter(|_| kind == RelationKind::Table) {
+                Some(c) => contract::table_statements(
+                    self.dag,
+                    self.dialect,
+                    node,
+                    c,
+                    relation,
+                    existing,
+                    sql,
+                )
+                .ok(),
+                None => None,
+            };
+            statements.extend(contracted.unwrap_or_else(|| {
                 self.dialect
-                    .replace_statements(relation, existing, kind, sql),
-            );
+                    .replace_statements(relation, existing, kind, sql)
+            }));
+            statements.extend(fk_after);
             statements.extend_from_slice(hooks.post);
             self.write_run_file(node, &statements);
             let outcome = session.execute_atomic(&statements);
@@ -444,6 +492,29 @@ impl DagRunner<'_> {
         })()
         .map(|()| format!("created sql {} model {relation}", kind.as_sql()));
         finished(node, outcome, file, started, clock)
+    }
+
+    /// The result of a model whose contract does not hold: its error, and the
+    /// relation left as it was.
+    fn contract_failed(
+        &self,
+        node: &ParsedNode,
+        failure: contract::Failure,
+        file: &Arc<SourceFile>,
+        started: chrono::DateTime<Utc>,
+        clock: Instant,
+    ) -> NodeResult {
+        let d = match failure {
+            contract::Failure::Sql(e) => warehouse_diagnostic(node, Some(file), 0, &e),
+            contract::Failure::Contract(d) => d,
+        };
+        let message = match &d.notes.first() {
+            Some(note) => format!("{}\n{note}", d.message),
+            None => d.message.clone(),
+        };
+        let mut r = result(node, Status::Error, message, started, clock);
+        r.diagnostic = Some(d);
+        r
     }
 
     /// Write an incremental model's new batch into its existing table.
@@ -475,6 +546,11 @@ impl DagRunner<'_> {
                 "run `sluice parse` to see the problem".into(),
             );
         };
+        if let Some(c) = contract::enforced(node) {
+            if let Err(f) = contract::check(session, self.dialect, node, c, sql) {
+                return self.contract_failed(node, f, file, started, clock);
+            }
+        }
         let described = (|| -> Result<_, WarehouseError> {
             let existing = self.relations.kind(session, relation)?;
             let table = session.describe(&format!(

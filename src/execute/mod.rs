@@ -6,6 +6,7 @@
 //! everything instead). Each worker holds its own warehouse session.
 
 pub mod compile;
+pub mod contract;
 pub mod freshness;
 pub mod hooks;
 pub mod incremental;

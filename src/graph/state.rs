@@ -110,11 +110,20 @@ pub struct Changes {
     pub relation: bool,
     pub macros: bool,
     pub vars: bool,
+    /// An enforced contract changed (dbt's `same_contract`): enforced or not, or
+    /// its checksum (columns, types, constraints, materialization).
+    pub contract: bool,
 }
 
 impl Changes {
     pub fn modified(&self) -> bool {
-        self.new || self.body || self.configs || self.relation || self.macros || self.vars
+        self.new
+            || self.body
+            || self.configs
+            || self.relation
+            || self.macros
+            || self.vars
+            || self.contract
     }
 
     /// Whether the node matches `state:<value>`.
@@ -129,11 +138,12 @@ impl Changes {
             "modified.relation" => self.new || self.relation,
             "modified.macros" => self.new || self.macros,
             "modified.vars" => self.new || self.vars,
+            "modified.contract" => self.new || self.contract,
             _ => return None,
         })
     }
 
-    pub const VALUES: [&'static str; 9] = [
+    pub const VALUES: [&'static str; 10] = [
         "new",
         "old",
         "modified",
@@ -143,6 +153,7 @@ impl Changes {
         "modified.relation",
         "modified.macros",
         "modified.vars",
+        "modified.contract",
     ];
 }
 
@@ -257,6 +268,10 @@ impl State {
             }
             None => false,
         };
+        let enforced = |n: &Json| n["contract"]["enforced"].as_bool().unwrap_or(false);
+        let contract = (enforced(current) || enforced(old))
+            && (enforced(current) != enforced(old)
+                || current["contract"]["checksum"] != old["contract"]["checksum"]);
         Changes {
             new: false,
             body,
@@ -264,6 +279,7 @@ impl State {
             relation,
             macros: macros_changed,
             vars: vars_changed,
+            contract,
         }
     }
 }

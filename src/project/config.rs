@@ -45,12 +45,12 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "target_database",
     "invalidate_hard_deletes",
     "hard_deletes",
+    "contract",
 ];
 
 /// Config keys dbt knows that sluice accepts and ignores (with a warning).
 pub const IGNORED_KEYS: &[&str] = &[
     "persist_docs",
-    "contract",
     "grants",
     "access",
     "group",
@@ -154,7 +154,9 @@ impl Config {
                 all.extend(string_list(Some(&value)));
                 Json::from(all)
             }
-            ("meta", Some(old)) => match (&old.value, &value) {
+            // dbt merges these mappings key by key (`+contract: {enforced: true}` in
+            // the project, `contract: {alias_types: false}` in YAML).
+            ("meta" | "contract", Some(old)) => match (&old.value, &value) {
                 (Json::Object(a), Json::Object(b)) => {
                     let mut m = a.clone();
                     m.extend(b.clone());

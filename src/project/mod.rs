@@ -9,6 +9,7 @@
 //! here renders Jinja or touches a warehouse.
 
 pub mod config;
+pub mod contracts;
 pub mod dbt_project;
 pub mod freshness;
 pub mod incremental;

@@ -50,8 +50,9 @@ const NODE_KEYS: KeySet = KeySet {
         "versions",
         "latest_version",
         "deprecation_date",
+        "constraints",
     ],
-    ignored: &["constraints", "access", "group", "time_spine"],
+    ignored: &["access", "group", "time_spine"],
 };
 
 const SNAPSHOT_KEYS: KeySet = KeySet {
@@ -83,8 +84,9 @@ const COLUMN_KEYS: KeySet = KeySet {
         "tags",
         "quote",
         "config",
+        "constraints",
     ],
-    ignored: &["constraints", "policy_tags", "granularity", "tests_config"],
+    ignored: &["policy_tags", "granularity", "tests_config"],
 };
 
 const SOURCE_KEYS: KeySet = KeySet {
@@ -135,6 +137,10 @@ pub struct ColumnProps {
     pub tests: Vec<TestDef>,
     pub meta: Json,
     pub tags: Vec<String>,
+    /// `quote: true`: the name is quoted in a contract's DDL.
+    pub quote: bool,
+    /// Its `constraints:` (dbt's column-level constraints).
+    pub constraints: Vec<super::contracts::Constraint>,
 }
 
 /// One entry of a `data_tests:` list: `- unique`, `- accepted_values: {values: [..]}`.
@@ -163,6 +169,8 @@ pub struct NodeProps {
     pub relation: Option<(String, Span)>,
     /// A model's `versions:` and `latest_version` (empty for an unversioned one).
     pub versions: super::versions::Versions,
+    /// A model's model-level `constraints:`.
+    pub constraints: Vec<super::contracts::Constraint>,
 }
 
 #[derive(Clone, Debug)]
@@ -633,17 +641,19 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
 
 pub(super) fn columns_of(
     map: &Node,
+    owner: &str,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Vec<ColumnProps>, Diagnostic> {
     let Some(cols) = map.get("columns").filter(|n| !n.is_null()) else {
         return Ok(Vec::new());
     };
-    column_list(cols.expect_seq("`columns`")?, warnings)
+    column_list(cols.expect_seq("`columns`")?, owner, warnings)
 }
 
-/// The entries of a `columns:` list.
+/// The entries of a `columns:` list; `owner`: the model (or source) they belong to.
 pub(super) fn column_list(
     cols: &[Node],
+    owner: &str,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Vec<ColumnProps>, Diagnostic> {
     let mut out = Vec::new();
@@ -670,6 +680,19 @@ pub(super) fn column_list(
                 .map(|t| t.expect_str_list("`tags`"))
                 .transpose()?
                 .unwrap_or_default(),
+            quote: c
+                .get("quote")
+                .filter(|n| !n.is_null())
+                .map(|q| q.expect_bool("`quote`"))
+                .transpose()?
+                .unwrap_or(false),
+            constraints: super::contracts::read_constraints(
+                c.get("constraints"),
+                &format!("column {name}"),
+                owner,
+                false,
+                warnings,
+            )?,
         });
     }
     Ok(out)
@@ -708,9 +731,16 @@ fn node_props(
         span: span.clone(),
         file: Arc::clone(file),
         description: string_field(entry, "description")?,
-        columns: columns_of(entry, warnings)?,
+        columns: columns_of(entry, name, warnings)?,
         tests: tests_of(entry, warnings)?,
         config: config_block(entry, warnings)?,
+        constraints: super::contracts::read_constraints(
+            entry.get("constraints"),
+            &format!("model {name}"),
+            name,
+            true,
+            warnings,
+        )?,
     })
 }
 
@@ -738,7 +768,7 @@ fn source_def(
                 span: tspan.clone(),
                 identifier,
                 description: string_field(t, "description")?,
-                columns: columns_of(t, warnings)?,
+                columns: columns_of(t, tname, warnings)?,
                 tests: tests_of(t, warnings)?,
                 meta: t
                     .get("meta")

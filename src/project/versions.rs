@@ -33,8 +33,9 @@ const VERSION_KEYS: KeySet = KeySet {
         "docs",
         "meta",
         "tags",
+        "constraints",
     ],
-    ignored: &["access", "constraints"],
+    ignored: &["access"],
 };
 
 /// Which of the model's top-level columns a version keeps (dbt's `IncludeExclude`).
@@ -70,6 +71,8 @@ pub struct Version {
     /// Its own `data_tests:`; `None`: the model's.
     pub tests: Option<Vec<TestDef>>,
     pub deprecation_date: Option<String>,
+    /// Its own model-level `constraints:`; `None`: the model's.
+    pub constraints: Option<Vec<super::contracts::Constraint>>,
 }
 
 impl Version {
@@ -230,7 +233,19 @@ fn version(
             include: None,
             exclude: Vec::new(),
         }),
-        columns: column_list(&plain, warnings)?,
+        columns: column_list(&plain, model, warnings)?,
+        constraints: entry
+            .get("constraints")
+            .map(|c| {
+                super::contracts::read_constraints(
+                    Some(c),
+                    &format!("model {model}"),
+                    model,
+                    true,
+                    warnings,
+                )
+            })
+            .transpose()?,
         tests: has_tests.then(|| tests_of(entry, warnings)).transpose()?,
         deprecation_date: deprecation_date(entry)?,
     })
@@ -339,6 +354,15 @@ impl<'a> VersionOf<'a> {
     /// The version's model-level data tests: its own, else the model's.
     pub fn tests(&self) -> &'a [TestDef] {
         self.version.tests.as_deref().unwrap_or(&self.props.tests)
+    }
+
+    /// The version's model-level constraints: its own, else the model's (dbt:
+    /// `version.constraints or model.constraints`, so an empty list is the model's).
+    pub fn constraints(&self) -> &'a [super::contracts::Constraint] {
+        match self.version.constraints.as_deref() {
+            Some(c) if !c.is_empty() => c,
+            _ => &self.props.constraints,
+        }
     }
 
     /// The model's config with the version's over it.

@@ -581,6 +581,7 @@ fn restore_bundle(
             }
         };
         out.push(ParsedNode {
+            constraints: Vec::new(),
             unique_id: n.unique_id.clone(),
             resource_type,
             name: n.name.clone(),

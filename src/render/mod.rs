@@ -10,6 +10,7 @@ pub mod builtins;
 pub mod cache;
 pub mod compile;
 pub mod context;
+pub mod contracts;
 pub mod introspect;
 pub mod macros;
 pub mod parse;

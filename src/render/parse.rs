@@ -121,6 +121,8 @@ pub struct ParsedNode {
     pub cannot_run: Option<Box<CannotRun>>,
     /// A version of a versioned model (`versions:` in its YAML); `None` otherwise.
     pub version: Option<Box<NodeVersion>>,
+    /// A model's model-level constraints (its columns carry their own).
+    pub constraints: Vec<crate::project::contracts::Constraint>,
 }
 
 /// A node sluice reads but cannot run.
@@ -552,6 +554,13 @@ fn parse_one_project(
 ) {
     let first = acc.nodes.len();
     let tests_cached = model_nodes(owner, renderer, shared, cached, acc);
+    super::contracts::apply(
+        owner.project,
+        renderer.target.kind,
+        &mut acc.nodes[first..],
+        &mut acc.errors,
+        &mut acc.warnings,
+    );
     snapshot_nodes(owner, renderer, shared, acc);
     seed_nodes(owner, renderer, shared, acc);
     source_nodes(owner, acc);
@@ -681,6 +690,7 @@ fn model_node(
             .unwrap_or_default(),
     };
     Ok(Some(ParsedNode {
+        constraints: Vec::new(),
         unique_id: naming.unique_id,
         resource_type: ResourceType::Model,
         name: naming.name,
@@ -919,6 +929,7 @@ fn snapshot_node(
     };
     let props = owner.project.properties.snapshots.get(&p.entry.name);
     Ok(Some(ParsedNode {
+        constraints: Vec::new(),
         unique_id: owner.unique_id("snapshot", &p.entry.name),
         resource_type: ResourceType::Snapshot,
         name: p.entry.name.clone(),
@@ -980,6 +991,7 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             }
         }
         acc.nodes.push(ParsedNode {
+            constraints: Vec::new(),
             unique_id: owner.unique_id("seed", &seed.name),
             resource_type: ResourceType::Seed,
             name: seed.name.clone(),
@@ -1039,6 +1051,7 @@ fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
                 None,
             );
             acc.nodes.push(ParsedNode {
+                constraints: Vec::new(),
                 unique_id: format!("source.{}.{}.{}", project.name(), source.name, table.name),
                 resource_type: ResourceType::Source,
                 name: table.name.clone(),
@@ -1100,6 +1113,7 @@ fn singular_test_nodes(
         }
         let span = Span::file_start(&p.entry.file);
         acc.nodes.push(ParsedNode {
+            constraints: Vec::new(),
             unique_id: owner.unique_id("test", &p.entry.name),
             resource_type: ResourceType::Test,
             name: p.entry.name.clone(),

@@ -197,6 +197,7 @@ fn assertion_node(
     test: GenericTest,
 ) -> ParsedNode {
     ParsedNode {
+        constraints: Vec::new(),
         unique_id: format!("assertion.{}.{}", project.name(), def.name),
         resource_type: ResourceType::Test,
         name: def.name.clone(),

@@ -332,6 +332,7 @@ pub fn build_test_node(
         }
     }
     Ok(Some(ParsedNode {
+        constraints: Vec::new(),
         unique_id: format!("test.{}.{full}.{hash}", project.name()),
         resource_type: ResourceType::Test,
         name: full,

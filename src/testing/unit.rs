@@ -152,6 +152,7 @@ pub fn build_unit_test_node(
     fqn.push(model.name.clone());
     fqn.push(def.name.clone());
     Ok(Some(ParsedNode {
+        constraints: Vec::new(),
         unique_id: format!("unit_test.{}.{}.{}", project.name(), model.name, def.name),
         resource_type: ResourceType::UnitTest,
         name: def.name.clone(),

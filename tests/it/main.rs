@@ -4,6 +4,7 @@
 mod assertions;
 mod bad_inputs;
 mod common;
+mod contracts;
 mod daily;
 mod dbt_compare;
 mod dbt_layout;

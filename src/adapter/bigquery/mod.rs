@@ -8,7 +8,9 @@ pub mod token;
 
 pub use connection::BigQueryAdapter;
 
+use super::contract::{self, ConstraintSupport};
 use super::{Dialect, GenericType};
+use crate::project::contracts::{Constraint, ConstraintType};
 use crate::project::WarehouseKind;
 
 pub struct BigQueryDialect;
@@ -77,6 +79,49 @@ impl Dialect for BigQueryDialect {
 
     fn md5_hex(&self, expr: &str) -> String {
         format!("to_hex(md5({expr}))")
+    }
+
+    /// dbt-bigquery's support table: no check or unique constraints; keys are
+    /// informational.
+    fn constraint_support(&self, t: ConstraintType) -> ConstraintSupport {
+        match t {
+            ConstraintType::Check | ConstraintType::Unique => ConstraintSupport::NotSupported,
+            ConstraintType::NotNull | ConstraintType::Custom => ConstraintSupport::Enforced,
+            ConstraintType::PrimaryKey | ConstraintType::ForeignKey => {
+                ConstraintSupport::NotEnforced
+            }
+        }
+    }
+
+    /// dbt-bigquery's `Column.TYPE_LABELS`.
+    fn translate_type(&self, data_type: &str) -> String {
+        match data_type.to_ascii_uppercase().as_str() {
+            "TEXT" => "STRING".to_owned(),
+            "FLOAT" => "FLOAT64".to_owned(),
+            "INTEGER" => "INT64".to_owned(),
+            _ => data_type.to_owned(),
+        }
+    }
+
+    /// Keys are written `not enforced`, as BigQuery requires.
+    fn render_column_constraint(&self, c: &Constraint, to: Option<&str>) -> Option<String> {
+        let text = contract::base_column_constraint(c, to)?;
+        Some(match c.kind {
+            ConstraintType::PrimaryKey | ConstraintType::ForeignKey => {
+                format!("{text} not enforced")
+            }
+            _ => text,
+        })
+    }
+
+    fn render_model_constraint(&self, c: &Constraint, to: Option<&str>) -> Option<String> {
+        let text = contract::base_model_constraint(c, to)?;
+        Some(match c.kind {
+            ConstraintType::PrimaryKey | ConstraintType::ForeignKey => {
+                format!("{text} not enforced")
+            }
+            _ => text,
+        })
     }
 
     fn foreign_types(&self) -> &'static [(&'static str, &'static str)] {
