@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use duckdb::Connection;
 
 use super::contract::ConstraintSupport;
+use super::seed_types;
 use super::{
     Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
     SeedLoad, Session, WarehouseError,
@@ -426,6 +427,26 @@ impl Session for DuckDbSession {
         let d = DuckDbDialect;
         let existing = self.relation_kind(seed.relation)?;
         let staging = "__sluice_seed_rows";
+        // dbt's inferred type of each undeclared column, and its cells as that
+        // type casts them (`1.0` of an integer column staged as `1`).
+        let inferred: Vec<Option<GenericType>> = seed
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let declared = seed
+                    .declared
+                    .iter()
+                    .any(|(c, _)| c.eq_ignore_ascii_case(column));
+                (!declared).then(|| {
+                    seed_types::infer(
+                        seed.rows
+                            .iter()
+                            .map(|r| r.get(i).and_then(|v| v.as_deref())),
+                    )
+                })
+            })
+            .collect();
         self.in_transaction(|conn| {
             let exec = |sql: &str| conn.execute_batch(sql).map_err(warehouse_error);
             let mut cols = vec![format!("{} bigint", d.quote("__line"))];
@@ -444,9 +465,19 @@ impl Session for DuckDbSession {
                     .appender_to_catalog_and_db(staging, "temp", "main")
                     .map_err(warehouse_error)?;
                 for (row, line) in seed.rows.iter().zip(seed.lines) {
+                    let cells: Vec<Option<String>> = row
+                        .iter()
+                        .zip(&inferred)
+                        .map(|(v, kind)| match (v, kind) {
+                            (Some(v), Some(kind)) => {
+                                seed_types::cell(*kind, v).map(|c| c.into_owned())
+                            }
+                            (v, _) => v.clone(),
+                        })
+                        .collect();
                     let mut values: Vec<&dyn duckdb::ToSql> = Vec::with_capacity(row.len() + 1);
                     values.push(line);
-                    for v in row {
+                    for v in &cells {
                         values.push(v);
                     }
                     appender
@@ -456,7 +487,7 @@ impl Session for DuckDbSession {
                 appender.flush().map_err(warehouse_error)?;
             }
             let mut types = Vec::with_capacity(seed.columns.len());
-            for column in seed.columns {
+            for (column, kind) in seed.columns.iter().zip(&inferred) {
                 let declared = seed
                     .declared
                     .iter()
@@ -486,7 +517,7 @@ impl Session for DuckDbSession {
                         }
                         t
                     }
-                    None => infer_type(conn, staging, &q)?,
+                    None => d.type_name(kind.unwrap_or(GenericType::String)).to_owned(),
                 };
                 types.push(data_type);
             }
@@ -507,50 +538,4 @@ impl Session for DuckDbSession {
             Ok(seed.rows.len() as u64)
         })
     }
-}
-
-/// The narrowest type every non-null value of a text column casts to.
-fn infer_type(conn: &Connection, staging: &str, column: &str) -> Result<String, SeedError> {
-    // DuckDB's casts are lenient (`'1.5'` casts to integer 2, `'2024-01-01 10:00'`
-    // to a date), so each candidate also requires the value to look like its type.
-    const CANDIDATES: [(&str, &str); 6] = [
-        ("integer", r"[+-]?[0-9]+"),
-        ("bigint", r"[+-]?[0-9]+"),
-        (
-            "double",
-            r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
-        ),
-        ("boolean", r"(?i)true|false"),
-        ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-        (
-            "timestamp",
-            r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?",
-        ),
-    ];
-    let checks = CANDIDATES
-        .iter()
-        .map(|(t, shape)| {
-            format!(
-                "count(case when regexp_full_match({column}, '{shape}') then try_cast({column} as {t}) end) = count({column})"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("select count({column}) = 0, {checks} from temp.{staging}");
-    let flags: Vec<bool> = conn
-        .query_row(&sql, [], |r| {
-            (0..=CANDIDATES.len())
-                .map(|i| r.get::<_, bool>(i))
-                .collect()
-        })
-        .map_err(warehouse_error)?;
-    if flags[0] {
-        return Ok("varchar".to_owned());
-    }
-    Ok(CANDIDATES
-        .iter()
-        .zip(&flags[1..])
-        .find(|(_, ok)| **ok)
-        .map_or("varchar", |((t, _), _)| t)
-        .to_string())
 }

@@ -16,6 +16,7 @@ pub mod duckdb;
 pub mod http;
 pub mod relation_cache;
 pub mod remote;
+pub mod seed_types;
 pub mod snowflake;
 
 use std::fmt;

@@ -3,9 +3,8 @@
 //! A seed becomes a typed scratch table filled by multi-row `insert ... values`
 //! statements (a thousand rows or half a megabyte each, never one round trip per
 //! row), then replaces the seed's table in one `create or replace ... as select`.
-//! Column types are inferred here, from the CSV text, with the same rules as the
-//! DuckDB adapter (the narrowest of integer, bigint, float, boolean, date,
-//! timestamp, else string); declared `column_types` are checked here too when
+//! Undeclared column types are inferred as dbt infers them (`seed_types`, shared
+//! with the DuckDB adapter); declared `column_types` are checked here when
 //! their kind is recognisable, so a bad value is reported with its CSV line
 //! before anything is written.
 
@@ -13,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Dialect, GenericType, RelationKind, SeedError, SeedLoad, WarehouseError};
+use super::{seed_types, Dialect, GenericType, RelationKind, SeedError, SeedLoad, WarehouseError};
 
 /// A seed load as statements: create the scratch table, fill it, replace the
 /// target, drop the scratch table.
@@ -55,6 +54,8 @@ pub fn seed_statements(
         .relation
         .with_identifier(format!("{}__sluice_seed", seed.relation.identifier));
     let mut types = Vec::with_capacity(seed.columns.len());
+    // The inferred kind of each undeclared column: its cells are written for it.
+    let mut inferred: Vec<Option<GenericType>> = vec![None; seed.columns.len()];
     for (i, column) in seed.columns.iter().enumerate() {
         let values = || {
             seed.rows
@@ -91,7 +92,11 @@ pub fn seed_statements(
                 }
                 None => t,
             },
-            None => dialect.type_name(infer(values())).to_owned(),
+            None => {
+                let kind = seed_types::infer(values());
+                inferred[i] = Some(kind);
+                dialect.type_name(kind).to_owned()
+            }
         };
         types.push(data_type);
     }
@@ -117,6 +122,13 @@ pub fn seed_statements(
             .enumerate()
             .map(|(i, t)| match row.get(i).and_then(|v| v.as_deref()) {
                 None => "null".to_owned(),
+                Some(v) if inferred[i].is_some() => {
+                    match inferred[i].and_then(|k| seed_types::cell(k, v)) {
+                        None => "null".to_owned(),
+                        Some(v) if t == string_type => dialect.string_literal(&v),
+                        Some(v) => format!("cast({} as {t})", dialect.string_literal(&v)),
+                    }
+                }
                 Some(v) if t == string_type => dialect.string_literal(v),
                 Some(v) => format!("cast({} as {t})", dialect.string_literal(v)),
             })
@@ -260,26 +272,6 @@ fn fits(kind: GenericType, value: &str) -> bool {
     }
 }
 
-/// The narrowest type every non-null value fits; string when there are none.
-fn infer<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> GenericType {
-    const ORDER: [GenericType; 6] = [
-        GenericType::Int,
-        GenericType::BigInt,
-        GenericType::Float,
-        GenericType::Boolean,
-        GenericType::Date,
-        GenericType::Timestamp,
-    ];
-    let mut present = values.clone().flatten().peekable();
-    if present.peek().is_none() {
-        return GenericType::String;
-    }
-    ORDER
-        .into_iter()
-        .find(|k| values.clone().flatten().all(|v| fits(*k, v)))
-        .unwrap_or(GenericType::String)
-}
-
 /// The kind of a declared type name, when sluice recognises it.
 fn classify(data_type: &str) -> Option<GenericType> {
     let t = data_type.trim().to_lowercase();
@@ -307,27 +299,6 @@ mod tests {
     use super::*;
     use crate::adapter::snowflake::SnowflakeDialect;
     use crate::adapter::RelationName;
-
-    fn kinds(values: &[&str]) -> GenericType {
-        infer(values.iter().map(|v| Some(*v)))
-    }
-
-    #[test]
-    fn inference_picks_the_narrowest_type_every_value_fits() {
-        assert_eq!(kinds(&["1", "-2"]), GenericType::Int);
-        assert_eq!(kinds(&["1", "3000000000"]), GenericType::BigInt);
-        assert_eq!(kinds(&["1", "2.5"]), GenericType::Float);
-        assert_eq!(kinds(&["true", "FALSE"]), GenericType::Boolean);
-        assert_eq!(kinds(&["2024-01-31"]), GenericType::Date);
-        // Shaped like a date, but February has no 30th.
-        assert_eq!(kinds(&["2024-02-30"]), GenericType::String);
-        assert_eq!(
-            kinds(&["2024-01-31", "2024-01-31 10:00:00"]),
-            GenericType::Timestamp
-        );
-        assert_eq!(kinds(&["1", "x"]), GenericType::String);
-        assert_eq!(infer([None, None].into_iter()), GenericType::String);
-    }
 
     #[test]
     fn a_declared_type_is_checked_with_the_line_of_the_bad_value() {

@@ -20,6 +20,7 @@ mod operations;
 mod packages;
 mod partial_parse;
 mod scd_snapshots;
+mod seeds;
 mod semantic;
 mod slim_ci;
 mod three_targets;
