@@ -41,6 +41,9 @@ pub struct Options {
     pub profiles_dir: Option<PathBuf>,
     pub profile: Option<String>,
     pub no_version_check: bool,
+    /// `--store-failures` (`test`, `build`): tests whose config is silent keep
+    /// their failing rows in the audit schema.
+    pub store_failures: bool,
 }
 
 impl Options {
@@ -191,9 +194,11 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         invocation_id: invocation_id.clone(),
         run_started_at: started_at,
         which: command.to_owned(),
+        store_failures: opts.store_failures,
     });
     let parsed = parse::parse_project(&project, &renderer, cached)?;
     let dag = Dag::build(parsed.nodes)?;
+    crate::graph::access::check(&dag, &project.restricted_packages())?;
     let mut all_warnings = project.warnings.clone();
     all_warnings.extend(parsed.warnings);
     all_warnings.extend(dag.deprecation_warnings(started_at));
@@ -208,6 +213,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
             WarehouseKind::DuckDb => Some(adapter::connect::duckdb_catalog(&project, &target_def)?),
             _ => renderer.target.database.clone(),
         },
+        store_failures: opts.store_failures,
     };
     let mut loaded = Loaded {
         project,
@@ -394,6 +400,7 @@ impl Loaded {
             &macros,
             &reuse,
         );
+        m.add_project(&self.project);
         m.add_nodes(self.operations(&BTreeMap::new()));
         let parts = m.parts();
         let path = self.target_path().join("manifest.json");
@@ -934,6 +941,7 @@ impl Loaded {
             dialect: adapter.dialect(),
             run_dir: self.target_path().join("run").join(self.project.name()),
             relations: RelationCache::new(),
+            store_failures: self.invocation.store_failures,
         };
         let threads = self.renderer.target.threads;
         let hooks = execute::hooks::HookRunner {
@@ -1018,14 +1026,15 @@ impl Loaded {
     /// Create every schema the run writes to, once and up front: concurrent
     /// `create schema` statements in parallel transactions conflict.
     fn create_schemas(&self, adapter: &dyn Adapter, selected: &HashSet<NodeIndex>) -> Result<()> {
+        let flag = self.invocation.store_failures;
         let schemas: std::collections::BTreeSet<&str> = selected
             .iter()
             .map(|i| self.dag.node(*i))
-            .filter(|n| {
-                matches!(
-                    n.resource_type,
-                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-                )
+            .filter(|n| match n.resource_type {
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => true,
+                // A test that keeps its failing rows writes to its audit schema.
+                ResourceType::Test => crate::testing::store_failures::should_store(&n.config, flag),
+                _ => false,
             })
             .filter_map(|n| n.relation.as_ref().map(|r| r.schema.as_str()))
             .collect();
@@ -1048,7 +1057,13 @@ impl Loaded {
         compiled: &HashMap<NodeIndex, &Compiled>,
     ) -> BTreeMap<String, CompiledInfo> {
         let dialect = adapter::dialect(self.target_def.kind);
-        artifacts::compiled_info(&self.dag, &self.project, dialect, compiled)
+        artifacts::compiled_info(
+            &self.dag,
+            &self.project,
+            dialect,
+            compiled,
+            self.invocation.store_failures,
+        )
     }
 
     fn write_artifact(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {
@@ -1086,6 +1101,7 @@ impl Loaded {
                 .or_else(|| state.entries.get(&node.unique_id).map(|s| s.as_bytes()))
         };
         let mut m = artifacts::manifest(&self.dag, &self.invocation, &info, &macros, &reuse);
+        m.add_project(&self.project);
         m.add_nodes(self.operations(&info));
         let path = self.target_path().join("manifest.json");
         m.write(&path).map_err(|e| {

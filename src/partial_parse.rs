@@ -73,6 +73,10 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
     for (path, _) in project::yaml_paths(&root, &pf) {
         yaml.push(read(&path)?);
     }
+    // Doc blocks are in the cache key as the YAML is (render::cache::global_key).
+    for path in project::docs::files(&root, &pf.docs_paths) {
+        yaml.push(read(&path)?);
+    }
     let model_paths = project::walk(&root, &pf.model_paths, "sql");
     let mut others = Vec::new();
     for (folders, ext) in [
@@ -203,6 +207,14 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
         if !out.warnings.is_empty() || !out.warned.is_empty() {
             return None;
         }
+        // Access rules are checked on the whole graph (graph::access).
+        if out
+            .nodes
+            .iter()
+            .any(|n| n.config.get("access").is_some() || n.config.get("group").is_some())
+        {
+            return None;
+        }
         let inv = invocation_for(&project, &target_def, &renderer, opts, started_at)?;
         let by_id: HashMap<&str, &ParsedNode> = out
             .nodes
@@ -330,5 +342,6 @@ fn invocation_for_metadata(
             }
             _ => target.database.clone(),
         },
+        store_failures: false,
     })
 }

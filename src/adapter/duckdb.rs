@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use duckdb::Connection;
 
 use super::contract::ConstraintSupport;
+use super::duckdb_utc::UtcDatabase;
 use super::seed_types;
 use super::{
     Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
@@ -156,6 +157,10 @@ impl Dialect for DuckDbDialect {
 /// An open DuckDB database.
 pub struct DuckDbAdapter {
     connection: Mutex<Connection>,
+    /// Owns the database the connection (and every session cloned from it) uses,
+    /// with ICU's TIMESTAMPTZ functions registered in UTC. Declared after
+    /// `connection` so it is dropped after it.
+    _database: UtcDatabase,
 }
 
 fn warehouse_error(e: duckdb::Error) -> WarehouseError {
@@ -169,10 +174,7 @@ impl DuckDbAdapter {
             std::fs::create_dir_all(dir)
                 .map_err(|e| WarehouseError(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let connection = Connection::open(path).map_err(warehouse_error)?;
-        Ok(DuckDbAdapter {
-            connection: Mutex::new(connection),
-        })
+        DuckDbAdapter::open_database(Some(path))
     }
 
     /// Attach another database file as catalog `alias` (read-only, or writable
@@ -255,9 +257,18 @@ impl DuckDbAdapter {
     }
 
     pub fn open_in_memory() -> Result<DuckDbAdapter, WarehouseError> {
-        let connection = Connection::open_in_memory().map_err(warehouse_error)?;
+        DuckDbAdapter::open_database(None)
+    }
+
+    fn open_database(path: Option<&Path>) -> Result<DuckDbAdapter, WarehouseError> {
+        let database = UtcDatabase::open(path).map_err(|e| match path {
+            Some(p) => WarehouseError(format!("cannot open {}: {e}", p.display())),
+            None => WarehouseError(format!("cannot open an in-memory DuckDB: {e}")),
+        })?;
+        let connection = database.connect().map_err(warehouse_error)?;
         Ok(DuckDbAdapter {
             connection: Mutex::new(connection),
+            _database: database,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod bigquery;
 pub mod connect;
 pub mod contract;
 pub mod duckdb;
+pub mod duckdb_utc;
 pub mod http;
 pub mod relation_cache;
 pub mod remote;

@@ -49,19 +49,21 @@ impl ResourceTypeArg {
             ResourceTypeArg::Test => Some(ResourceType::Test),
             ResourceTypeArg::UnitTest => Some(ResourceType::UnitTest),
             ResourceTypeArg::Source => Some(ResourceType::Source),
+            ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
             _ => None,
         }
     }
 }
 
 /// The node types `ls` lists when no `--resource-type` is given.
-const LISTED: [ResourceType; 6] = [
+const LISTED: [ResourceType; 7] = [
     ResourceType::Seed,
     ResourceType::Model,
     ResourceType::Snapshot,
     ResourceType::Test,
     ResourceType::UnitTest,
     ResourceType::Source,
+    ResourceType::Exposure,
 ];
 
 #[derive(Args, Debug)]
@@ -138,12 +140,19 @@ fn listed_types(args: &LsArgs) -> (Vec<ResourceType>, Vec<Diagnostic>) {
 fn selector(node: &ParsedNode) -> String {
     let fqn = node.fqn.join(".");
     match node.resource_type {
-        ResourceType::Source => format!("source:{fqn}"),
+        // dbt: `source:<package>.<source>.<table>`, without the file's folders.
+        ResourceType::Source => format!(
+            "source:{}.{}.{}",
+            node.package_name(),
+            node.source_name.as_deref().unwrap_or_default(),
+            node.name
+        ),
         ResourceType::UnitTest => {
             // dbt: `unit_test:<package>.<test name>`, without the model's folders.
             let package = node.fqn.first().map(String::as_str).unwrap_or_default();
             format!("unit_test:{package}.{}", node.name)
         }
+        ResourceType::Exposure => format!("exposure:{}.{}", node.package_name(), node.name),
         _ => fqn,
     }
 }

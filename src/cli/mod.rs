@@ -162,6 +162,7 @@ impl CommonArgs {
                 .or_else(|| std::env::var_os("DBT_ENGINE_PROFILES_DIR").map(PathBuf::from)),
             profile: self.profile.clone(),
             no_version_check: self.no_version_check,
+            store_failures: false,
         }
     }
 
@@ -216,7 +217,16 @@ pub enum IndirectArg {
 impl SelectArgs {
     /// Load the project and apply `--state`/`--defer`/`--favor-state`.
     pub fn load(&self, command: &str) -> Result<crate::invocation::Loaded, Diagnostics> {
-        let mut loaded = crate::invocation::load(&self.common.options(), command)?;
+        self.load_with(command, self.common.options())
+    }
+
+    /// [`SelectArgs::load`] with options the command has adjusted.
+    pub fn load_with(
+        &self,
+        command: &str,
+        options: crate::invocation::Options,
+    ) -> Result<crate::invocation::Loaded, Diagnostics> {
+        let mut loaded = crate::invocation::load(&options, command)?;
         loaded.use_state(self.state.as_deref(), self.defer, self.favor_state)?;
         Ok(loaded)
     }
@@ -246,6 +256,10 @@ pub struct RunArgs {
     /// Read zero rows from every ref and source: build the schema only, as dbt's --empty
     #[arg(long)]
     pub empty: bool,
+    /// Keep every data test's failing rows in the audit schema, unless its config says
+    /// otherwise (`test`, `build`), as dbt's --store-failures
+    #[arg(long)]
+    pub store_failures: bool,
 }
 
 /// How a command ended.

@@ -134,6 +134,7 @@ pub fn run(args: &RetryArgs) -> Result<Outcome, Diagnostics> {
     let repeat = Repeatable {
         full_refresh: flag("full_refresh"),
         empty: flag("empty"),
+        store_failures: flag("store_failures"),
         fail_fast: flag("fail_fast"),
         threads: opts.threads,
         state: prev.get("state").and_then(Json::as_str).map(str::to_owned),
@@ -141,6 +142,7 @@ pub fn run(args: &RetryArgs) -> Result<Outcome, Diagnostics> {
         favor_state: flag("favor_state"),
     };
     let kind = previous.kind;
+    opts.store_failures = repeat.store_failures;
     let mut loaded = crate::invocation::load(&opts, kind.command())?;
     loaded.warnings.extend(warnings);
     loaded.use_state(

@@ -71,6 +71,7 @@ impl Kind {
 pub struct Repeatable {
     pub full_refresh: bool,
     pub empty: bool,
+    pub store_failures: bool,
     pub fail_fast: bool,
     pub threads: Option<usize>,
     pub state: Option<String>,
@@ -85,6 +86,10 @@ impl Repeatable {
         args["exclude"] = serde_json::json!(exclude);
         args["full_refresh"] = serde_json::json!(self.full_refresh);
         args["empty"] = serde_json::json!(self.empty);
+        // dbt records the flag only when it is given.
+        if self.store_failures {
+            args["store_failures"] = serde_json::json!(true);
+        }
         args["fail_fast"] = serde_json::json!(self.fail_fast);
         args["threads"] = serde_json::json!(self.threads);
         args["state"] = serde_json::json!(self.state);
@@ -106,10 +111,22 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         .with_help("`sluice build --empty` builds every model with zero rows and tests them")
         .into());
     }
-    let mut loaded = select.load(kind.command())?;
+    if args.store_failures && !matches!(kind, Kind::Test | Kind::Build) {
+        // dbt's `run`, `seed` and `snapshot` have no --store-failures.
+        return Err(Diagnostic::error(format!(
+            "`--store-failures` applies to test and build, not to `{}`",
+            kind.command()
+        ))
+        .with_help("`sluice test --store-failures` keeps the failing rows of every data test")
+        .into());
+    }
+    let mut options = select.common.options();
+    options.store_failures = args.store_failures;
+    let mut loaded = select.load_with(kind.command(), options)?;
     let repeat = Repeatable {
         full_refresh: args.full_refresh,
         empty: args.empty,
+        store_failures: args.store_failures,
         fail_fast: args.fail_fast,
         threads: select.common.threads,
         state: select.state.as_ref().map(|s| s.display().to_string()),

@@ -214,6 +214,8 @@ pub struct DagRunner<'a> {
     pub run_dir: PathBuf,
     /// The relations this run knows exist; kept current as it builds.
     pub relations: RelationCache,
+    /// `--store-failures`: tests whose config is silent keep their failing rows.
+    pub store_failures: bool,
 }
 
 fn result(
@@ -667,8 +669,34 @@ impl DagRunner<'_> {
         config_calls: &[(String, serde_json::Value)],
     ) -> NodeResult {
         let (started, clock) = (Utc::now(), Instant::now());
-        let wrapped = testing::wrap_test_query(sql, node, config_calls);
-        self.write_run_file(node, std::slice::from_ref(&wrapped));
+        let stored = match self.store_failures(session, node, sql, file, config_calls) {
+            Ok(stored) => stored,
+            Err(diagnostic) => {
+                let mut r = result(
+                    node,
+                    Status::Error,
+                    diagnostic.message.clone(),
+                    started,
+                    clock,
+                );
+                r.diagnostic = Some(diagnostic);
+                return r;
+            }
+        };
+        let wrapped = match &stored {
+            Some((statements, main)) => {
+                let wrapped = testing::wrap_counted_query(main, node, config_calls);
+                let mut run = statements.clone();
+                run.push(wrapped.clone());
+                self.write_run_file(node, &run);
+                wrapped
+            }
+            None => {
+                let wrapped = testing::wrap_test_query(sql, node, config_calls);
+                self.write_run_file(node, std::slice::from_ref(&wrapped));
+                wrapped
+            }
+        };
         match session.query(&wrapped) {
             Ok(rows) => {
                 let row = rows.rows.first();
@@ -703,7 +731,16 @@ impl DagRunner<'_> {
                 let mut r = result(node, status, message, started, clock);
                 r.failures = Some(failures);
                 if status != Status::Pass {
-                    r.diagnostic = Some(failure_report(session, node, sql, &r.message, status));
+                    // Kept failures are shown as kept (with the test's `limit`).
+                    let shown = stored.as_ref().map_or(sql, |(_, main)| main.as_str());
+                    let mut d = failure_report(session, node, shown, &r.message, status);
+                    if let (Some(_), Some(relation)) = (&stored, &node.relation) {
+                        d = d.with_note(format!(
+                            "See test failures:\n  select * from {}",
+                            self.dialect.render_relation(relation)
+                        ));
+                    }
+                    r.diagnostic = Some(d);
                 }
                 r
             }
@@ -722,6 +759,53 @@ impl DagRunner<'_> {
 }
 
 impl DagRunner<'_> {
+    /// Keep a test's failing rows in its audit relation when its config (or
+    /// `--store-failures`) says so: the relation is replaced by the test's query
+    /// (with its `limit`), as dbt's test materialization does. Returns the
+    /// statements run and the query the failures are then counted from; `None`
+    /// when nothing is kept; the test's error when keeping them failed.
+    #[allow(clippy::type_complexity)]
+    fn store_failures(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+        sql: &str,
+        file: &Arc<SourceFile>,
+        config_calls: &[(String, serde_json::Value)],
+    ) -> Result<Option<(Vec<String>, String)>, Diagnostic> {
+        // Assertions and unit tests have no audit relation.
+        let Some(relation) = &node.relation else {
+            return Ok(None);
+        };
+        let Some(kind) =
+            testing::store_failures::store_as(&node.config, self.store_failures, &node.span)?
+        else {
+            return Ok(None);
+        };
+        let limited = testing::limited_test_query(sql, node, config_calls);
+        let existing = self
+            .relations
+            .kind(session, relation)
+            .map_err(|e| warehouse_diagnostic(node, Some(file), 1, &e))?;
+        let (statements, main) =
+            testing::store_failures::statements(self.dialect, relation, existing, kind, &limited);
+        let outcome = session.execute_atomic(&statements);
+        match &outcome {
+            Ok(()) => self.relations.record(relation, kind),
+            Err(_) => self.relations.forget_schema(relation),
+        }
+        outcome.map_err(|e| {
+            let mut d = warehouse_diagnostic(node, Some(file), 1, &e);
+            d.message = format!(
+                "test `{}` could not keep its failing rows in {relation}: {}",
+                node.name,
+                first_line(&e.0)
+            );
+            d
+        })?;
+        Ok(Some((statements, main)))
+    }
+
     fn run_unit_test(
         &self,
         session: &mut dyn Session,

@@ -4,6 +4,7 @@
 //! unknown `ref`/`source` is reported (at its call, with the nearest name) and where
 //! a cycle is reported (every node of it, in order).
 
+pub mod access;
 pub mod select;
 pub mod state;
 
@@ -48,6 +49,17 @@ fn unknown_version(node: &ParsedNode, key: &str, at: &crate::diagnostics::Span) 
     ))
 }
 
+/// dbt's error for an exposure's ref to a node that does not exist, at the call.
+fn unknown_node(node: &ParsedNode, name: &str, at: &crate::diagnostics::Span) -> Diagnostic {
+    Diagnostic::error(format!(
+        "Exposure '{}' ({}) depends on a node named '{name}' which was not found",
+        node.unique_id,
+        node.original_file_path.display()
+    ))
+    .with_label(at, "unknown ref")
+    .with_help("create the model, or fix the name in ref()")
+}
+
 impl Dag {
     pub fn build(nodes: Vec<ParsedNode>) -> Result<Dag, Diagnostics> {
         let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
@@ -68,7 +80,7 @@ impl Dag {
                         sources.insert((s.clone(), n.name.clone()), n.unique_id.clone());
                     }
                 }
-                ResourceType::Test | ResourceType::UnitTest => {}
+                ResourceType::Test | ResourceType::UnitTest | ResourceType::Exposure => {}
             }
         }
         let mut errors = Vec::new();
@@ -79,6 +91,11 @@ impl Dag {
                     DependencyTarget::Ref(key) if split_ref_key(key).1.is_some() => by_name
                         .get(key)
                         .ok_or_else(|| unknown_version(n, key, &dep.span)),
+                    DependencyTarget::Ref(name) if n.resource_type == ResourceType::Exposure => {
+                        by_name
+                            .get(name)
+                            .ok_or_else(|| unknown_node(n, name, &dep.span))
+                    }
                     DependencyTarget::Ref(name) => by_name.get(name).ok_or_else(|| {
                         let help =
                             suggestion_help(name, by_name.keys().map(String::as_str), || {

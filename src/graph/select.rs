@@ -27,6 +27,9 @@ const METHODS: &[&str] = &[
     "config",
     "state",
     "version",
+    "exposure",
+    "group",
+    "access",
 ];
 
 /// Which tests a selection of models brings along (dbt's `--indirect-selection`).
@@ -455,6 +458,20 @@ fn matches(
             }
         }
         "package" => value == node.fqn[0],
+        // dbt's `exposure:name` (or `exposure:package.name`).
+        "exposure" => {
+            node.resource_type == ResourceType::Exposure
+                && match value.split_once('.') {
+                    Some((p, n)) => glob(p, node.package_name()) && glob(n, &node.name),
+                    None => glob(value, &node.name),
+                }
+        }
+        // Tests carry the group of the node they test (render::exposures).
+        "group" => node.config.get_str("group").is_some_and(|g| glob(value, g)),
+        // As in dbt, an unknown access level matches nothing (and `ls` says so).
+        "access" => {
+            crate::render::exposures::access_of(node) == Some(value)
+        }
         "tag" => node.tags().iter().any(|t| glob(value, t)),
         "path" | "file" => {
             let path = node.original_file_path.to_string_lossy().replace('\\', "/");
@@ -471,13 +488,21 @@ fn matches(
             }
         }
         "resource_type" => {
-            let known = ["model", "seed", "snapshot", "test", "unit_test", "source"];
+            let known = [
+                "model",
+                "seed",
+                "snapshot",
+                "test",
+                "unit_test",
+                "source",
+                "exposure",
+            ];
             if !known.contains(&value) {
                 return Err(
                     Diagnostic::error(format!("unknown resource type `{value}`"))
                         .with_label(span, "here")
                         .with_help(suggestion_help(value, known, || {
-                            "use model, seed, snapshot, test, unit_test or source".to_owned()
+                            "use model, seed, snapshot, test, unit_test, source or exposure".to_owned()
                         })),
                 );
             }

@@ -32,6 +32,8 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "warn_if",
     "error_if",
     "fail_calc",
+    "store_failures",
+    "store_failures_as",
     "description",
     "unique_key",
     "incremental_strategy",
@@ -46,14 +48,14 @@ pub const IMPLEMENTED_KEYS: &[&str] = &[
     "invalidate_hard_deletes",
     "hard_deletes",
     "contract",
+    "access",
+    "group",
 ];
 
 /// Config keys dbt knows that sluice accepts and ignores (with a warning).
 pub const IGNORED_KEYS: &[&str] = &[
     "persist_docs",
     "grants",
-    "access",
-    "group",
     "on_configuration_change",
     "event_time",
     "batch_size",
@@ -62,8 +64,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "concurrent_batches",
     "quote_columns",
     "quoting",
-    "store_failures",
-    "store_failures_as",
     "packages",
     "docs_blocks",
     "labels",

@@ -356,19 +356,6 @@ fn warn_unapplied(doc: &Node, door: Door, pf: &ProjectFile, warnings: &mut Vec<D
             );
         }
     }
-    if doc
-        .get("restrict-access")
-        .is_some_and(|n| matches!(n.value, yaml::Value::Bool(true)))
-    {
-        if let Some(span) = span_of("restrict-access") {
-            warnings.push(
-                Diagnostic::warning(format!(
-                    "`restrict-access: true` in {what}: sluice does not enforce model access (groups); it is ignored"
-                ))
-                .with_label(&span, "ignored"),
-            );
-        }
-    }
 }
 
 /// Read the project settings from a parsed (and rendered) project document.
@@ -452,18 +439,31 @@ pub fn parse_document(
         Some(n) => n.expect_str_list("`analysis-paths`")?,
         None => vec!["analyses".to_owned()],
     };
-    // dbt's default docs-paths are every resource path.
+    // dbt's default docs-paths are every resource path (functions too), once each.
     let docs_paths = match doc.get("docs-paths") {
         Some(n) => n.expect_str_list("`docs-paths`")?,
-        None => model_paths
-            .iter()
-            .chain(&seed_paths)
-            .chain(&test_paths)
-            .chain(&analysis_paths)
-            .chain(&macro_paths)
-            .chain(&snapshot_paths)
-            .cloned()
-            .collect(),
+        None => {
+            let mut all: Vec<String> = Vec::new();
+            let functions = ["functions".to_owned()];
+            for p in model_paths
+                .iter()
+                .chain(&seed_paths)
+                .chain(&snapshot_paths)
+                .chain(&analysis_paths)
+                .chain(&macro_paths)
+                .chain(&test_paths)
+                .chain(&functions)
+            {
+                if !all.contains(p) {
+                    all.push(p.clone());
+                }
+            }
+            all
+        }
+    };
+    let restrict_access = match doc.get("restrict-access").filter(|n| !n.is_null()) {
+        Some(n) => n.expect_bool("`restrict-access`")?,
+        None => false,
     };
     let asset_paths = match doc.get("asset-paths") {
         Some(n) => n.expect_str_list("`asset-paths`")?,
@@ -499,6 +499,7 @@ pub fn parse_document(
         snapshot_paths,
         analysis_paths,
         docs_paths,
+        restrict_access,
         asset_paths,
         target_path,
         log_path,

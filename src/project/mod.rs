@@ -11,6 +11,8 @@
 pub mod config;
 pub mod contracts;
 pub mod dbt_project;
+pub mod docs;
+pub mod exposures;
 pub mod freshness;
 pub mod incremental;
 pub mod packages;
@@ -109,6 +111,10 @@ pub struct Project {
     /// Snapshot blocks from the snapshot paths, and YAML snapshots (`relation:`).
     pub snapshots: Vec<snapshot::SnapshotBlock>,
     pub properties: Properties,
+    /// The `{% docs %}` blocks of the `.md` files under its docs-paths.
+    pub docs: Vec<docs::DocBlock>,
+    /// The `.md` files under its docs-paths (for the parse cache's key).
+    pub doc_files: Vec<Arc<SourceFile>>,
     /// The YAML properties files, in the order they were read.
     pub yaml_files: Vec<Arc<SourceFile>>,
     pub warnings: Vec<Diagnostic>,
@@ -135,6 +141,15 @@ impl Project {
 
     pub fn target_path(&self) -> &Path {
         &self.file.target_path
+    }
+
+    /// The names of this project and its packages that set `restrict-access: true`.
+    pub fn restricted_packages(&self) -> std::collections::HashSet<String> {
+        std::iter::once(self)
+            .chain(&self.packages)
+            .filter(|p| p.file.restrict_access)
+            .map(|p| p.name().to_owned())
+            .collect()
     }
 
     /// A source table declared by this project or one of its packages.
@@ -330,6 +345,8 @@ impl Project {
             singular_tests: Vec::new(),
             snapshots: Vec::new(),
             properties,
+            docs: Vec::new(),
+            doc_files: Vec::new(),
             yaml_files: Vec::new(),
             warnings: Vec::new(),
             packages: Vec::new(),
@@ -600,6 +617,7 @@ pub fn load_files(
             );
         }
     }
+    let (docs, doc_files) = docs::load(display_root, dir, &pf.docs_paths, &mut errors);
     if !errors.is_empty() {
         return Err(errors.into());
     }
@@ -614,6 +632,8 @@ pub fn load_files(
         singular_tests,
         snapshots,
         properties,
+        docs,
+        doc_files,
         yaml_files: yaml_sources,
         warnings,
         packages: Vec::new(),

@@ -175,6 +175,10 @@ pub struct ProjectFile {
     pub snapshot_paths: Vec<String>,
     pub analysis_paths: Vec<String>,
     pub docs_paths: Vec<String>,
+    /// `restrict-access: true`: the project's protected models may not be
+    /// referenced from other packages, nor its private ones from other packages'
+    /// nodes of the same group.
+    pub restrict_access: bool,
     pub asset_paths: Vec<String>,
     /// Absolute: resolved against the project directory.
     pub target_path: PathBuf,

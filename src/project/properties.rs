@@ -24,15 +24,10 @@ const FILE_KEYS: KeySet = KeySet {
         "semantic_models",
         "metrics",
         "dashboards",
-    ],
-    ignored: &[
-        "macros",
         "exposures",
-        "saved_queries",
-        "analyses",
         "groups",
-        "data_tests",
     ],
+    ignored: &["macros", "saved_queries", "analyses", "data_tests"],
 };
 
 const NODE_KEYS: KeySet = KeySet {
@@ -51,8 +46,10 @@ const NODE_KEYS: KeySet = KeySet {
         "latest_version",
         "deprecation_date",
         "constraints",
+        "access",
+        "group",
     ],
-    ignored: &["access", "group", "time_spine"],
+    ignored: &["time_spine"],
 };
 
 const SNAPSHOT_KEYS: KeySet = KeySet {
@@ -141,6 +138,8 @@ pub struct ColumnProps {
     pub quote: bool,
     /// Its `constraints:` (dbt's column-level constraints).
     pub constraints: Vec<super::contracts::Constraint>,
+    /// The doc blocks its description uses (set when descriptions are rendered).
+    pub doc_blocks: Vec<String>,
 }
 
 /// One entry of a `data_tests:` list: `- unique`, `- accepted_values: {values: [..]}`.
@@ -447,6 +446,10 @@ pub struct Properties {
     /// Model files that are versions of a model: file name → (model name, index
     /// in its `versions:`), set once the model files are known.
     pub versioned_files: HashMap<String, (String, usize)>,
+    /// `exposures:` entries, enabled or not, in file order.
+    pub exposures: Vec<super::exposures::ExposureDef>,
+    /// `groups:` entries, in file order.
+    pub groups: Vec<super::exposures::GroupDef>,
 }
 
 impl Properties {
@@ -546,8 +549,9 @@ pub(super) fn config_block(
             config.set(k, v.to_json(), Some(v.span.clone()));
         }
     }
-    // dbt also accepts `tags` and `meta` beside `config`.
-    for key in ["tags", "meta", "docs"] {
+    // dbt also accepts `tags`, `meta` (and a model's `access` and `group`)
+    // beside `config`.
+    for key in ["tags", "meta", "docs", "access", "group"] {
         if let Some(v) = map.get(key) {
             config.set(key, v.to_json(), Some(v.span.clone()));
         }
@@ -627,7 +631,8 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
             "description" => {}
             // Before dbt 1.10, config keys sat beside the arguments.
             "severity" | "where" | "limit" | "warn_if" | "error_if" | "tags" | "meta"
-            | "enabled" | "store_failures" | "alias" => {
+            | "enabled" | "store_failures" | "store_failures_as" | "fail_calc" | "alias"
+            | "schema" | "database" => {
                 check_key(k, &key_node.span, warnings)?;
                 def.config.set(k, v.to_json(), Some(v.span.clone()));
             }
@@ -693,6 +698,7 @@ pub(super) fn column_list(
                 false,
                 warnings,
             )?,
+            doc_blocks: Vec::new(),
         });
     }
     Ok(out)
@@ -885,6 +891,34 @@ impl Properties {
                         .with_help("assertion names are unique across the project"));
                 }
                 self.assertions.push(def);
+            }
+        }
+        if let Some(list) = doc.get("exposures").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`exposures`")? {
+                let def = super::exposures::exposure_def(entry, file, warnings)?;
+                if let Some(prev) = self.exposures.iter().find(|e| e.name == def.name) {
+                    return Err(super::exposures::defined_twice(
+                        "exposure",
+                        &def.name,
+                        &def.at.span,
+                        &prev.at.span,
+                    ));
+                }
+                self.exposures.push(def);
+            }
+        }
+        if let Some(list) = doc.get("groups").filter(|n| !n.is_null()) {
+            for entry in list.expect_seq("`groups`")? {
+                let def = super::exposures::group_def(entry, file, warnings)?;
+                if let Some(prev) = self.groups.iter().find(|g| g.name == def.name) {
+                    return Err(super::exposures::defined_twice(
+                        "group",
+                        &def.name,
+                        &def.at.span,
+                        &prev.at.span,
+                    ));
+                }
+                self.groups.push(def);
             }
         }
         if let Some(sources) = doc.get("sources").filter(|n| !n.is_null()) {

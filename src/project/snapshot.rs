@@ -91,7 +91,11 @@ pub fn blocks(entry: &ProjectFileEntry) -> Result<Vec<SnapshotBlock>, Diagnostic
 }
 
 /// The next `{% tag args %}` from `from`: (start, end, range of its first argument).
-fn find_tag(text: &str, from: usize, tag: &str) -> Option<(usize, usize, std::ops::Range<usize>)> {
+pub(super) fn find_tag(
+    text: &str,
+    from: usize,
+    tag: &str,
+) -> Option<(usize, usize, std::ops::Range<usize>)> {
     let mut search = from;
     while let Some(pos) = text[search..].find("{%") {
         let start = search + pos;

@@ -50,7 +50,7 @@ use crate::project::{Config, Materialization, Project, SqlCheck};
 pub const CACHE_FILE: &str = "partial_parse.bin";
 const MAGIC: &[u8; 8] = b"SLUICEPP";
 /// Bump when the body's layout or the meaning of a cached field changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// The content hash of a file's text.
 pub fn content_hash(text: &str) -> u128 {
@@ -85,7 +85,12 @@ pub fn global_key(
         target,
         cli_vars,
         project.macros.iter().map(|m| &*m.file),
-        project.yaml_files.iter().map(|f| &**f),
+        // Doc blocks change descriptions as the YAML does.
+        project
+            .yaml_files
+            .iter()
+            .chain(&project.doc_files)
+            .map(|f| &**f),
     )
 }
 
@@ -615,6 +620,7 @@ fn restore_bundle(
             },
             cannot_run: None,
             version: None,
+            extra: Default::default(),
         });
     }
     Some(out)

@@ -59,6 +59,8 @@ pub struct RenderShared {
     pub full_refresh: bool,
     /// `--empty` (`flags.EMPTY`): every `ref`/`source` reads zero rows.
     pub empty: bool,
+    /// `--store-failures` (`flags.STORE_FAILURES`).
+    pub store_failures: bool,
     /// Every environment variable a render read (the parse cache depends on them).
     pub env_read: super::cache::EnvRead,
 }
@@ -323,7 +325,7 @@ impl Object for Relation {
 }
 
 /// The version a `ref()` pins with `v=` or `version=`, as text (`2`, `1.5`).
-fn ref_version(kwargs: &Kwargs) -> Result<Option<String>, Error> {
+pub(super) fn ref_version(kwargs: &Kwargs) -> Result<Option<String>, Error> {
     let mut version = None;
     for key in kwargs.args() {
         if !matches!(key, "v" | "version") {
@@ -557,14 +559,14 @@ fn is_incremental_fn(state: &State) -> bool {
         .unwrap_or(false)
 }
 
-/// `should_store_failures()`: the test's `store_failures` config (dbt falls back to
-/// `--store-failures`, which sluice does not have). Test macros pick their
-/// column list with it (dbt_utils' `expression_is_true`).
+/// `should_store_failures()`: the test's `store_failures` config (after
+/// `store_failures_as`, as dbt's), else `--store-failures`. Test macros pick
+/// their column list with it (dbt_utils' `expression_is_true`).
 fn should_store_failures_fn(state: &State) -> bool {
-    session(state)
-        .ok()
-        .and_then(|s| s.config.get("store_failures").and_then(Json::as_bool))
-        .unwrap_or(false)
+    session(state).ok().is_some_and(|s| {
+        crate::testing::store_failures::configured_in(|key| s.config.get(key))
+            .unwrap_or(s.shared.store_failures)
+    })
 }
 
 /// Note that the render in progress called project macro `name`.

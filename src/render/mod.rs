@@ -11,6 +11,8 @@ pub mod cache;
 pub mod compile;
 pub mod context;
 pub mod contracts;
+pub mod docs;
+pub mod exposures;
 pub mod introspect;
 pub mod macros;
 pub mod parse;
@@ -99,6 +101,8 @@ pub struct Renderer {
     pub env_read: cache::EnvRead,
     /// `flags` (see [`builtins::Flags`]).
     flags: builtins::Flags,
+    /// `--store-failures`: tests whose config is silent keep their failing rows.
+    pub store_failures: bool,
 }
 
 static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -285,6 +289,7 @@ impl Renderer {
             package_vars,
             env_read: Default::default(),
             flags: Default::default(),
+            store_failures: false,
         })
     }
 
@@ -293,6 +298,7 @@ impl Renderer {
     pub fn set_run_info(&mut self, run: &builtins::RunInfo) {
         builtins::set_run_globals(&mut self.env, run);
         self.flags = builtins::Flags::new(run);
+        self.store_failures = run.store_failures;
     }
 
     pub fn target_value(&self) -> Value {
@@ -340,6 +346,7 @@ impl Renderer {
             incremental: HashSet::new(),
             full_refresh: false,
             empty: false,
+            store_failures: self.store_failures,
             env_read: Arc::clone(&self.env_read),
         }
     }

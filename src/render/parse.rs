@@ -39,6 +39,7 @@ pub enum ResourceType {
     Source,
     UnitTest,
     Snapshot,
+    Exposure,
 }
 
 impl ResourceType {
@@ -50,6 +51,7 @@ impl ResourceType {
             ResourceType::Source => "source",
             ResourceType::UnitTest => "unit_test",
             ResourceType::Snapshot => "snapshot",
+            ResourceType::Exposure => "exposure",
         }
     }
 }
@@ -123,6 +125,20 @@ pub struct ParsedNode {
     pub version: Option<Box<NodeVersion>>,
     /// A model's model-level constraints (its columns carry their own).
     pub constraints: Vec<crate::project::contracts::Constraint>,
+    /// What only some nodes have: doc blocks, a source's own description, an
+    /// exposure's fields.
+    pub extra: NodeExtra,
+}
+
+/// The parts of a node few nodes have (empty for most: no allocation).
+#[derive(Clone, Debug, Default)]
+pub struct NodeExtra {
+    /// The doc blocks its description uses (`doc.<package>.<name>`).
+    pub doc_blocks: Vec<String>,
+    /// For a source table: its source's description.
+    pub source_description: String,
+    /// For an exposure: what dbt records of it.
+    pub exposure: Option<Box<super::exposures::ExposureSpec>>,
 }
 
 /// A node sluice reads but cannot run.
@@ -327,6 +343,44 @@ fn relation_for(
     })
 }
 
+/// Name a data test's audit relation, where `store_failures` keeps its failing
+/// rows, as dbt names every test's: `schema` defaults to `dbt_test__audit` (then
+/// through `generate_schema_name`: `<target schema>_dbt_test__audit`), the alias to
+/// the test's name (a generic test's hashed short name when its name is too long).
+/// The config gains the defaults, as dbt's manifest lists them.
+pub(super) fn name_test_relation(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    node: &mut ParsedNode,
+) -> Result<(), Diagnostic> {
+    crate::testing::store_failures::check_types(&node.config, &node.span)?;
+    if node.config.get_str("schema").is_none() {
+        node.config.set(
+            "schema",
+            Json::from(crate::testing::store_failures::AUDIT_SCHEMA),
+            None,
+        );
+    }
+    if let Some(t) = &node.generic_test {
+        // dbt's test builder: a hashed name is the alias unless one is configured.
+        if t.short_name != node.name && node.config.get_str("alias").is_none() {
+            node.config
+                .set("alias", Json::from(t.short_name.clone()), None);
+        }
+    }
+    let value = Value::from_serialize(serde_json::json!({
+        "name": node.name, "resource_type": "test", "config": node.config.to_json(),
+        "package_name": node.package_name(),
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "path": node.path,
+        "original_file_path": node.original_file_path,
+    }));
+    let relation = relation_for(renderer, shared, &node.name, &node.config, &value)?;
+    node.relation = Some(relation);
+    Ok(())
+}
+
 struct ModelParse {
     entry: ProjectFileEntry,
     config: Config,
@@ -529,6 +583,11 @@ pub fn parse_project(
         }
     }
     assertion_nodes(project, renderer, &mut acc);
+    super::exposures::exposure_nodes(project, &mut acc.nodes, &mut acc.errors);
+    let errors = super::exposures::check_groups(project, &mut acc.nodes);
+    acc.errors.extend(errors);
+    let errors = super::docs::render_descriptions(project, &mut acc.nodes, &mut acc.warnings);
+    acc.errors.extend(errors);
     warn_unused_properties(project, &mut acc.warnings);
     warn_materialization_overrides(renderer, &mut acc.warnings);
     if !acc.errors.is_empty() {
@@ -565,7 +624,7 @@ fn parse_one_project(
     seed_nodes(owner, renderer, shared, acc);
     source_nodes(owner, acc);
     singular_test_nodes(owner, renderer, shared, acc);
-    generic_test_nodes(owner, renderer, first, &tests_cached, acc);
+    generic_test_nodes(owner, renderer, shared, first, &tests_cached, acc);
 }
 
 /// Render the models (in parallel) and add their nodes; the cached ones are reused.
@@ -719,6 +778,7 @@ fn model_node(
             })
         }),
         version: naming.version.map(Box::new),
+        extra: Default::default(),
     }))
 }
 
@@ -953,6 +1013,7 @@ fn snapshot_node(
         reads: p.reads,
         cannot_run: None,
         version: None,
+        extra: Default::default(),
     }))
 }
 
@@ -1015,6 +1076,7 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             reads: Reads::default(),
             cannot_run: None,
             version: None,
+            extra: Default::default(),
         });
     }
 }
@@ -1079,6 +1141,10 @@ fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
                 reads: Reads::default(),
                 cannot_run: None,
                 version: None,
+                extra: NodeExtra {
+                    source_description: source.description.clone(),
+                    ..NodeExtra::default()
+                },
             });
         }
     }
@@ -1112,7 +1178,7 @@ fn singular_test_nodes(
             continue;
         }
         let span = Span::file_start(&p.entry.file);
-        acc.nodes.push(ParsedNode {
+        let mut node = ParsedNode {
             constraints: Vec::new(),
             unique_id: owner.unique_id("test", &p.entry.name),
             resource_type: ResourceType::Test,
@@ -1142,7 +1208,12 @@ fn singular_test_nodes(
                 })
             }),
             version: None,
-        });
+            extra: Default::default(),
+        };
+        match name_test_relation(renderer, shared, &mut node) {
+            Ok(()) => acc.nodes.push(node),
+            Err(e) => acc.errors.push(e),
+        }
     }
 }
 
@@ -1192,7 +1263,7 @@ fn declared_tests<'a>(
                 .collect();
             Some((Arc::clone(&s.file), tests))
         }
-        ResourceType::Test | ResourceType::UnitTest => None,
+        ResourceType::Test | ResourceType::UnitTest | ResourceType::Exposure => None,
     }
 }
 
@@ -1201,6 +1272,7 @@ fn declared_tests<'a>(
 fn generic_test_nodes(
     owner: Owner<'_>,
     renderer: &Renderer,
+    shared: &Arc<RenderShared>,
     first: usize,
     (tests_cached, cached_tests): &(HashSet<String>, Vec<ParsedNode>),
     acc: &mut Acc,
@@ -1225,7 +1297,10 @@ fn generic_test_nodes(
                 def,
                 &mut acc.warnings,
             ) {
-                Ok(Some(n)) => generic_nodes.push(n),
+                Ok(Some(mut n)) => match name_test_relation(renderer, shared, &mut n) {
+                    Ok(()) => generic_nodes.push(n),
+                    Err(e) => acc.errors.push(e),
+                },
                 Ok(None) => {}
                 Err(e) => acc.errors.push(e),
             }

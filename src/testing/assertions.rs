@@ -221,6 +221,7 @@ fn assertion_node(
         reads: Default::default(),
         cannot_run: None,
         version: None,
+        extra: Default::default(),
     }
 }
 

@@ -365,6 +365,7 @@ pub fn build_test_node(
         reads: Default::default(),
         cannot_run: None,
         version: None,
+        extra: Default::default(),
     }))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod assertions;
 pub mod generic;
+pub mod store_failures;
 pub mod unit;
 
 use std::sync::Arc;
@@ -156,19 +157,49 @@ pub fn wrap_test_query(
     node: &ParsedNode,
     config_calls: &[(String, Json)],
 ) -> String {
-    let get = |key: &str| {
-        node.config.get(key).or_else(|| {
-            config_calls
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-        })
-    };
-    let limit = match get("limit").and_then(Json::as_i64) {
-        Some(n) => format!("\nlimit {n}"),
-        None => String::new(),
-    };
+    wrap_counted_query(
+        &limited_test_query(test_sql, node, config_calls),
+        node,
+        config_calls,
+    )
+}
+
+/// A test setting: the test's own config, else its macro's `config(...)` call.
+fn setting<'a>(
+    node: &'a ParsedNode,
+    config_calls: &'a [(String, Json)],
+    key: &str,
+) -> Option<&'a Json> {
+    node.config.get(key).or_else(|| {
+        config_calls
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    })
+}
+
+/// The test's query with its `limit`, as dbt's `get_limit_subquery_sql` (what
+/// `store_failures` keeps).
+pub fn limited_test_query(
+    test_sql: &str,
+    node: &ParsedNode,
+    config_calls: &[(String, Json)],
+) -> String {
+    match setting(node, config_calls, "limit").and_then(Json::as_i64) {
+        Some(n) => format!("{test_sql}\nlimit {n}"),
+        None => test_sql.to_owned(),
+    }
+}
+
+/// [`wrap_test_query`] of a query that already carries the test's `limit` (its
+/// stored failures).
+pub fn wrap_counted_query(
+    query: &str,
+    node: &ParsedNode,
+    config_calls: &[(String, Json)],
+) -> String {
+    let get = |key: &str| setting(node, config_calls, key);
     let warn_if = condition(get("warn_if"));
     let error_if = condition(get("error_if"));
     let calc = match get("fail_calc").and_then(Json::as_str) {
@@ -176,7 +207,7 @@ pub fn wrap_test_query(
         _ => "count(*)",
     };
     format!(
-        "select {calc} as failures, {calc} {warn_if} as should_warn, {calc} {error_if} as should_error\nfrom (\n{test_sql}{limit}\n) dbt_internal_test"
+        "select {calc} as failures, {calc} {warn_if} as should_warn, {calc} {error_if} as should_error\nfrom (\n{query}\n) dbt_internal_test"
     )
 }
 

@@ -179,6 +179,7 @@ pub fn build_unit_test_node(
         reads: Default::default(),
         cannot_run: None,
         version: None,
+        extra: Default::default(),
     }))
 }
 

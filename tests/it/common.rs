@@ -58,6 +58,38 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("sluice runs")
 }
 
+/// sluice in a dbt-layout fixture copy, with its `profiles/` folder.
+pub fn sluice_in(dir: &Path, args: &[&str]) -> Output {
+    sluice()
+        .current_dir(dir)
+        .args(args)
+        .args(["--profiles-dir", "profiles"])
+        .output()
+        .expect("sluice runs")
+}
+
+/// dbt-core in a dbt-layout fixture copy, with its `profiles/` folder, no colour and
+/// no usage tracking.
+pub fn dbt_in(dbt: &Path, dir: &Path, args: &[&str]) -> Output {
+    dbt_with(dbt, dir, &["--no-use-colors"], args)
+}
+
+/// [`dbt_in`] with `-q`: stdout holds only what the command prints (`ls`'s lines).
+pub fn dbt_quiet_in(dbt: &Path, dir: &Path, args: &[&str]) -> Output {
+    dbt_with(dbt, dir, &["--no-use-colors", "-q"], args)
+}
+
+fn dbt_with(dbt: &Path, dir: &Path, global: &[&str], args: &[&str]) -> Output {
+    std::process::Command::new(dbt)
+        .current_dir(dir)
+        .args(global)
+        .args(args)
+        .args(["--profiles-dir", "profiles"])
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .output()
+        .expect("dbt runs")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

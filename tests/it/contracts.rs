@@ -11,32 +11,11 @@
 //! as it was.
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{fixture, project_copy, query, read_json, sluice, stderr, stdout};
+use crate::common::{dbt_in, fixture, project_copy, query, read_json, sluice_in, stderr, stdout};
 use crate::dbt_compare::{compare_with_dbt, dbt_binary};
-
-fn sluice_in(dir: &Path, args: &[&str]) -> Output {
-    sluice()
-        .current_dir(dir)
-        .args(args)
-        .args(["--profiles-dir", "profiles"])
-        .output()
-        .expect("sluice runs")
-}
-
-fn dbt_in(dbt: &Path, dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(dbt)
-        .current_dir(dir)
-        .args(["--no-use-colors"])
-        .args(args)
-        .args(["--profiles-dir", "profiles"])
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .output()
-        .expect("dbt runs")
-}
 
 /// The constraints DuckDB holds on the project's tables.
 fn constraints(dir: &Path) -> Vec<Vec<String>> {

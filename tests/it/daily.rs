@@ -221,10 +221,10 @@ fn list_and_its_resource_type_flags_match_dbt_core() {
 #[test]
 fn list_says_when_it_cannot_list_a_type_or_selects_nothing() {
     let tmp = retry_project();
-    let out = sluice_in(tmp.path(), &["list", "--resource-type", "exposure"]);
+    let out = sluice_in(tmp.path(), &["list", "--resource-type", "saved_query"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("does not list exposure resources"),
+        stderr(&out).contains("does not list saved_query resources"),
         "{}",
         stderr(&out)
     );

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{copy_dir, query, read_json, repo_root, sluice, stderr, stdout};
+use crate::common::{
+    copy_dir, dbt_quiet_in, project_copy, query, read_json, repo_root, sluice, sluice_in, stderr,
+    stdout,
+};
 
 /// dbt-core from the repository's `.venv`, or `None` (with a message) to skip.
 pub fn dbt_binary() -> Option<PathBuf> {
@@ -263,4 +266,27 @@ fn compare_builds(
         diffs.join("\n")
     );
     Some(statuses)
+}
+
+/// `ls` with each of `selectors` prints the same lines under sluice and dbt-core on
+/// copies of the dbt-layout fixture `fixture` (skipped without dbt).
+pub fn assert_ls_matches_dbt(fixture: &str, selectors: &[&[&str]]) {
+    let Some(dbt) = dbt_binary() else {
+        return;
+    };
+    let ours = project_copy(fixture);
+    let theirs = project_copy(fixture);
+    for selector in selectors {
+        let mut args = vec!["ls"];
+        args.extend_from_slice(selector);
+        let a = sluice_in(ours.path(), &args);
+        let b = dbt_quiet_in(&dbt, theirs.path(), &args);
+        assert!(a.status.success(), "sluice {args:?}: {}", stderr(&a));
+        assert!(b.status.success(), "dbt {args:?}: {}", stdout(&b));
+        assert_eq!(
+            stdout(&a).lines().collect::<Vec<_>>(),
+            stdout(&b).lines().collect::<Vec<_>>(),
+            "ls {args:?}: sluice (left) vs dbt (right)"
+        );
+    }
 }

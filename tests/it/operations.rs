@@ -12,17 +12,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{project_copy, query, read_json, sluice, stderr, stdout};
+use crate::common::{project_copy, query, read_json, sluice_in, stderr, stdout};
 use crate::dbt_compare::dbt_binary;
-
-fn sluice_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    sluice()
-        .current_dir(dir)
-        .args(args)
-        .args(["--profiles-dir", "profiles"])
-        .output()
-        .expect("sluice runs")
-}
 
 fn ok(out: &std::process::Output) {
     assert!(

@@ -8,36 +8,10 @@
 //! id, fqn, depends_on, config and relation and every built relation's rows;
 //! `ls` for the version selectors; the manifest's version fields.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::common::{fixture, project_copy, read_json, sluice, stderr, stdout};
-use crate::dbt_compare::{compare_with_dbt, dbt_binary};
-
-fn sluice_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    sluice()
-        .current_dir(dir)
-        .args(args)
-        .args(["--profiles-dir", "profiles"])
-        .output()
-        .expect("sluice runs")
-}
-
-fn dbt_in(dbt: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(dbt)
-        .current_dir(dir)
-        .args(["--no-use-colors", "-q"])
-        .args(args)
-        .args(["--profiles-dir", "profiles"])
-        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .output()
-        .expect("dbt runs")
-}
-
-fn lines(out: &std::process::Output) -> Vec<String> {
-    stdout(out).lines().map(str::to_owned).collect()
-}
+use crate::common::{dbt_quiet_in, fixture, project_copy, read_json, sluice_in, stderr, stdout};
+use crate::dbt_compare::{assert_ls_matches_dbt, compare_with_dbt, dbt_binary};
 
 #[test]
 fn versions_build_as_dbt_core_builds_them() {
@@ -142,7 +116,7 @@ fn manifest_version_fields_are_dbt_cores() {
     let theirs = project_copy("versions");
     let a = sluice_in(ours.path(), &["parse"]);
     assert!(a.status.success(), "{}{}", stdout(&a), stderr(&a));
-    let b = dbt_in(&dbt, theirs.path(), &["parse"]);
+    let b = dbt_quiet_in(&dbt, theirs.path(), &["parse"]);
     assert!(b.status.success(), "dbt: {}", stdout(&b));
     let ours_fields = version_fields(&read_json(&ours.path().join("target/manifest.json")));
     let theirs_fields = version_fields(&read_json(&theirs.path().join("target/manifest.json")));
@@ -172,24 +146,7 @@ const SELECTORS: &[&[&str]] = &[
 
 #[test]
 fn ls_selects_versions_as_dbt_core_does() {
-    let Some(dbt) = dbt_binary() else {
-        return;
-    };
-    let ours = project_copy("versions");
-    let theirs = project_copy("versions");
-    for selector in SELECTORS {
-        let mut args = vec!["ls"];
-        args.extend_from_slice(selector);
-        let a = sluice_in(ours.path(), &args);
-        let b = dbt_in(&dbt, theirs.path(), &args);
-        assert!(a.status.success(), "sluice {args:?}: {}", stderr(&a));
-        assert!(b.status.success(), "dbt {args:?}: {}", stdout(&b));
-        assert_eq!(
-            lines(&a),
-            lines(&b),
-            "ls {args:?}: sluice (left) vs dbt (right)"
-        );
-    }
+    assert_ls_matches_dbt("versions", SELECTORS);
 }
 
 #[test]
@@ -206,7 +163,7 @@ fn an_unknown_version_selector_is_dbt_cores_error() {
     );
     if let Some(dbt) = dbt_binary() {
         let theirs = project_copy("versions");
-        let b = dbt_in(&dbt, theirs.path(), &["ls", "-s", "version:bogus"]);
+        let b = dbt_quiet_in(&dbt, theirs.path(), &["ls", "-s", "version:bogus"]);
         assert_eq!(b.status.code(), Some(2), "dbt: {}", stdout(&b));
     }
 }
@@ -229,7 +186,7 @@ fn a_ref_to_an_unknown_version_is_dbt_cores_error_located() {
             "select * from {{ ref('dim_customers', v=9) }}\n",
         )
         .expect("write");
-        let b = dbt_in(&dbt, theirs.path(), &["parse"]);
+        let b = dbt_quiet_in(&dbt, theirs.path(), &["parse"]);
         assert_eq!(b.status.code(), Some(2));
         let shown = format!("{}{}", stdout(&b), stderr(&b));
         assert!(shown.contains(message), "dbt: {shown}");

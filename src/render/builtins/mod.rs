@@ -31,6 +31,8 @@ pub struct RunInfo {
     pub run_started_at: DateTime<Utc>,
     /// The command (`flags.WHICH`): `run`, `build`, `compile`, …
     pub which: String,
+    /// `--store-failures` (`flags.STORE_FAILURES`).
+    pub store_failures: bool,
 }
 
 impl Default for RunInfo {
@@ -39,6 +41,7 @@ impl Default for RunInfo {
             invocation_id: crate::adapter::auth::uuid_v4(),
             run_started_at: Utc::now(),
             which: "compile".to_owned(),
+            store_failures: false,
         }
     }
 }
@@ -54,7 +57,7 @@ impl Flags {
             Value::from_serialize(json!({
                 "FULL_REFRESH": full_refresh,
                 "WHICH": run.which,
-                "STORE_FAILURES": false,
+                "STORE_FAILURES": run.store_failures,
                 "FAIL_FAST": false,
                 "WARN_ERROR": false,
                 "WARN_ERROR_OPTIONS": {},

@@ -6,14 +6,15 @@
   print as their quoted full name.
 -#}
 
-{# Returns a query of the rows of model whose column_name is NULL. #}
+{# Returns a query of the rows of model whose column_name is NULL: the whole rows
+   when the test keeps its failures (store_failures), as dbt's, else the column. #}
 {% test not_null(model, column_name) %}
     {% set macro = adapter.dispatch('test_not_null', 'dbt') %}
     {{ macro(model, column_name) }}
 {% endtest %}
 
 {% macro default__test_not_null(model, column_name) %}
-select {{ column_name }}
+select {{ '*' if should_store_failures() else column_name }}
 from {{ model }}
 where {{ column_name }} is null
 {% endmacro %}
