@@ -31,7 +31,7 @@ with rates as (
         churned_logos,
         starting_logo_months,
         {{ sluice.safe_divide('total_mrr', 'paying_account_months') }} as arpa,
-        cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
+        cast({{ var('gross_margin', 0.80) }} as {{ sluice.type_double() }}) as gross_margin,
         {{ sluice.safe_divide('churned_logos', 'starting_logo_months') }} as monthly_logo_churn_rate
     from {{ inputs }}
 )

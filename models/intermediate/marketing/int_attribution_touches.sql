@@ -46,7 +46,7 @@ eligible as (
             order by t.touched_at, t.touchpoint_id
         ) as touch_number,
         count(*) over (partition by w.opportunity_id) as touch_count,
-        cast({{ dbt.datediff('t.touched_at', 'w.closed_at', 'second') }} as {{ dbt.type_float() }}) / 86400 as days_before_close
+        cast({{ dbt.datediff('t.touched_at', 'w.closed_at', 'second') }} as {{ sluice.type_double() }}) / 86400 as days_before_close
     from won as w
     inner join {{ ref('stg_touchpoints') }} as t
         on t.account_id = w.account_id
@@ -100,16 +100,16 @@ select
     is_first_touch,
     is_creation_touch,
     is_last_touch,
-    cast(case when is_first_touch then 1 else 0 end as {{ dbt.type_float() }}) as w_first_touch,
-    cast(case when is_last_touch then 1 else 0 end as {{ dbt.type_float() }}) as w_last_touch,
-    cast(1 as {{ dbt.type_float() }}) / touch_count as w_linear,
+    cast(case when is_first_touch then 1 else 0 end as {{ sluice.type_double() }}) as w_first_touch,
+    cast(case when is_last_touch then 1 else 0 end as {{ sluice.type_double() }}) as w_last_touch,
+    cast(1 as {{ sluice.type_double() }}) / touch_count as w_linear,
     decay / decay_total as w_time_decay,
     cast(case
         when touch_count = 1 then 1
         when touch_count = 2 then 0.5
         when is_first_touch or is_last_touch then 0.4
         else 0.2 / (touch_count - 2)
-    end as {{ dbt.type_float() }}) as w_position_based,
+    end as {{ sluice.type_double() }}) as w_position_based,
     cast(
         milestone_share * (
             case when is_first_touch then 1 else 0 end
@@ -122,5 +122,5 @@ select
                      else 0.1 / (touch_count - milestone_touches) end
             else 0.1 / milestone_touches
         end
-    as {{ dbt.type_float() }}) as w_w_shaped
+    as {{ sluice.type_double() }}) as w_w_shaped
 from shaped

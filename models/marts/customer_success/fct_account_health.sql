@@ -116,7 +116,7 @@ components as (
         n.nps_category as latest_nps_category,
         n.responded_at as latest_nps_responded_at,
         coalesce(b.overdue_invoices, 0) as overdue_invoices,
-        cast(coalesce(u.active_days_30d, 0) as {{ dbt.type_float() }}) * 100 / 30 as usage_score,
+        cast(coalesce(u.active_days_30d, 0) as {{ sluice.type_double() }}) * 100 / 30 as usage_score,
         case
             when 100 - {{ open_penalty }} * coalesce(s.open_high_priority_tickets, 0)
                      - {{ csat_penalty }} * coalesce(s.low_csat_tickets_90d, 0) < 0 then 0
@@ -153,7 +153,7 @@ scored as (
                 + {{ w_support }} * support_score
                 + {{ w_nps }} * nps_score
                 + {{ w_billing }} * billing_score
-            as {{ dbt.type_float() }}),
+            as {{ sluice.type_double() }}),
             2
         ) as health_score
     from components

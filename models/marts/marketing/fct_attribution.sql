@@ -76,11 +76,11 @@ touch_rows as (
         cast(null as {{ dbt.type_string() }}) as touch_type,
         cast(null as {{ dbt.type_int() }}) as touch_number,
         0 as touch_count,
-        cast(null as {{ dbt.type_float() }}) as days_before_close,
+        cast(null as {{ sluice.type_double() }}) as days_before_close,
         cast(null as {{ dbt.type_boolean() }}) as is_first_touch,
         cast(null as {{ dbt.type_boolean() }}) as is_creation_touch,
         cast(null as {{ dbt.type_boolean() }}) as is_last_touch,
-        cast(1 as {{ dbt.type_float() }}) as weight
+        cast(1 as {{ sluice.type_double() }}) as weight
     from won as w
     cross join attribution_models as m
     where not exists (

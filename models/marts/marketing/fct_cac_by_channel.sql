@@ -87,7 +87,7 @@ combined as (
         coalesce(e.marketing_expense, 0) as marketing_expense,
         coalesce(n.new_customers, 0) as new_customers,
         coalesce(n.new_mrr, 0) as new_mrr,
-        cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin
+        cast({{ var('gross_margin', 0.80) }} as {{ sluice.type_double() }}) as gross_margin
     from channels as k
     left join expense as e
         on e.channel = k.channel

@@ -115,7 +115,7 @@ rates as (
 
     select
         *,
-        cast({{ var('gross_margin', 0.80) }} as {{ dbt.type_float() }}) as gross_margin,
+        cast({{ var('gross_margin', 0.80) }} as {{ sluice.type_double() }}) as gross_margin,
         {{ sluice.safe_divide('new_mrr', 'new_customers') }} as mean_new_mrr,
         {{ sluice.safe_divide('sm_expense', 'new_customers') }} as cac
     from scopes

@@ -85,7 +85,7 @@ components as (
         k.core_features,
         {{ sluice.safe_divide('coalesce(c.core_features_used, 0)', 'k.core_features') }} as breadth,
         {{ sluice.safe_divide('a.events', 'a.active_users') }} as events_per_active_user,
-        cast({{ depth_target }} as {{ dbt.type_float() }}) as depth_target,
+        cast({{ depth_target }} as {{ sluice.type_double() }}) as depth_target,
         {{ sluice.safe_divide('a.active_days', days_in_month('a.month')) }} as frequency
     from activity as a
     left join core_used as c

@@ -80,7 +80,7 @@ medians as (
     -- n + 1, or n and n + 2
     select
         cohort_month,
-        avg(cast(days_to_first_value as {{ dbt.type_float() }})) as median_days_to_first_value
+        avg(cast(days_to_first_value as {{ sluice.type_double() }})) as median_days_to_first_value
     from ranked
     where 2 * value_rank in (activated_in_cohort, activated_in_cohort + 1, activated_in_cohort + 2)
     group by cohort_month

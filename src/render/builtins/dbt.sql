@@ -46,10 +46,10 @@
   {{ return(adapter.dispatch('type_float', 'dbt')()) }}
 {%- endmacro %}
 
+{#- `float` everywhere but BigQuery, as dbt-core's translate_type("float") gives: on
+    DuckDB that is a 4-byte FLOAT, as dbt-duckdb writes it (sluice.type_double() is
+    the 8-byte type). -#}
 {% macro default__type_float() -%}float{%- endmacro %}
-
-{#- DuckDB's FLOAT is 4 bytes; DOUBLE is what FLOAT means on Snowflake/Postgres. -#}
-{% macro duckdb__type_float() -%}double{%- endmacro %}
 
 {% macro bigquery__type_float() -%}float64{%- endmacro %}
 

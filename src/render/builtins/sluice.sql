@@ -11,13 +11,28 @@
 {%- endmacro %}
 
 {% macro default__safe_divide(numerator, denominator) -%}
-(cast(({{ numerator }}) as {{ dbt.type_float() }}) / nullif(({{ denominator }}), 0))
+(cast(({{ numerator }}) as {{ sluice.type_double() }}) / nullif(({{ denominator }}), 0))
 {%- endmacro %}
 
 {#- SAFE_DIVIDE is NULL on division by zero; a NULL operand gives NULL anyway. -#}
 {% macro bigquery__safe_divide(numerator, denominator) -%}
-safe_divide(cast(({{ numerator }}) as {{ dbt.type_float() }}), ({{ denominator }}))
+safe_divide(cast(({{ numerator }}) as {{ sluice.type_double() }}), ({{ denominator }}))
 {%- endmacro %}
+
+
+{#- dbt.type_float() is what dbt-core renders: `float`, 4 bytes on DuckDB. sluice's
+    ratios and weights compute in 8 bytes on every warehouse. -#}
+{# Returns the target's 8-byte floating-point type (double on DuckDB, float on Snowflake, float64 on BigQuery). #}
+{% macro type_double() -%}
+  {{ return(adapter.dispatch('type_double', 'sluice')()) }}
+{%- endmacro %}
+
+{#- Snowflake's FLOAT (and Postgres' float) is 8 bytes. -#}
+{% macro default__type_double() -%}float{%- endmacro %}
+
+{% macro duckdb__type_double() -%}double{%- endmacro %}
+
+{% macro bigquery__type_double() -%}float64{%- endmacro %}
 
 
 {#- A spine has dbt.datediff(start_date, end_date, datepart) rows: start_date plus
