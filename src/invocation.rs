@@ -149,7 +149,7 @@ pub(crate) fn target_info(
     };
     let threads = match (threads, def.field("threads")) {
         (Some(t), _) => t,
-        (None, Some(n)) => n.expect_int("`threads`")?.max(1) as usize,
+        (None, Some(n)) => project::profiles::threads(n)?,
         (None, None) => 4,
     };
     let template_database = match def.kind {

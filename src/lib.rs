@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod artifacts;
+pub mod atomic_file;
 pub mod cli;
 pub mod deps;
 pub mod diagnostics;

@@ -33,6 +33,11 @@ impl Dialect for DuckDbDialect {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
+    /// DuckDB compares identifiers case-insensitively, quoted or not.
+    fn identifier_key(&self, identifier: &str) -> String {
+        identifier.to_lowercase()
+    }
+
     fn type_name(&self, t: GenericType) -> &'static str {
         match t {
             GenericType::String => "varchar",

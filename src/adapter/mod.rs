@@ -84,6 +84,12 @@ pub trait Dialect: Send + Sync {
         parts.join(".")
     }
 
+    /// An identifier as the warehouse compares it: two names with one key are
+    /// one object. Exact by default (BigQuery's tables and datasets).
+    fn identifier_key(&self, identifier: &str) -> String {
+        identifier.to_owned()
+    }
+
     fn type_name(&self, t: GenericType) -> &'static str;
 
     /// Whether string literals read backslash escapes (Snowflake, BigQuery).

@@ -872,7 +872,7 @@ pub fn write_parts(w: &mut impl Write, parts: &[(&str, Part<'_>)]) -> std::io::R
 
 /// Write manifest.json atomically from its parts (temp file, then rename).
 pub fn write_manifest_parts(path: &Path, parts: &[(&str, Part<'_>)]) -> std::io::Result<()> {
-    write_atomically(path, |w| write_parts(w, parts))
+    write_atomically(path, |mut w| write_parts(&mut w, parts))
 }
 
 /// The manifest's metadata for an invocation.
@@ -988,18 +988,12 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
 
 fn write_atomically(
     path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("json.tmp");
-    // A large buffer: a 24 MB manifest in 8 KB writes is thousands of system calls.
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    write(&mut out)?;
-    out.flush()?;
-    drop(out);
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write_with(path, write)
 }
 
 /// The node config key that records a node compiled just before it runs.

@@ -129,8 +129,8 @@ pub struct CommonArgs {
     /// Variables as YAML: --vars '{start_date: 2024-01-01}'
     #[arg(long)]
     pub vars: Option<String>,
-    /// How many nodes run at once
-    #[arg(long)]
+    /// How many nodes run at once (at least 1)
+    #[arg(long, value_parser = positive_threads)]
     pub threads: Option<usize>,
     /// Output format for logs
     #[arg(long, value_enum, default_value = "text")]
@@ -333,5 +333,18 @@ pub fn main() -> ExitCode {
             print_diagnostics(&diagnostics.0);
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--threads`: a whole number of at least 1 (dbt-core crashes on 0 or less).
+fn positive_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|e| e.to_string()),
+        Ok(n) => Err(format!(
+            "{n} is not a number of threads: give at least 1, e.g. --threads 4"
+        )),
+        Err(_) => Err(format!(
+            "`{s}` is not a whole number: give e.g. --threads 4"
+        )),
     }
 }

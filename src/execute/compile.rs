@@ -9,6 +9,7 @@
 //! that node alone, so the rest of the DAG still builds.
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
@@ -16,7 +17,7 @@ use rayon::prelude::*;
 
 use super::materialize::{self, Compiled};
 use crate::adapter::Session;
-use crate::diagnostics::{Diagnostic, SourceFile};
+use crate::diagnostics::{Diagnostic, SourceFile, Span};
 use crate::graph::Dag;
 use crate::project::{Materialization, Project, SqlCheck, WarehouseKind};
 use crate::render::compile::{self, inject_ctes, RawSql};
@@ -84,44 +85,120 @@ pub fn write_compiled_file(
     sql: &str,
     fresh: bool,
 ) -> Result<Arc<SourceFile>, Diagnostic> {
+    let (path, file) = compiled_file(project, node, sql);
+    write_compiled(&path, &file, sql, fresh)?;
+    Ok(file)
+}
+
+/// Where a node's compiled SQL goes, and that SQL as a source file (its path
+/// relative to the project) for diagnostics.
+fn compiled_file(project: &Project, node: &ParsedNode, sql: &str) -> (PathBuf, Arc<SourceFile>) {
     let path = materialize::compiled_path(project.target_path(), project.name(), node);
     let display = path
         .strip_prefix(&project.root)
         .unwrap_or(&path)
         .to_path_buf();
+    (path, SourceFile::new(display, sql))
+}
+
+/// Write a compiled file atomically: a write that fails (a full disk) leaves the
+/// previous file, and no empty or temporary one.
+fn write_compiled(
+    path: &Path,
+    file: &Arc<SourceFile>,
+    sql: &str,
+    fresh: bool,
+) -> Result<(), Diagnostic> {
     // An unchanged file is left alone: reading it is cheaper than rewriting
     // it (no dirty pages, no journal), and its modification time stays.
-    if !fresh && std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
-        return Ok(SourceFile::new(display, sql));
+    if !fresh && std::fs::read(path).is_ok_and(|old| old == sql.as_bytes()) {
+        return Ok(());
     }
-    let mut written = std::fs::write(&path, sql);
+    let mut written = crate::atomic_file::write(path, sql.as_bytes());
     if written.is_err() {
         // The folder is made on the first miss only: most writes find it.
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        written = std::fs::write(&path, sql);
+        written = crate::atomic_file::write(path, sql.as_bytes());
     }
-    written.map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))?;
-    Ok(SourceFile::new(display, sql))
+    written.map_err(|e| {
+        Diagnostic::error(format!("cannot write {}: {e}", file.path.display()))
+            .with_label(&Span::file_start(file), "this compiled file")
+            .with_help(
+                "free space on the disk that holds the target path (or fix its \
+                 permissions) and run again; the previous artifacts are unchanged",
+            )
+    })
+}
+
+/// A model that compiles to no statement or to several: its located error.
+fn statement_error(
+    node: &ParsedNode,
+    sql: &str,
+    compiled: &Arc<SourceFile>,
+    dialect: &dyn crate::adapter::Dialect,
+) -> Option<Diagnostic> {
+    match sql::statement_count(sql, dialect) {
+        sql::StatementCount::One => None,
+        sql::StatementCount::Empty => Some(
+            Diagnostic::error(format!(
+                "model `{}` compiles to no SQL statement (only whitespace or comments)",
+                node.name
+            ))
+            .with_label(&node.span, "renders to nothing")
+            .with_note(format!("compiled to {}", compiled.path.display()))
+            .with_help(
+                "a model is one SELECT statement: write one, or disable the model with \
+                 `{{ config(enabled=false) }}`",
+            ),
+        ),
+        sql::StatementCount::Several { line, column } => {
+            let offset = compiled.offset_of(line, column.saturating_sub(1));
+            Some(
+                Diagnostic::error(format!(
+                    "model `{}` compiles to more than one SQL statement",
+                    node.name
+                ))
+                .with_label(
+                    &Span::new(compiled, offset, offset + 1),
+                    "a second statement starts here",
+                )
+                .with_note(format!(
+                    "compiled from {}",
+                    node.original_file_path.display()
+                ))
+                .with_help(
+                    "a model is one SELECT statement: remove the `;` and what follows, or \
+                     move other statements into a pre_hook/post_hook",
+                ),
+            )
+        }
+    }
 }
 
 impl Compiler<'_> {
     /// Inject CTEs, write the compiled file, and check the SQL: the node's
-    /// compiled form (or its error), and the check's warnings.
+    /// compiled form (or its error), the check's warnings, and the error of
+    /// writing its compiled file, if that failed.
     fn finish(
         &self,
         idx: NodeIndex,
         raw: RawSql,
         ctes: &Ctes,
         fresh: bool,
-    ) -> (Compiled, Vec<Diagnostic>) {
+    ) -> (Compiled, Vec<Diagnostic>, Option<Diagnostic>) {
         let node = self.dag.node(idx);
         let sql = inject_ctes(&raw.sql, &raw.ephemerals, ctes);
-        let file = match write_compiled_file(self.project, node, &sql, fresh) {
-            Ok(f) => f,
-            Err(e) => return (Compiled::Failed(e), Vec::new()),
-        };
+        let (path, file) = compiled_file(self.project, node, &sql);
+        // The file is written whatever the checks find (the user reads it to fix
+        // the SQL); a failed write is reported once, beside the node's own error.
+        let written = write_compiled(&path, &file, &sql, fresh);
+        if node.resource_type == ResourceType::Model {
+            if let Some(d) = statement_error(node, &sql, &file, self.renderer.dialect) {
+                return (Compiled::Failed(d), Vec::new(), written.err());
+            }
+        }
         let mut warns = Vec::new();
         if node.sql_check != SqlCheck::Off {
             let warn = node.sql_check == SqlCheck::Warn;
@@ -142,8 +219,11 @@ impl Compiler<'_> {
             if !errs.is_empty() {
                 let first = errs.remove(0);
                 warns.extend(errs);
-                return (Compiled::Failed(first), warns);
+                return (Compiled::Failed(first), warns, written.err());
             }
+        }
+        if let Err(e) = written {
+            return (Compiled::Failed(e.clone()), warns, Some(e));
         }
         let compiled = Compiled::Sql {
             sql,
@@ -153,7 +233,7 @@ impl Compiler<'_> {
             post_hooks: raw.post_hooks,
             config_calls: raw.config_calls,
         };
-        (compiled, warns)
+        (compiled, warns, None)
     }
 
     /// Compile the selected nodes (plus the ephemeral models they inline).
@@ -280,15 +360,30 @@ impl Compiler<'_> {
                 },
             }
         }
-        let checked: Vec<(NodeIndex, Compiled, Vec<Diagnostic>)> = sql_nodes
-            .into_par_iter()
-            .map(|(idx, raw)| {
-                let (c, w) = self.finish(idx, raw, &ctes, fresh);
-                (idx, c, w)
-            })
-            .collect();
+        let mut checked: Vec<(NodeIndex, Compiled, Vec<Diagnostic>, Option<Diagnostic>)> =
+            sql_nodes
+                .into_par_iter()
+                .map(|(idx, raw)| {
+                    let (c, w, failed) = self.finish(idx, raw, &ctes, fresh);
+                    (idx, c, w, failed)
+                })
+                .collect();
+        checked.sort_by_key(|c| c.0);
         let mut warnings = Vec::new();
-        for (idx, compiled, warns) in checked {
+        // A compiled file that cannot be written (a full disk) stops the command
+        // with that file's error, once, and the nodes' own errors beside it: the
+        // other files would fail the same way.
+        let write_error = checked.iter().find_map(|c| c.3.clone());
+        if let Some(e) = &write_error {
+            errors.push(e.clone());
+        }
+        for (idx, compiled, warns, failed) in checked {
+            if let (Some(_), Compiled::Failed(d)) = (&write_error, &compiled) {
+                // The node's own error, not its write's.
+                if failed.as_ref().is_none_or(|f| f.message != d.message) {
+                    errors.push(d.clone());
+                }
+            }
             out.insert(idx, compiled);
             warnings.extend(warns);
         }
@@ -338,7 +433,7 @@ impl Compiler<'_> {
             Ok::<_, Diagnostic>((raw, ctes))
         });
         let (raw, ctes) = raw?;
-        let (compiled, warnings) = self.finish(idx, raw, &ctes, late.fresh);
+        let (compiled, warnings, _) = self.finish(idx, raw, &ctes, late.fresh);
         match compiled {
             Compiled::Failed(d) => Err(d),
             c => Ok((c, warnings)),

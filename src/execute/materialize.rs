@@ -86,11 +86,7 @@ pub type UnitTestCompiler<'a> = dyn Fn(
 /// Parse a seed's CSV: a header, then rows with the header's width.
 pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
     let file = &node.file;
-    let delimiter = node
-        .config
-        .get_str("delimiter")
-        .and_then(|d| d.bytes().next())
-        .unwrap_or(b',');
+    let delimiter = seed_delimiter(node)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(false)
@@ -99,6 +95,21 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
         Err(e) => return Err(csv_error(file, &e)),
     };
+    if columns.len() > MAX_SEED_COLUMNS {
+        return Err(Diagnostic::error(format!(
+            "seed {} has {} columns, more than sluice loads ({MAX_SEED_COLUMNS})",
+            file.path.display(),
+            columns.len()
+        ))
+        .with_label(
+            &header_cell_span(file, MAX_SEED_COLUMNS, delimiter),
+            "one column too many",
+        )
+        .with_help(
+            "a seed is a small lookup table: split it, or load data this wide with the \
+             warehouse's own loader and declare it as a source",
+        ));
+    }
     if columns.is_empty() || columns.iter().all(String::is_empty) {
         return Err(
             Diagnostic::error(format!("seed {} has no header row", file.path.display()))
@@ -115,11 +126,25 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         .with_label(&Span::file_start(file), "empty column name")
         .with_help("give every column a name in the header row"));
     }
+    check_unique_headers(file, &columns, delimiter)?;
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(file, &e))?;
         let line = record.position().map_or(0, |p| p.line());
+        if let Some(i) = record.iter().position(|v| v.len() > MAX_SEED_FIELD_BYTES) {
+            return Err(Diagnostic::error(format!(
+                "value {} of line {line} in seed {} is longer than {} MiB",
+                i + 1,
+                file.path.display(),
+                MAX_SEED_FIELD_BYTES >> 20
+            ))
+            .with_label(&Span::line(file, line as usize), "this row")
+            .with_help(
+                "a seed holds small values: check the quoting (an unclosed `\"` runs to the \
+                 end of the file), or load such data with the warehouse's own loader",
+            ));
+        }
         rows.push(
             record
                 .iter()
@@ -174,6 +199,94 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         lines,
         declared,
     })
+}
+
+/// The most columns a seed may have. The warehouses' own limits are about this
+/// size (BigQuery: 10,000 per table) and DuckDB's planner slows down
+/// quadratically beyond it (10,000 columns take 30 s): a wider CSV is an error,
+/// not a hang.
+pub const MAX_SEED_COLUMNS: usize = 4_096;
+
+/// The longest value a seed's cell may hold (1 MiB).
+pub const MAX_SEED_FIELD_BYTES: usize = 1 << 20;
+
+/// A seed's `delimiter`: one character, as dbt requires ("\"delimiter\" must be a
+/// 1-character string"), and an ASCII one, which is what sluice's CSV reader splits
+/// on. No `delimiter` is a comma.
+fn seed_delimiter(node: &ParsedNode) -> Result<u8, Diagnostic> {
+    let Some(value) = node.config.get("delimiter") else {
+        return Ok(b',');
+    };
+    let span = node.config.span("delimiter").unwrap_or(&node.span);
+    match value.as_str() {
+        Some(d) if d.len() == 1 && d.is_ascii() => Ok(d.as_bytes()[0]),
+        Some(d) => {
+            let what = match d.chars().count() {
+                0 => "empty".to_owned(),
+                1 => format!("`{d}`, not an ASCII character"),
+                n => format!("`{d}`, {n} characters"),
+            };
+            Err(
+                Diagnostic::error(format!("the `delimiter` of seed `{}` is {what}", node.name))
+                    .with_label(span, "expected one character")
+                    .with_help(
+                        "a seed's delimiter is one ASCII character: `,` (the default), `;`, `|` or a tab (`\"\\t\"`)",
+                    ),
+            )
+        }
+        None => Err(Diagnostic::error(format!(
+            "the `delimiter` of seed `{}` must be a string, found {value}",
+            node.name
+        ))
+        .with_label(span, "expected one character")
+        .with_help("quote it: `delimiter: \";\"`")),
+    }
+}
+
+/// Two header columns with one name (compared without case, as DuckDB, Snowflake's
+/// unquoted names and BigQuery compare column names): sluice's located error
+/// rather than the warehouse's "column already exists".
+fn check_unique_headers(
+    file: &Arc<SourceFile>,
+    columns: &[String],
+    delimiter: u8,
+) -> Result<(), Diagnostic> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, c) in columns.iter().enumerate() {
+        if let Some(first) = seen.insert(c.to_lowercase(), i) {
+            return Err(Diagnostic::error(format!(
+                "seed {} has two columns named `{}`: columns {} and {}",
+                file.path.display(),
+                c,
+                first + 1,
+                i + 1
+            ))
+            .with_label(&header_cell_span(file, i, delimiter), "named again here")
+            .with_label(
+                &header_cell_span(file, first, delimiter),
+                "first named here",
+            )
+            .with_help("rename one of them: the warehouse compares column names without case"));
+        }
+    }
+    Ok(())
+}
+
+/// The span of the `i`th cell of a seed's header line (the whole line when the
+/// header's quoting makes the cell hard to find).
+fn header_cell_span(file: &Arc<SourceFile>, i: usize, delimiter: u8) -> Span {
+    let header = file.text.lines().next().unwrap_or_default();
+    if header.contains('"') {
+        return Span::line(file, 1);
+    }
+    let mut start = 0;
+    for (n, cell) in header.split(char::from(delimiter)).enumerate() {
+        if n == i {
+            return Span::new(file, start, start + cell.len().max(1));
+        }
+        start += cell.len() + 1;
+    }
+    Span::line(file, 1)
 }
 
 fn csv_error(file: &Arc<SourceFile>, e: &csv::Error) -> Diagnostic {

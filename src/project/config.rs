@@ -242,6 +242,130 @@ pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Resu
         .with_help(help))
 }
 
+/// The JSON type a config key takes, as dbt-core 1.11's config schema has it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Bool,
+    Str,
+    Int,
+    /// A string or a list of strings (`tags`, `unique_key`, `check_cols`).
+    Strings,
+    /// A string or a list of strings or `{sql: ..., transaction: ...}` mappings.
+    Hooks,
+    Map,
+}
+
+fn value_kind(key: &str) -> Option<ValueKind> {
+    use ValueKind::*;
+    Some(match key {
+        "enabled" | "full_refresh" | "invalidate_hard_deletes" => Bool,
+        "materialized"
+        | "schema"
+        | "alias"
+        | "database"
+        | "sql_check"
+        | "delimiter"
+        | "severity"
+        | "where"
+        | "warn_if"
+        | "error_if"
+        | "fail_calc"
+        | "description"
+        | "incremental_strategy"
+        | "on_schema_change"
+        | "strategy"
+        | "updated_at"
+        | "target_schema"
+        | "target_database"
+        | "hard_deletes" => Str,
+        "limit" => Int,
+        "tags" | "unique_key" | "check_cols" | "incremental_predicates" => Strings,
+        "pre-hook" | "post-hook" => Hooks,
+        "meta" | "docs" | "column_types" | "contract" => Map,
+        _ => return None,
+    })
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}
+
+/// Validate one config key and its value (from any source): an unknown key is an
+/// error, an ignored dbt key a warning, and a value of the wrong type (`enabled:
+/// "yes"`, `tags: {a: 1}`, `materialized: 3`) a located error, as dbt-core
+/// refuses them ("'yes' is not of type 'boolean'"). `null` unsets a key, and a
+/// string holding Jinja is typed once rendered.
+pub fn check_entry(
+    key: &str,
+    value: &Json,
+    span: &Span,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    check_key(key, span, warnings)?;
+    check_value(key, value, span)
+}
+
+/// The type check of [`check_entry`] alone, for a key already checked.
+pub fn check_value(key: &str, value: &Json, span: &Span) -> Result<(), Diagnostic> {
+    let key = canonical_key(key);
+    let Some(kind) = value_kind(key) else {
+        return Ok(());
+    };
+    let jinja = |s: &str| s.contains("{{") || s.contains("{%");
+    let ok = match (kind, value) {
+        (_, Json::Null) => true,
+        (_, Json::String(s)) if jinja(s) => true,
+        (ValueKind::Bool, v) => v.is_boolean(),
+        (ValueKind::Str, v) => v.is_string(),
+        (ValueKind::Int, v) => v.is_i64() || v.is_u64(),
+        (ValueKind::Strings, Json::String(_)) => true,
+        (ValueKind::Strings, Json::Array(items)) => items.iter().all(Json::is_string),
+        (ValueKind::Hooks, Json::String(_)) => true,
+        (ValueKind::Hooks, Json::Array(items)) => {
+            items.iter().all(|i| i.is_string() || i.is_object())
+        }
+        (ValueKind::Hooks, Json::Object(_)) => true,
+        (ValueKind::Map, v) => v.is_object(),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let (expected, example) = match kind {
+        ValueKind::Bool => ("true or false", format!("`{key}: true`")),
+        ValueKind::Str => ("a string", format!("`{key}: \"...\"` (quoted)")),
+        ValueKind::Int => ("a whole number", format!("`{key}: 10`")),
+        ValueKind::Strings => ("a string or a list of strings", format!("`{key}: [a, b]`")),
+        ValueKind::Hooks => (
+            "SQL: a string or a list of strings",
+            format!("`{key}: \"grant select on {{{{ this }}}} to role reporter\"`"),
+        ),
+        ValueKind::Map => ("a mapping", format!("`{key}: {{...}}`")),
+    };
+    let found = match value {
+        Json::Array(items) => match items.iter().find(|i| !i.is_string()) {
+            Some(item) if kind != ValueKind::Bool => {
+                format!("a list holding {}", json_kind(item))
+            }
+            _ => "a list".to_owned(),
+        },
+        Json::String(s) => format!("the string {s:?}"),
+        v => format!("{} ({v})", json_kind(v)),
+    };
+    Err(
+        Diagnostic::error(format!("config `{key}` must be {expected}, found {found}"))
+            .with_label(span, format!("expected {expected}"))
+            .with_help(format!("write e.g. {example}")),
+    )
+}
+
 /// How a model is built in the warehouse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Materialization {

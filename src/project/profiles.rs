@@ -217,6 +217,28 @@ pub fn load(
     })
 }
 
+/// A target's `threads`: a whole number of at least one. dbt-core crashes on 0 or
+/// less (`max_workers must be greater than 0`); sluice refuses it, located.
+/// A string (`"{{ env_var('THREADS') }}"`) is rendered first.
+pub fn threads(node: &Node) -> Result<usize, Diagnostic> {
+    let n = match &node.value {
+        Value::Str(_) => {
+            let text = render_field(node, "`threads`")?;
+            text.trim().parse::<i64>().map_err(|_| {
+                Diagnostic::error(format!("`threads` must be a whole number, not `{text}`"))
+                    .with_label(&node.span, "here")
+                    .with_help("write e.g. `threads: 4`")
+            })?
+        }
+        _ => node.expect_int("`threads`")?,
+    };
+    usize::try_from(n).ok().filter(|t| *t >= 1).ok_or_else(|| {
+        Diagnostic::error(format!("`threads` must be at least 1, not {n}"))
+            .with_label(&node.span, "not a number of threads")
+            .with_help("write e.g. `threads: 4` (1 runs one node at a time)")
+    })
+}
+
 /// `threads: "{{ env_var('DBT_THREADS', 4) | as_number }}"`: rendered now, as dbt does.
 fn render_threads(def: &mut TargetDef) -> Result<(), Diagnostic> {
     let Value::Map(entries) = &mut def.node.value else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::config::{check_key, Config};
+use super::config::{check_key, check_value, Config};
 use super::yaml::{self, Node};
 use crate::diagnostics::{suggestion_help, Diagnostic, SourceFile, Span};
 
@@ -330,6 +330,7 @@ pub fn validate_tree(tree: &Node, warnings: &mut Vec<Diagnostic>) -> Result<(), 
     for (key, key_node, value) in tree.entries() {
         if let Some(ck) = key.strip_prefix('+') {
             check_key(ck, &key_node.span, warnings)?;
+            check_value(ck, &value.to_json(), &value.span)?;
         } else if matches!(value.value, yaml::Value::Map(_)) {
             validate_tree(value, warnings)?;
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::config::{check_key, Config};
+use super::config::{check_key, check_value, Config};
 use super::freshness::{Declared, TableFreshness};
 use super::yaml::{KeySet, Node};
 use crate::diagnostics::{defined_twice, Diagnostic, SourceFile, Span};
@@ -521,12 +521,23 @@ fn assertion_def(
     })
 }
 
+/// A text field (`description`, `loader`): a string, as dbt requires ("3 is not
+/// of type 'string'"); absent or null is empty.
 pub(super) fn string_field(map: &Node, key: &str) -> Result<String, Diagnostic> {
     map.get(key)
         .filter(|n| !n.is_null())
-        .map(|n| n.expect_scalar_text(&format!("`{key}`")))
+        .map(|n| n.expect_str(&format!("`{key}`")).map(str::to_owned))
         .transpose()
         .map(Option::unwrap_or_default)
+}
+
+/// A `meta` field: a mapping, as dbt requires ("3 is not of type 'object'");
+/// absent or null is empty.
+fn meta_field(map: &Node) -> Result<Json, Diagnostic> {
+    match map.get("meta").filter(|n| !n.is_null()) {
+        Some(m) => Ok(m.expect_map("`meta`")?.to_json()),
+        None => Ok(Json::Object(Default::default())),
+    }
 }
 
 pub(super) fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a Span), Diagnostic> {
@@ -546,6 +557,7 @@ pub(super) fn config_block(
     if let Some(c) = map.get("config").filter(|n| !n.is_null()) {
         for (k, key_node, v) in c.expect_map("`config`")?.entries() {
             check_key(k, &key_node.span, warnings)?;
+            check_value(k, &v.to_json(), &v.span)?;
             config.set(k, v.to_json(), Some(v.span.clone()));
         }
     }
@@ -553,6 +565,7 @@ pub(super) fn config_block(
     // beside `config`.
     for key in ["tags", "meta", "docs", "access", "group"] {
         if let Some(v) = map.get(key) {
+            check_value(key, &v.to_json(), &v.span)?;
             config.set(key, v.to_json(), Some(v.span.clone()));
         }
     }
@@ -618,6 +631,7 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
             "config" => {
                 for (ck, ck_node, cv) in v.expect_map("`config`")?.entries() {
                     check_key(ck, &ck_node.span, warnings)?;
+                    check_value(ck, &cv.to_json(), &cv.span)?;
                     def.config.set(ck, cv.to_json(), Some(cv.span.clone()));
                 }
             }
@@ -634,6 +648,7 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
             | "enabled" | "store_failures" | "store_failures_as" | "fail_calc" | "alias"
             | "schema" | "database" => {
                 check_key(k, &key_node.span, warnings)?;
+                check_value(k, &v.to_json(), &v.span)?;
                 def.config.set(k, v.to_json(), Some(v.span.clone()));
             }
             _ => {
@@ -677,9 +692,7 @@ pub(super) fn column_list(
             description: string_field(c, "description")?,
             data_type,
             tests: tests_of(c, warnings)?,
-            meta: c
-                .get("meta")
-                .map_or(Json::Object(Default::default()), Node::to_json),
+            meta: meta_field(c)?,
             tags: c
                 .get("tags")
                 .map(|t| t.expect_str_list("`tags`"))
@@ -776,9 +789,7 @@ fn source_def(
                 description: string_field(t, "description")?,
                 columns: columns_of(t, tname, warnings)?,
                 tests: tests_of(t, warnings)?,
-                meta: t
-                    .get("meta")
-                    .map_or(Json::Object(Default::default()), Node::to_json),
+                meta: meta_field(t)?,
                 tags: t
                     .get("tags")
                     .map(|x| x.expect_str_list("`tags`"))
@@ -808,9 +819,7 @@ fn source_def(
         schema: opt("schema")?,
         loader: string_field(entry, "loader")?,
         tables,
-        meta: entry
-            .get("meta")
-            .map_or(Json::Object(Default::default()), Node::to_json),
+        meta: meta_field(entry)?,
         tags: entry
             .get("tags")
             .map(|x| x.expect_str_list("`tags`"))

@@ -876,32 +876,23 @@ pub fn write(
 
     std::fs::create_dir_all(target_path)?;
     let path = target_path.join(CACHE_FILE);
-    let tmp = target_path.join(format!("{CACHE_FILE}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    crate::atomic_file::write_with(&path, |out| {
         let mut sum = Xxh3::new();
-        let mut put = |out: &mut std::io::BufWriter<std::fs::File>, bytes: &[u8]| {
+        let mut put = |out: &mut dyn Write, bytes: &[u8]| {
             sum.update(bytes);
             out.write_all(bytes)
         };
-        put(&mut out, MAGIC)?;
-        put(&mut out, &(body.len() as u64).to_le_bytes())?;
-        put(&mut out, &body)?;
-        put(&mut out, &(details.len() as u64).to_le_bytes())?;
-        put(&mut out, &details)?;
+        put(out, MAGIC)?;
+        put(out, &(body.len() as u64).to_le_bytes())?;
+        put(out, &body)?;
+        put(out, &(details.len() as u64).to_le_bytes())?;
+        put(out, &details)?;
         for bytes in &blob.chunks {
-            put(&mut out, bytes)?;
+            put(out, bytes)?;
         }
         let digest = sum.digest();
-        out.write_all(&digest.to_le_bytes())?;
-        out.flush()?;
-        drop(out);
-        std::fs::rename(&tmp, &path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        out.write_all(&digest.to_le_bytes())
+    })
 }
 
 // ------------------------------------------------------------------ the fast path

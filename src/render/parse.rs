@@ -21,7 +21,7 @@ use super::versions::{versioned_fqn, Naming};
 use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
 use crate::adapter::RelationName;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
-use crate::project::config::check_key;
+use crate::project::config::check_entry;
 use crate::project::incremental::IncrementalConfig;
 use crate::project::project_yml::tree_config;
 use crate::project::snapshot::{SnapshotBlock, SnapshotConfig};
@@ -295,6 +295,23 @@ fn call_name_macro(
     Ok(out.sql.trim().to_owned())
 }
 
+/// An `alias`, `schema` or `database` config that is empty (or blank) names no
+/// relation: dbt falls back to the node's name for an empty alias, writes
+/// `<target schema>_` for an empty schema and sends `""` to the warehouse for an
+/// empty database; sluice refuses all three, located.
+fn check_name_parts(config: &Config, at: &Span) -> Result<(), Diagnostic> {
+    for key in ["alias", "schema", "database"] {
+        if config.get_str(key).is_some_and(|v| v.trim().is_empty()) {
+            return Err(Diagnostic::error(format!("`{key}` is empty"))
+                .with_label(config.span(key).unwrap_or(at), "an empty name")
+                .with_help(format!(
+                    "give `{key}` a name, or remove it to use the default"
+                )));
+        }
+    }
+    Ok(())
+}
+
 /// A node's relation, as dbt names it: `generate_schema_name`,
 /// `generate_alias_name` and `generate_database_name`, each the project's (or the
 /// node's package's) override when there is one, else dbt's default: the target
@@ -306,7 +323,9 @@ fn relation_for(
     name: &str,
     config: &Config,
     node: &Value,
+    at: &Span,
 ) -> Result<RelationName, Diagnostic> {
+    check_name_parts(config, at)?;
     let custom_schema = config.get_str("schema");
     let schema = match name_override(renderer, "generate_schema_name", node) {
         Some(def) => call_name_macro(renderer, shared, def, "schema", custom_schema, node)?,
@@ -376,7 +395,14 @@ pub(super) fn name_test_relation(
         "path": node.path,
         "original_file_path": node.original_file_path,
     }));
-    let relation = relation_for(renderer, shared, &node.name, &node.config, &value)?;
+    let relation = relation_for(
+        renderer,
+        shared,
+        &node.name,
+        &node.config,
+        &value,
+        &node.span,
+    )?;
     node.relation = Some(relation);
     Ok(())
 }
@@ -452,7 +478,7 @@ fn parse_sql_file(
     let mut warnings = Vec::new();
     for (key, value) in &recorded.config {
         let span = find_config_span(&entry.file, key);
-        check_key(key, &span, &mut warnings)?;
+        check_entry(key, value, &span, &mut warnings)?;
         config.set(key, value.clone(), Some(span));
     }
     let mut deps = Vec::new();
@@ -575,6 +601,7 @@ pub fn parse_project(
         parse_one_project(owner, renderer, &shared, HashMap::new(), &mut acc);
     }
     check_unique_names(&mut acc);
+    check_unique_relations(renderer, &mut acc);
     for def in &project.properties.unit_tests {
         match crate::testing::unit::build_unit_test_node(project, &acc.nodes, def) {
             Ok(Some(n)) => acc.nodes.push(n),
@@ -739,6 +766,7 @@ fn model_node(
         &naming.default_alias(),
         &p.config,
         &node_value,
+        &span,
     )?;
     let properties = &owner.project.properties;
     let (description, columns) = match properties.version_of(&p.entry.name) {
@@ -819,7 +847,7 @@ fn parse_python_file(
         match (call.func, strings.as_deref()) {
             ("config", _) => {
                 for (key, value) in call.kwargs {
-                    check_key(&key, &call.span, &mut warnings)?;
+                    check_entry(&key, &value, &call.span, &mut warnings)?;
                     config.set(&key, value, Some(call.span.clone()));
                 }
             }
@@ -985,7 +1013,14 @@ fn snapshot_node(
                 .unwrap_or(&p.entry.name)
                 .to_owned(),
         },
-        None => relation_for(renderer, shared, &p.entry.name, &p.config, &node_value)?,
+        None => relation_for(
+            renderer,
+            shared,
+            &p.entry.name,
+            &p.config,
+            &node_value,
+            &Span::file_start(&p.entry.file),
+        )?,
     };
     let props = owner.project.properties.snapshots.get(&p.entry.name);
     Ok(Some(ParsedNode {
@@ -1029,7 +1064,8 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             continue;
         }
         let node_value = node_value(owner, seed, "seed", &config);
-        let relation = match relation_for(renderer, shared, &seed.name, &config, &node_value) {
+        let at = Span::file_start(&seed.file);
+        let relation = match relation_for(renderer, shared, &seed.name, &config, &node_value, &at) {
             Ok(r) => r,
             Err(e) => {
                 acc.errors.push(e);
@@ -1345,6 +1381,68 @@ fn check_unique_names(acc: &mut Acc) {
             }
         }
     }
+}
+
+/// Two nodes that would build the same relation (an `alias` equal to another
+/// model's name, names differing only by case where the warehouse folds case):
+/// refused at parse time, as dbt does ("dbt found two resources with the database
+/// representation ..."), or one would silently overwrite the other.
+fn check_unique_relations(renderer: &Renderer, acc: &mut Acc) {
+    let dialect = renderer.dialect;
+    let mut seen: HashMap<(Option<String>, String, String), &ParsedNode> = HashMap::new();
+    let mut errors = Vec::new();
+    for node in &acc.nodes {
+        let builds = match node.resource_type {
+            ResourceType::Model => node.materialization != Materialization::Ephemeral,
+            ResourceType::Seed | ResourceType::Snapshot => true,
+            _ => false,
+        };
+        let Some(rel) = node.relation.as_ref().filter(|_| builds) else {
+            continue;
+        };
+        let key = (
+            rel.database.as_deref().map(|d| dialect.identifier_key(d)),
+            dialect.identifier_key(&rel.schema),
+            dialect.identifier_key(&rel.identifier),
+        );
+        match seen.get(&key) {
+            Some(prev) => {
+                let (a, b) = (prev.relation.as_ref(), Some(rel));
+                let same_case = a == b;
+                let mut d = Diagnostic::error(format!(
+                    "two resources build the relation {}: {} ({}) and {} ({})",
+                    dialect.render_relation(rel),
+                    prev.unique_id,
+                    prev.original_file_path.display(),
+                    node.unique_id,
+                    node.original_file_path.display(),
+                ))
+                .with_label(relation_span(node), "builds it again")
+                .with_label(relation_span(prev), "first builds it");
+                if !same_case {
+                    d = d.with_note(format!(
+                        "{} folds the case of these names: {} and {} are one relation",
+                        dialect.kind().as_str(),
+                        a.map(|r| r.to_string()).unwrap_or_default(),
+                        rel
+                    ));
+                }
+                errors.push(d.with_help(
+                    "change the `alias` (or `schema`/`database`) of one of them, or rename \
+                     one, so that each builds its own relation",
+                ));
+            }
+            None => {
+                seen.insert(key, node);
+            }
+        }
+    }
+    acc.errors.extend(errors);
+}
+
+/// Where a node's relation name comes from: its `alias` config, else the node.
+fn relation_span(node: &ParsedNode) -> &Span {
+    node.config.span("alias").unwrap_or(&node.span)
 }
 
 /// The semantic layer's definitions, checked on every parse; `metric` assertions

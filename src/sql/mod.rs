@@ -136,6 +136,46 @@ pub fn check(sql: &str, dialect: &dyn Dialect) -> Vec<SqlProblem> {
         .collect()
 }
 
+/// A model must compile to exactly one statement (dbt wraps it in one `create ...
+/// as (...)`): `Empty` when it renders to nothing but whitespace and comments,
+/// `Several` (at the second statement) when a `;` separates two. A trailing `;`
+/// is one statement. Checked whatever `sql_check` says; SQL the tokenizer cannot
+/// read is left to [`check`] and the warehouse.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StatementCount {
+    One,
+    Empty,
+    Several { line: usize, column: usize },
+}
+
+pub fn statement_count(sql: &str, dialect: &dyn Dialect) -> StatementCount {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let parser_dialect = dialect.parser_dialect();
+    let Ok(tokens) = Tokenizer::new(parser_dialect.as_ref(), sql).tokenize_with_location() else {
+        return StatementCount::One;
+    };
+    let mut seen_code = false;
+    let mut after_semicolon = false;
+    for t in tokens {
+        match t.token {
+            Token::Whitespace(_) | Token::EOF => {}
+            Token::SemiColon => after_semicolon = seen_code,
+            _ if after_semicolon => {
+                return StatementCount::Several {
+                    line: t.span.start.line as usize,
+                    column: t.span.start.column as usize,
+                }
+            }
+            _ => seen_code = true,
+        }
+    }
+    if seen_code {
+        StatementCount::One
+    } else {
+        StatementCount::Empty
+    }
+}
+
 /// sqlparser reports "... at Line: 3, Column: 14".
 fn location_in(msg: &str) -> (usize, usize) {
     let num_after = |key: &str| -> Option<usize> {
@@ -208,6 +248,21 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert!(problems[0].message.starts_with("SQL syntax error"));
         assert_eq!(problems[0].line, 2, "{problems:?}");
+    }
+
+    #[test]
+    fn a_model_is_one_statement() {
+        let one = |sql| statement_count(sql, &DuckDbDialect);
+        assert_eq!(one("select 1;\n-- done\n"), StatementCount::One);
+        assert_eq!(one("select ';' as a"), StatementCount::One);
+        assert_eq!(
+            one("-- only a comment\n /* and */ ;"),
+            StatementCount::Empty
+        );
+        assert_eq!(
+            one("select 1;\n  select 2"),
+            StatementCount::Several { line: 2, column: 3 }
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod docs_exposures;
 mod duckdb_utc;
 mod e2e;
 mod execution;
+mod faults;
 mod freshness;
 mod gtm;
 mod incremental;

@@ -37,6 +37,16 @@ impl Dialect for SnowflakeDialect {
         }
     }
 
+    /// A name written unquoted (see `quote`) is folded to upper case; a quoted one
+    /// is compared as written.
+    fn identifier_key(&self, identifier: &str) -> String {
+        if self.quote(identifier) == identifier {
+            identifier.to_uppercase()
+        } else {
+            identifier.to_owned()
+        }
+    }
+
     fn type_name(&self, t: GenericType) -> &'static str {
         match t {
             GenericType::String => "varchar",
