@@ -179,16 +179,21 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
                 .with_label(&span, "in this mapping"));
             };
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(col)) {
+                // dbt applies `column_types` to the columns a seed has and ignores
+                // the rest: a folder's `+column_types: {_fivetran_synced: timestamp}`
+                // is meant for the seeds that have it. A name close to one of the
+                // seed's columns is a typo, though, and an error.
+                let Some(best) =
+                    crate::diagnostics::did_you_mean(col, columns.iter().map(String::as_str))
+                else {
+                    continue;
+                };
                 return Err(Diagnostic::error(format!(
                     "`column_types` names column `{col}`, which seed `{}` does not have",
                     node.name
                 ))
                 .with_label(&span, "unknown column")
-                .with_help(crate::diagnostics::suggestion_help(
-                    col,
-                    columns.iter().map(String::as_str),
-                    || format!("the columns are: {}", columns.join(", ")),
-                )));
+                .with_help(format!("did you mean `{best}`?")));
             }
             declared.push((col.clone(), t.to_owned()));
         }

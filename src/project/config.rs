@@ -155,8 +155,12 @@ impl Config {
                 Json::from(all)
             }
             // dbt merges these mappings key by key (`+contract: {enforced: true}` in
-            // the project, `contract: {alias_types: false}` in YAML).
-            ("meta" | "contract", Some(old)) => match (&old.value, &value) {
+            // the project, `contract: {alias_types: false}` in YAML; a folder's
+            // `+column_types` and a seed's own), its `MergeBehavior.Update`.
+            (
+                "meta" | "contract" | "column_types" | "quoting" | "persist_docs" | "docs",
+                Some(old),
+            ) => match (&old.value, &value) {
                 (Json::Object(a), Json::Object(b)) => {
                     let mut m = a.clone();
                     m.extend(b.clone());

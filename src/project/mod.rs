@@ -19,6 +19,7 @@ pub mod packages;
 pub mod profiles;
 pub mod project_yml;
 pub mod properties;
+pub mod properties_jinja;
 pub mod snapshot;
 pub mod versions;
 pub mod yaml;
@@ -498,7 +499,8 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
     let mut warnings = Vec::new();
     let pf = load_project_file(opts, &mut warnings)?;
     let mut packages = packages::load_all(&root, &pf, !opts.no_version_check, &mut warnings)?;
-    let mut project = load_files(&root, &root, pf, warnings)?;
+    let vars = project_yml::merged_vars(&[&pf], &pf.name, &opts.cli_vars);
+    let mut project = load_files(&root, &root, pf, &vars, warnings)?;
     for p in &mut packages {
         project.warnings.append(&mut p.warnings);
     }
@@ -509,10 +511,12 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Diagnostics> {
 /// Walk and read the files of the project in `dir` whose settings are `pf`: its
 /// models, seeds, macros, tests, snapshots and YAML properties. File paths are
 /// shown relative to `display_root` (the root project's folder).
+/// `vars` are those the project's nodes see: its properties files' Jinja reads them.
 pub fn load_files(
     display_root: &Path,
     dir: &Path,
-    pf: ProjectFile,
+    mut pf: ProjectFile,
+    vars: &BTreeMap<String, Json>,
     mut warnings: Vec<Diagnostic>,
 ) -> Result<Project, Diagnostics> {
     let root = dir.to_path_buf();
@@ -554,14 +558,22 @@ pub fn load_files(
     let parsed: Vec<_> = yaml_files
         .into_par_iter()
         .map(|(path, _)| {
-            read_source(display_root, &path).and_then(|f| yaml::parse(&f).map(|doc| (f, doc)))
+            let f = read_source(display_root, &path)?;
+            let mut doc = yaml::parse(&f)?;
+            let mut rendered = String::new();
+            properties_jinja::render_document(&mut doc, &pf.yml_context, vars, &mut rendered)?;
+            Ok((f, doc, rendered))
         })
         .collect();
     let mut yaml_sources = Vec::with_capacity(parsed.len());
     for result in parsed {
-        if let Ok((f, _)) = &result {
-            yaml_sources.push(Arc::clone(f));
-        }
+        let result = result.map(|(f, doc, rendered)| {
+            yaml_sources.push(Arc::clone(&f));
+            // Rendered values may read environment variables: the parse cache
+            // keys on them.
+            pf.rendered_values.push_str(&rendered);
+            (f, doc)
+        });
         match result.and_then(|(f, doc)| properties.add_document(&f, &doc, &mut warnings)) {
             Ok(()) => {}
             Err(e) => errors.push(e),

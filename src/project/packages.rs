@@ -104,7 +104,9 @@ fn load_one(
     if version_check {
         dbt_project::check_dbt_version(&pf, &pf.name)?;
     }
-    let mut project = load_files(root, pkg_dir, pf, Vec::new())?;
+    let vars =
+        super::project_yml::merged_vars(&[&pf, root_pf], &pf.name, &root_pf.yml_context.cli_vars);
+    let mut project = load_files(root, pkg_dir, pf, &vars, Vec::new())?;
     // A package's own settings warnings (keys sluice ignores) are the package
     // author's, not the user's: keep them on the package, reported with it.
     project.warnings.extend(warnings);

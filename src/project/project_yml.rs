@@ -238,6 +238,27 @@ impl ProjectFile {
     }
 }
 
+/// The vars a node of project `name` sees, as dbt merges them (later wins): for
+/// each project in `layers` (the node's package, then the root project) its global
+/// vars and then those scoped to `name` (`vars: {name: {x: 1}}`); then `--vars`.
+pub fn merged_vars(
+    layers: &[&ProjectFile],
+    name: &str,
+    cli_vars: &BTreeMap<String, Json>,
+) -> BTreeMap<String, Json> {
+    let mut vars = BTreeMap::new();
+    for p in layers {
+        let mut own = p.vars.clone();
+        let scoped = own.remove(name);
+        vars.extend(own);
+        if let Some(Json::Object(scoped)) = scoped {
+            vars.extend(scoped);
+        }
+    }
+    vars.extend(cli_vars.clone());
+    vars
+}
+
 /// A name and where it is written.
 pub type NamedAt = (String, Span);
 

@@ -40,7 +40,7 @@ const LATE_KEYS: &[&str] = &[
 const CONFIG_TREES: &[&str] = &["models", "seeds", "snapshots", "tests", "data_tests"];
 const HOOK_KEYS: &[&str] = &["pre-hook", "post-hook", "pre_hook", "post_hook"];
 
-fn has_jinja(s: &str) -> bool {
+pub(super) fn has_jinja(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
@@ -55,24 +55,11 @@ pub fn render_document(
     if !doc_needs_render(doc) {
         return Ok(());
     }
-    let mut env = minijinja::Environment::new();
-    super::project_yml::add_env_var(&mut env);
-    let cli_vars = ctx.cli_vars.clone();
-    env.add_function(
-        "var",
-        move |name: String, rest: minijinja::value::Rest<minijinja::Value>| match cli_vars.get(&name) {
-            Some(v) => Ok(minijinja::Value::from_serialize(v)),
-            None => super::project_yml::passed_default(&rest).ok_or_else(|| {
-                minijinja::Error::new(
-                    minijinja::ErrorKind::UndefinedError,
-                    format!("required var `{name}` not found: in the project file only --vars are visible, as in dbt"),
-                )
-            }),
-        },
+    let env = environment(
+        ctx,
+        ctx.cli_vars.clone(),
+        "in the project file only --vars are visible, as in dbt",
     );
-    env.add_global("target", minijinja::Value::from_serialize(&ctx.target));
-    env.add_global("project_name", ctx.project_name.clone());
-    env.add_global("dbt_version", super::dbt_project::DBT_VERSION);
     let Value::Map(entries) = &mut doc.value else {
         return Ok(());
     };
@@ -87,13 +74,41 @@ pub fn render_document(
     Ok(())
 }
 
+/// The Jinja environment of a project or properties file: `var()` reads `vars`
+/// (`missing` says why one is not there), `env_var()`, `target`, `project_name`
+/// and `dbt_version`.
+pub(super) fn environment(
+    ctx: &YmlContext,
+    vars: BTreeMap<String, Json>,
+    missing: &'static str,
+) -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    super::project_yml::add_env_var(&mut env);
+    env.add_function(
+        "var",
+        move |name: String, rest: minijinja::value::Rest<minijinja::Value>| match vars.get(&name) {
+            Some(v) => Ok(minijinja::Value::from_serialize(v)),
+            None => super::project_yml::passed_default(&rest).ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::UndefinedError,
+                    format!("required var `{name}` not found: {missing}"),
+                )
+            }),
+        },
+    );
+    env.add_global("target", minijinja::Value::from_serialize(&ctx.target));
+    env.add_global("project_name", ctx.project_name.clone());
+    env.add_global("dbt_version", super::dbt_project::DBT_VERSION);
+    env
+}
+
 /// Whether the document holds Jinja rendered at load time.
 pub fn doc_needs_render(doc: &Node) -> bool {
     doc.entries()
         .any(|(k, _, v)| !LATE_KEYS.contains(&k) && needs_render(v))
 }
 
-fn needs_render(node: &Node) -> bool {
+pub(super) fn needs_render(node: &Node) -> bool {
     match &node.value {
         Value::Str(s) => has_jinja(s),
         Value::Seq(items) => items.iter().any(needs_render),
@@ -142,7 +157,10 @@ fn render_node(
 }
 
 /// dbt's native rendering (see the module doc).
-fn render_native(env: &minijinja::Environment<'_>, text: &str) -> Result<Json, minijinja::Error> {
+pub(super) fn render_native(
+    env: &minijinja::Environment<'_>,
+    text: &str,
+) -> Result<Json, minijinja::Error> {
     let trimmed = text.trim();
     if let Some(expr) = single_expression(trimmed) {
         let value = env.compile_expression(expr)?.eval(())?;
@@ -186,7 +204,7 @@ fn literal(s: &str) -> Json {
     Json::String(s.to_owned())
 }
 
-fn from_json(value: &Json, at: &Node) -> Value {
+pub(super) fn from_json(value: &Json, at: &Node) -> Value {
     let node = |v: &Json| Node {
         value: from_json(v, at),
         span: at.span.clone(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::introspect::Introspector;
 use super::parse::ParsedNode;
-use super::{NodeContext, Phase, Relation, RenderShared, Renderer};
+use super::{NodeContext, Phase, RenderShared, Renderer};
 use crate::diagnostics::{Diagnostic, SourceFile};
 
 /// One node's rendered SQL, before CTEs are injected.
@@ -26,7 +26,7 @@ pub struct RawSql {
 /// The `this`/`model`/`config` a node's compile render sees.
 pub fn node_context(renderer: &Renderer, node: &ParsedNode) -> NodeContext {
     let this = match &node.relation {
-        Some(r) => Relation::value(r.clone(), renderer.dialect),
+        Some(r) => renderer.relation_value(r),
         None => minijinja::Value::UNDEFINED,
     };
     NodeContext {

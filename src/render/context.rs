@@ -63,6 +63,18 @@ pub struct RenderShared {
     pub store_failures: bool,
     /// Every environment variable a render read (the parse cache depends on them).
     pub env_read: super::cache::EnvRead,
+    /// The database relations without one are printed with (DuckDB's catalog).
+    pub printed_database: Option<String>,
+}
+
+impl RenderShared {
+    /// A relation as templates see it, printed with its database.
+    pub fn relation_value(&self, relation: &RelationName) -> Value {
+        Relation::value(
+            super::with_database(relation, self.printed_database.as_deref()),
+            self.dialect,
+        )
+    }
 }
 
 impl RenderSession {
@@ -71,7 +83,7 @@ impl RenderSession {
     /// `render_limited` does (unit tests never set it: their inputs are CTEs).
     fn resolve(&self, resolved: &Resolved) -> Value {
         let relation = match resolved {
-            Resolved::Relation(r) => Relation::value(r.clone(), self.shared.dialect),
+            Resolved::Relation(r) => self.shared.relation_value(r),
             Resolved::Cte(cte) => {
                 self.record(|r| {
                     if !r.ephemerals.contains(cte) {
@@ -493,6 +505,9 @@ fn var_fn(state: &State, name: String, rest: Rest<Value>) -> Result<Value, Error
         None => &s.shared.vars,
     };
     match (vars.get(&name), default) {
+        (Some(Json::String(raw)), _) if raw.contains("{{") || raw.contains("{%") => {
+            render_var(state, &name, raw)
+        }
         (Some(v), _) => Ok(Value::from_serialize(v)),
         (None, Some(d)) => Ok(d),
         (None, None) => Err(Error::new(
@@ -503,6 +518,44 @@ fn var_fn(state: &State, name: String, rest: Rest<Value>) -> Result<Value, Error
             ),
         )),
     }
+}
+
+thread_local! {
+    /// How many var renders are in progress on this thread (a var's Jinja may read
+    /// other vars).
+    static VAR_RENDER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Deeper than this, a var's Jinja reads itself (directly or through others).
+const VAR_RENDER_LIMIT: usize = 16;
+
+/// A string var with Jinja is rendered where `var()` is called, in the caller's
+/// context, as dbt-core's `get_rendered_var` does: Fivetran's packages set
+/// `ticket: "{{ source('zendesk', 'ticket') }}"` and read `var('ticket')`.
+fn render_var(state: &State, name: &str, raw: &str) -> Result<Value, Error> {
+    let depth = VAR_RENDER_DEPTH.with(|d| d.get());
+    if depth >= VAR_RENDER_LIMIT {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("var `{name}` reads itself: its Jinja reads vars {VAR_RENDER_LIMIT} deep"),
+        ));
+    }
+    let ctx: BTreeMap<&str, Value> = macros::SHARED_CONTEXT
+        .iter()
+        .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
+        .collect();
+    VAR_RENDER_DEPTH.with(|d| d.set(depth + 1));
+    let rendered = state.env().render_str(raw, ctx);
+    VAR_RENDER_DEPTH.with(|d| d.set(depth));
+    rendered.map(Value::from).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "cannot render var `{name}` (`{raw}`): {}",
+                e.detail().unwrap_or("template error")
+            ),
+        )
+    })
 }
 
 fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {

@@ -31,7 +31,7 @@ pub use context::{Phase, Recorded, Relation, RenderSession, RenderShared, Resolv
 use introspect::Introspector;
 use macros::{MacroDef, MacroFn, MacroRegistry, OffsetMap, Origin};
 
-use crate::adapter::Dialect;
+use crate::adapter::{Dialect, RelationName};
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 use crate::project::{Project, WarehouseKind};
 
@@ -316,6 +316,25 @@ impl Renderer {
         }))
     }
 
+    /// The database a rendered relation without one is printed with: on DuckDB the
+    /// file's catalog, as dbt-duckdb prints `"catalog"."schema"."table"` (the
+    /// relation string lands in rows: dbt_utils' `_dbt_source_relation`). The
+    /// relations themselves stay written without it.
+    fn printed_database(&self) -> Option<String> {
+        match self.target.kind {
+            WarehouseKind::DuckDb => self.target.template_database.clone(),
+            _ => None,
+        }
+    }
+
+    /// A node's relation as templates see it (`this`, a tested model).
+    pub fn relation_value(&self, relation: &RelationName) -> Value {
+        Relation::value(
+            with_database(relation, self.printed_database().as_deref()),
+            self.dialect,
+        )
+    }
+
     /// The shared state for a set of renders.
     pub fn shared(
         &self,
@@ -348,6 +367,7 @@ impl Renderer {
             empty: false,
             store_failures: self.store_failures,
             env_read: Arc::clone(&self.env_read),
+            printed_database: self.printed_database(),
         }
     }
 
@@ -361,6 +381,7 @@ impl Renderer {
             value: phase == Phase::Compile,
             session: Arc::clone(&session),
         };
+        // Keep in step with CONTEXT_KEYS.
         BTreeMap::from([
             ("__sluice", Value::from_dyn_object(session)),
             ("this", node.this),
@@ -754,25 +775,13 @@ fn add_macro_files(
     }
 }
 
-/// The vars a node of project `name` sees, as dbt merges them (later wins): for
-/// each project in `layers` (the node's package, then the root project) its global
-/// vars and then those scoped to `name` (`vars: {name: {x: 1}}`); then `--vars`.
 fn project_vars(
     layers: &[&Project],
     name: &str,
     cli_vars: &BTreeMap<String, Json>,
 ) -> BTreeMap<String, Json> {
-    let mut vars = BTreeMap::new();
-    for p in layers {
-        let mut own = p.file.vars.clone();
-        let scoped = own.remove(name);
-        vars.extend(own);
-        if let Some(Json::Object(scoped)) = scoped {
-            vars.extend(scoped);
-        }
-    }
-    vars.extend(cli_vars.clone());
-    vars
+    let files: Vec<_> = layers.iter().map(|p| &p.file).collect();
+    crate::project::project_yml::merged_vars(&files, name, cli_vars)
 }
 
 fn is_relation_expression(s: &str) -> bool {
@@ -872,4 +881,15 @@ fn builds_incrementally(shared: &RenderShared, node: &NodeContext) -> bool {
             .ok()
             .and_then(|id| id.as_str().map(|id| shared.incremental.contains(id)))
             .unwrap_or(false)
+}
+
+/// `relation` with `database` filled in where it has none.
+pub(crate) fn with_database(relation: &RelationName, database: Option<&str>) -> RelationName {
+    match (&relation.database, database) {
+        (None, Some(db)) => RelationName {
+            database: Some(db.to_owned()),
+            ..relation.clone()
+        },
+        _ => relation.clone(),
+    }
 }

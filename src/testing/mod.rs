@@ -48,7 +48,7 @@ pub fn compile_generic(
         })?;
     let mut ephemerals = Vec::new();
     let mut model = match attached.map(|a| tested_relation(shared, a)) {
-        Some(Some(Resolved::Relation(relation))) => Relation::value(relation, renderer.dialect),
+        Some(Some(Resolved::Relation(relation))) => renderer.relation_value(&relation),
         // An ephemeral model is tested through its CTE, as dbt does.
         Some(Some(Resolved::Cte(cte))) => {
             ephemerals.push(cte.clone());

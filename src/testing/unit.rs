@@ -22,7 +22,7 @@ use crate::project::properties::{Rows, RowsDef, UnitTestDef};
 use crate::project::{Materialization, Project, SqlCheck};
 use crate::render::compile::render_with_ephemerals;
 use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType, UnitTestSpec};
-use crate::render::{NodeContext, Phase, Relation, RenderShared, Renderer, Resolved};
+use crate::render::{NodeContext, Phase, RenderShared, Renderer, Resolved};
 
 /// A unit test compiled to SQL, ready to run.
 #[derive(Debug)]
@@ -399,7 +399,23 @@ impl<'a> Scratch<'a> {
         dag: &'a Dag,
         shared: Arc<RenderShared>,
     ) -> Option<Scratch<'a>> {
-        let session = DuckDbAdapter::open_in_memory().ok()?.session().ok()?;
+        let mut session = DuckDbAdapter::open_in_memory().ok()?.session().ok()?;
+        // Rendered relations name the target's catalog (`"dev"."main"."x"`, as
+        // dbt-duckdb prints them): the scratch database answers to that name too.
+        if let Some(catalog) = shared
+            .printed_database
+            .as_deref()
+            .filter(|c| !c.eq_ignore_ascii_case("memory"))
+        {
+            let d = renderer.dialect;
+            let quoted = d.quote(catalog);
+            session
+                .execute_atomic(&[
+                    format!("attach ':memory:' as {quoted}"),
+                    format!("use {quoted}"),
+                ])
+                .ok()?;
+        }
         Some(Scratch {
             renderer,
             dag,
@@ -551,7 +567,7 @@ pub fn compile(
         .collect();
     let shared = Arc::new(shared);
     let this = match &model.relation {
-        Some(r) => Relation::value(r.clone(), renderer.dialect),
+        Some(r) => renderer.relation_value(r),
         None => Value::UNDEFINED,
     };
     let ctx = NodeContext {

@@ -18,6 +18,7 @@ const MODELS: &[&str] = &[
     "modules_datetime",
     "extra_args",
     "none_defaults",
+    "var_jinja",
 ];
 
 fn compiled(dir: &Path, model: &str) -> String {

@@ -179,7 +179,11 @@ fn a_seed_hook_is_a_warning_not_silence() {
     let dir = project_copy("packages");
     let path = dir.path().join("dbt_project.yml");
     let text = std::fs::read_to_string(&path).expect("read dbt_project.yml");
-    let text = format!("{text}\nseeds:\n  pkg_util:\n    +post-hook: \"select 1\"\n");
+    let text = text.replacen(
+        "\nseeds:\n",
+        "\nseeds:\n  pkg_util:\n    +post-hook: \"select 1\"\n",
+        1,
+    );
     std::fs::write(&path, text).expect("write dbt_project.yml");
     let out = build(dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
