@@ -932,11 +932,15 @@ impl Loaded {
                 .extend(w);
             Ok(c)
         };
+        let render_hooks = |session: &mut dyn adapter::Session, idx: NodeIndex, key: &str| {
+            compiler.render_hooks_now(&self.late, session, idx, key)
+        };
         let runner = materialize::DagRunner {
             dag: &self.dag,
             compiled,
             compile_unit_test: &compile_unit_test,
             compile_late: &compile_late,
+            render_hooks: &render_hooks,
             late: Default::default(),
             dialect: adapter.dialect(),
             run_dir: self.target_path().join("run").join(self.project.name()),

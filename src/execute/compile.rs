@@ -439,6 +439,23 @@ impl Compiler<'_> {
             c => Ok((c, warnings)),
         }
     }
+
+    /// Render a node's hooks of one kind (`pre-hook`/`post-hook`) on `session`,
+    /// now: their introspective calls (`adapter.drop_relation(this)`) act at the
+    /// moment the hook runs.
+    pub fn render_hooks_now(
+        &self,
+        late: &LateState,
+        session: &mut dyn Session,
+        idx: NodeIndex,
+        key: &str,
+    ) -> Result<Vec<String>, Diagnostic> {
+        let shared = late.shared.as_ref().unwrap_or(&self.shared);
+        let node = self.dag.node(idx);
+        super::introspect::with_session(session, self.renderer.dialect, |i| {
+            compile::render_hooks(self.renderer, shared, node, key, Some(i))
+        })
+    }
 }
 
 /// What `ref()` and `source()` resolve to for every node of the graph: a

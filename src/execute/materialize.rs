@@ -74,6 +74,11 @@ pub enum Compiled {
 pub type LateCompiler<'a> =
     dyn Fn(&mut dyn Session, NodeIndex) -> Result<Compiled, Diagnostic> + Sync + 'a;
 
+/// Renders a node's `pre-hook` or `post-hook` statements on the session it runs
+/// in, at the moment they run (a seed's: after the load for a post-hook).
+pub type HookRenderer<'a> =
+    dyn Fn(&mut dyn Session, NodeIndex, &str) -> Result<Vec<String>, Diagnostic> + Sync + 'a;
+
 /// Compiles a unit test against a live session: its inputs typed from the
 /// warehouse's relations.
 pub type UnitTestCompiler<'a> = dyn Fn(
@@ -325,6 +330,7 @@ pub struct DagRunner<'a> {
     pub compiled: &'a HashMap<NodeIndex, Compiled>,
     pub compile_unit_test: &'a UnitTestCompiler<'a>,
     pub compile_late: &'a LateCompiler<'a>,
+    pub render_hooks: &'a HookRenderer<'a>,
     /// What the late compiles produced, for the artifacts.
     pub late: std::sync::Mutex<Vec<(NodeIndex, Compiled)>>,
     pub dialect: &'static dyn Dialect,
@@ -447,6 +453,78 @@ impl DagRunner<'_> {
             let _ = std::fs::create_dir_all(dir);
         }
         let _ = std::fs::write(&path, statements.join(";\n\n") + ";\n");
+    }
+
+    /// A seed between its hooks, each rendered when it runs, as dbt's seed
+    /// materialization runs them: pre-hooks, the load, post-hooks.
+    fn run_seed_with_hooks(
+        &self,
+        session: &mut dyn Session,
+        idx: NodeIndex,
+        data: &SeedData,
+    ) -> NodeResult {
+        let node = self.dag.node(idx);
+        let (started, clock) = (Utc::now(), Instant::now());
+        if let Err(d) = self.run_hooks(session, idx, "pre-hook") {
+            return failed(node, d);
+        }
+        let loaded = self.run_seed(session, node, data);
+        if loaded.status != Status::Success {
+            return loaded;
+        }
+        match self.run_hooks(session, idx, "post-hook") {
+            Ok(()) => loaded,
+            Err(d) => {
+                let mut r = result(node, Status::Error, d.message.clone(), started, clock);
+                r.diagnostic = Some(d);
+                r
+            }
+        }
+    }
+
+    /// Render and run a node's hooks of one kind (`pre-hook`/`post-hook`).
+    fn run_hooks(
+        &self,
+        session: &mut dyn Session,
+        idx: NodeIndex,
+        key: &str,
+    ) -> Result<(), Diagnostic> {
+        let node = self.dag.node(idx);
+        if node.config.hooks(key).is_empty() {
+            return Ok(());
+        }
+        let statements = (self.render_hooks)(session, idx, key)?;
+        let statements: Vec<String> = statements
+            .into_iter()
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        session.execute_atomic(&statements).map_err(|e| {
+            // A hook may create or drop anything: what this run knows of the
+            // node's schema is stale.
+            if let Some(r) = &node.relation {
+                self.relations.forget_schema(r);
+            }
+            let at = node
+                .config
+                .span(key)
+                .cloned()
+                .unwrap_or_else(|| node.span.clone());
+            Diagnostic::error(format!(
+                "a {key} of {} `{}` failed in the warehouse: {}",
+                node.resource_type.as_str(),
+                node.name,
+                e.0
+            ))
+            .with_label(&at, "this hook")
+            .with_help(format!("fix the {key} and run again"))
+        })?;
+        if let Some(r) = &node.relation {
+            self.relations.forget_schema(r);
+        }
+        Ok(())
     }
 
     fn run_seed(
@@ -1120,7 +1198,9 @@ impl DagRunner<'_> {
     ) -> NodeResult {
         let node = self.dag.node(idx);
         match (node.resource_type, compiled) {
-            (ResourceType::Seed, Some(Compiled::Seed(data))) => self.run_seed(session, node, data),
+            (ResourceType::Seed, Some(Compiled::Seed(data))) => {
+                self.run_seed_with_hooks(session, idx, data)
+            }
             (
                 ResourceType::Model,
                 Some(Compiled::Sql {

@@ -71,14 +71,28 @@ pub fn render_node_with(
     )?;
     raw.sql = r.sql;
     raw.ephemerals = r.recorded.ephemerals;
-    for (key, out) in [
-        ("pre-hook", &mut raw.pre_hooks),
-        ("post-hook", &mut raw.post_hooks),
-    ] {
-        for hook in node.config.hooks(key) {
-            let rendered = renderer
+    raw.pre_hooks = render_hooks(renderer, shared, node, "pre-hook", introspector.clone())?;
+    raw.post_hooks = render_hooks(renderer, shared, node, "post-hook", introspector)?;
+    Ok(raw)
+}
+
+/// Render a node's `pre-hook` or `post-hook` (`key`) statements in its compile
+/// context; a seed's are rendered when they run, so a post-hook's
+/// `adapter.drop_relation(this)` sees the loaded table, as in dbt.
+pub fn render_hooks(
+    renderer: &Renderer,
+    shared: &Arc<RenderShared>,
+    node: &ParsedNode,
+    key: &str,
+    introspector: Option<Arc<dyn Introspector>>,
+) -> Result<Vec<String>, Diagnostic> {
+    node.config
+        .hooks(key)
+        .iter()
+        .map(|hook| {
+            renderer
                 .render_str_with(
-                    &hook,
+                    hook,
                     shared,
                     node_context(renderer, node),
                     introspector.clone(),
@@ -95,11 +109,9 @@ pub fn render_node_with(
                         e.detail().unwrap_or("template error")
                     ))
                     .with_label(&span, "this hook")
-                })?;
-            out.push(rendered);
-        }
-    }
-    Ok(raw)
+                })
+        })
+        .collect()
 }
 
 /// Render a model with the ephemeral models it reads inlined as CTEs;

@@ -251,6 +251,47 @@ impl Relation {
         }
     }
 
+    /// dbt's `incorporate(path={...}, type=...)`: a copy with other name parts or
+    /// another kind (`this.incorporate(type='table')` before `drop_relation`).
+    fn incorporate(&self, args: &[Value]) -> Result<Value, Error> {
+        let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+        let mut name = self.name.clone();
+        if let Some(path) = kwargs.get::<Option<Value>>("path")? {
+            for (key, slot) in [
+                ("schema", &mut name.schema),
+                ("identifier", &mut name.identifier),
+            ] {
+                if let Some(v) = path
+                    .get_attr(key)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                {
+                    *slot = v;
+                }
+            }
+            if let Ok(v) = path.get_attr("database") {
+                if !v.is_undefined() {
+                    name.database = v.as_str().map(str::to_owned);
+                }
+            }
+        }
+        let kind = match kwargs.get::<Option<String>>("type")? {
+            Some(t) => Some(RelationKind::from_table_type(&t)),
+            None => self.kind,
+        };
+        kwargs.assert_all_used()?;
+        Ok(match self.dialect {
+            Some(dialect) => Relation::with_kind(name, kind, dialect),
+            None => Value::from_object(Relation {
+                name,
+                rendered: self.rendered.clone(),
+                kind,
+                dialect: None,
+                printed: None,
+            }),
+        })
+    }
+
     /// `include(database=False, ...)`: the relation rendered without some parts.
     fn include(&self, args: &[Value]) -> Result<Value, Error> {
         let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
@@ -327,6 +368,7 @@ impl Object for Relation {
             }
             // sluice always quotes; the policy does not change the rendering.
             "quote" => Ok(Value::from_dyn_object(Arc::clone(self))),
+            "incorporate" => self.incorporate(args),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

@@ -789,6 +789,7 @@ pub fn adapter_method(
         "get_missing_columns" => get_missing_columns(state, dialect, args),
         "list_relations_without_caching" | "list_relations" => list_relations(state, dialect, args),
         "execute" => adapter_execute(state, args),
+        "drop_relation" => drop_relation(state, dialect, args),
         _ => return None,
     };
     Some(result)
@@ -950,6 +951,28 @@ fn list_relations(
             })
             .collect::<Vec<_>>(),
     ))
+}
+
+/// `adapter.drop_relation(relation)`: drops it if it exists (a table unless the
+/// relation says it is a view), as dbt's `drop_relation` macro does.
+fn drop_relation(
+    state: &State,
+    dialect: &'static dyn Dialect,
+    args: &[Value],
+) -> Result<Value, Error> {
+    let (relation,): (Value,) = from_args(args)?;
+    let name = relation_arg(&relation, "adapter.drop_relation")?;
+    let kind = relation
+        .downcast_object_ref::<Relation>()
+        .and_then(|r| r.kind)
+        .unwrap_or(RelationKind::Table);
+    let (_, access) = access(state, "adapter.drop_relation")?;
+    let Access::Live(i) = access else {
+        return Ok(Value::from(()));
+    };
+    i.run_query(&dialect.drop_relation(&name, kind))
+        .map_err(|e| warehouse_error("adapter.drop_relation", e))?;
+    Ok(Value::from(()))
 }
 
 /// `adapter.execute(sql, fetch=False)`: `(response, table)`.

@@ -1073,20 +1073,6 @@ fn seed_nodes(owner: Owner<'_>, renderer: &Renderer, shared: &Arc<RenderShared>,
             }
         };
         let span = Span::file_start(&seed.file);
-        for key in ["pre-hook", "post-hook"] {
-            if !config.hooks(key).is_empty() {
-                let at = config.span(key).cloned().unwrap_or_else(|| span.clone());
-                acc.warnings.push(
-                    Diagnostic::warning(format!(
-                        "seed `{}` has a {key}: sluice does not run seeds' hooks yet; it is ignored",
-                        seed.name
-                    ))
-                    .with_event(crate::diagnostics::event::UNSUPPORTED_CONFIG)
-                    .with_label(&at, "not run")
-                    .with_help("run the statement from a model's hook or an on-run-end hook"),
-                );
-            }
-        }
         acc.nodes.push(ParsedNode {
             constraints: Vec::new(),
             unique_id: owner.unique_id("seed", &seed.name),

@@ -184,7 +184,9 @@ fn a_seed_of_2000_columns_loads_in_seconds() {
     let took = started.elapsed();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        took < std::time::Duration::from_secs(5),
+        // One query per column took 30 s here; one for the table takes about one.
+        // The bound leaves room for a machine busy with other builds.
+        took < std::time::Duration::from_secs(15),
         "2,000 columns took {took:?}: inference must not query per column"
     );
     let types = query(

@@ -175,22 +175,24 @@ fn builds_what_dbt_core_builds_with_the_search_order_swapped() {
 }
 
 #[test]
-fn a_seed_hook_is_a_warning_not_silence() {
+fn seed_hooks_run_around_the_load() {
     let dir = project_copy("packages");
-    let path = dir.path().join("dbt_project.yml");
-    let text = std::fs::read_to_string(&path).expect("read dbt_project.yml");
-    let text = text.replacen(
-        "\nseeds:\n",
-        "\nseeds:\n  pkg_util:\n    +post-hook: \"select 1\"\n",
-        1,
+    build_ok(dir.path());
+    let db = dir.path().join("dev.duckdb");
+    assert_eq!(
+        query(&db, "select seed, phase from main.seed_hook_log"),
+        vec![vec!["raw_kinds".to_owned(), "post".to_owned()]]
     );
-    std::fs::write(&path, text).expect("write dbt_project.yml");
-    let out = build(dir.path());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("warning[UnsupportedConfigIgnored]")
-            && err.contains("seed `pkg_seed` has a post-hook"),
-        "{err}"
+    assert_eq!(
+        query(&db, "select count(*) from main.raw_kinds_copy"),
+        vec![vec!["2".to_owned()]]
+    );
+    // Its post-hook dropped it once loaded: rendered after the load, not before.
+    assert_eq!(
+        query(
+            &db,
+            "select count(*) from information_schema.tables where table_name = 'dropped_seed'"
+        ),
+        vec![vec!["0".to_owned()]]
     );
 }
