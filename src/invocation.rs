@@ -175,6 +175,7 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
         None => BTreeMap::new(),
     };
     let project = project::load(&opts.load_options(&cli_vars))?;
+    crate::output::project_log_dir(&project.file.log_path);
     let target_def = choose_target(&project, opts.target.as_deref())?;
     let target = target_info(&project, &target_def, opts.threads)?;
     let templates = crate::render::templates(&project);
@@ -244,7 +245,8 @@ pub fn load(opts: &Options, command: &str) -> Result<Loaded> {
 
 /// A fresh id for this invocation, a version-4 UUID as dbt writes.
 pub(crate) fn invocation_id() -> String {
-    adapter::auth::uuid_v4()
+    // One id per process, shared with the log events.
+    crate::output::invocation_id().to_owned()
 }
 
 impl Loaded {

@@ -1,8 +1,6 @@
 //! `sluice deps`: install the packages of packages.yml / dependencies.yml into
 //! packages-install-path and write package-lock.yml, as `dbt deps` does.
 
-use std::io::Write;
-
 use clap::Args;
 
 use super::{print_diagnostics, CommonArgs, Outcome};
@@ -25,9 +23,7 @@ struct Printer;
 
 impl Reporter for Printer {
     fn line(&mut self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
+        crate::output::progress(text);
     }
 
     fn warning(&mut self, d: Diagnostic) {

@@ -38,6 +38,15 @@ pub struct ListArgs {
     /// Only the metrics of this domain (`meta: {domain: ...}`)
     #[arg(long)]
     pub domain: Option<String>,
+    /// Output format: an aligned table, or a JSON array with one object per metric
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -150,6 +159,7 @@ fn list(args: &ListArgs) -> Result<Outcome, Diagnostics> {
         .to_vec(),
         rows: Vec::new(),
     };
+    let mut json = Vec::new();
     for m in catalog.metrics.values() {
         if args
             .domain
@@ -158,20 +168,30 @@ fn list(args: &ListArgs) -> Result<Outcome, Diagnostics> {
         {
             continue;
         }
-        let grains = catalog
-            .finest_grain(m)
-            .map_or_else(|| "-".to_owned(), |g| g.and_coarser().join(","));
+        let grains = catalog.finest_grain(m).map(|g| g.and_coarser());
+        let dimensions = catalog.allowed_dimensions(m);
+        let description = m
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        json.push(json!({
+            "name": m.name,
+            "label": m.label,
+            "type": m.kind.type_name(),
+            "domain": m.domain,
+            "grains": grains,
+            "dimensions": dimensions,
+            "description": description,
+        }));
         rows.rows.push(
             [
                 m.name.clone(),
                 m.kind.type_name().to_owned(),
                 m.domain.clone().unwrap_or_default(),
-                grains,
-                catalog.allowed_dimensions(m).join(","),
-                m.description
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                grains.map_or_else(|| "-".to_owned(), |g| g.join(",")),
+                dimensions.join(","),
+                description,
             ]
             .map(Some)
             .to_vec(),
@@ -193,7 +213,12 @@ fn list(args: &ListArgs) -> Result<Outcome, Diagnostics> {
         ))
         .into());
     }
-    crate::output::println(crate::execute::report::format_table(&rows).trim_end());
+    match args.format {
+        ListFormat::Table => crate::output::println(crate::output::table::plain(&rows).trim_end()),
+        ListFormat::Json => {
+            crate::output::println(&serde_json::to_string_pretty(&json).unwrap_or_default())
+        }
+    }
     Ok(Outcome::Success)
 }
 
@@ -261,7 +286,10 @@ fn query(args: &QueryArgs) -> Result<Outcome, Diagnostics> {
     }
     match args.format {
         Format::Table => {
-            crate::output::println(crate::execute::report::format_table(&rows).trim_end())
+            // Metric values are quantities: group their thousands even when whole;
+            // dimension columns (years, ids) stay as written.
+            let is_metric = |c: &str| request.metrics.iter().any(|m| m.text == c);
+            crate::output::println(crate::output::table::human(&rows, &is_metric).trim_end())
         }
         Format::Csv => crate::output::print(&to_csv(&rows)),
         Format::Json => crate::output::println(

@@ -16,14 +16,12 @@ mod show;
 mod source;
 mod warn_error;
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::execute::report::LogFormat;
 use crate::graph::select::IndirectSelection;
 use crate::invocation::Options;
 
@@ -34,8 +32,59 @@ use crate::invocation::Options;
     about = "A dbt-style SQL transformation compiler"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How sluice reports, as dbt's global flags (before or after the subcommand).
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Print only errors and what the command prints as its result (`ls`'s lines)
+    #[arg(short = 'q', long, global = true, env = "DBT_QUIET")]
+    pub quiet: bool,
+    /// The folder of the log file sluice.log [default: logs/ in the project]
+    #[arg(long, global = true, env = "DBT_LOG_PATH", value_name = "DIR")]
+    pub log_path: Option<PathBuf>,
+    /// Console output: text, debug (timestamped lines) or json (one event per line)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "DBT_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormatArg,
+    /// The log file's format [default: debug, as dbt's]
+    #[arg(long, global = true, value_enum, env = "DBT_LOG_FORMAT_FILE")]
+    pub log_format_file: Option<LogFormatArg>,
+}
+
+impl OutputArgs {
+    /// The reporter's settings; `project_dir` holds `logs/` unless --log-path says.
+    fn settings(&self, project_dir: Option<&std::path::Path>) -> crate::output::Settings {
+        let format = |f: LogFormatArg| match f {
+            LogFormatArg::Text => crate::output::Format::Text,
+            LogFormatArg::Debug => crate::output::Format::Debug,
+            LogFormatArg::Json => crate::output::Format::Json,
+        };
+        // No project folder (a mistyped --project-dir): no logs/ is made for it.
+        let log_dir = match &self.log_path {
+            Some(dir) => Some(crate::output::LogDir::Given(dir.clone())),
+            None => project_dir
+                .filter(|d| crate::project::has_project_file(d))
+                .map(|d| crate::output::LogDir::Project(d.join("logs"))),
+        };
+        crate::output::Settings {
+            quiet: self.quiet,
+            format: format(self.log_format),
+            log_dir,
+            file_format: self
+                .log_format_file
+                .map_or(crate::output::Format::Debug, format),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +153,7 @@ impl Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormatArg {
     Text,
+    Debug,
     Json,
 }
 
@@ -132,9 +182,6 @@ pub struct CommonArgs {
     /// How many nodes run at once (at least 1)
     #[arg(long, value_parser = positive_threads)]
     pub threads: Option<usize>,
-    /// Output format for logs
-    #[arg(long, value_enum, default_value = "text")]
-    pub log_format: LogFormatArg,
     /// Parse every file, ignoring the parse cache (target-path/partial_parse.bin)
     #[arg(long)]
     pub no_partial_parse: bool,
@@ -172,13 +219,6 @@ impl CommonArgs {
             .clone()
             .or_else(|| std::env::var_os("DBT_ENGINE_PROJECT_DIR").map(PathBuf::from))
             .unwrap_or_else(crate::project::discover_root)
-    }
-
-    pub fn log_format(&self) -> LogFormat {
-        match self.log_format {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        }
     }
 }
 
@@ -280,13 +320,9 @@ pub fn emit_warnings(warnings: &[Diagnostic]) -> Result<(), Diagnostics> {
     }
 }
 
-/// Print diagnostics to stderr (colour only on a terminal).
+/// Print diagnostics through the reporter (stderr, or JSON events).
 pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    let color = std::io::stderr().is_terminal();
-    let mut err = std::io::stderr().lock();
-    for d in diagnostics {
-        let _ = writeln!(err, "{}", d.render(color));
-    }
+    crate::output::diagnostics(diagnostics);
 }
 
 pub fn main() -> ExitCode {
@@ -298,11 +334,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let project_dir = cli.command.common().map(CommonArgs::project_dir);
+    crate::output::init(cli.output.settings(project_dir.as_deref()));
     if let Some(common) = cli.command.common() {
         match warn_error::policy(common) {
             Ok(policy) => crate::diagnostics::set_policy(policy),
             Err(d) => {
                 print_diagnostics(&[d]);
+                crate::output::finish();
                 return ExitCode::from(2);
             }
         }
@@ -326,14 +365,16 @@ pub fn main() -> ExitCode {
         Command::Source(args) => source::run(args),
         Command::RunOperation(args) => run_operation::run(args),
     };
-    match result {
+    let code = match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
         Err(diagnostics) => {
             print_diagnostics(&diagnostics.0);
             ExitCode::from(2)
         }
-    }
+    };
+    crate::output::finish();
+    code
 }
 
 /// `--threads`: a whole number of at least 1 (dbt-core crashes on 0 or less).

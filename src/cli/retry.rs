@@ -159,14 +159,7 @@ pub fn run(args: &RetryArgs) -> Result<Outcome, Diagnostics> {
         .iter()
         .filter_map(|id| loaded.dag.by_id.get(id).copied())
         .collect();
-    run::execute(
-        loaded,
-        &selected,
-        kind,
-        &repeat,
-        &Reporter::new(args.common.log_format()),
-        started,
-    )
+    run::execute(loaded, &selected, kind, &repeat, &Reporter::new(), started)
 }
 
 fn string_list(args: &Json, key: &str) -> Vec<String> {

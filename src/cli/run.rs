@@ -145,14 +145,7 @@ pub fn run(args: &RunArgs, kind: Kind) -> Result<Outcome, Diagnostics> {
         kind.types(),
         select.indirect(default),
     )?;
-    execute(
-        loaded,
-        &selected,
-        kind,
-        &repeat,
-        &Reporter::new(select.common.log_format()),
-        started,
-    )
+    execute(loaded, &selected, kind, &repeat, &Reporter::new(), started)
 }
 
 /// Compile and run `selected` (already restricted to the command's node types),
@@ -182,13 +175,18 @@ pub fn execute(
         .with_help("`sluice ls -s <selector>` shows what a selector selects")])?;
         return Ok(Outcome::Success);
     }
-    reporter.info(&format!(
-        "Running {} nodes on {} target `{}` with {} threads",
-        selected.len(),
-        loaded.renderer.target.kind.as_str(),
-        loaded.renderer.target.name,
-        loaded.renderer.target.threads.min(selected.len())
-    ));
+    let threads = loaded.renderer.target.threads.min(selected.len());
+    reporter.event(
+        "ConcurrencyLine",
+        &format!(
+            "Running {} nodes on {} target `{}` with {threads} threads",
+            selected.len(),
+            loaded.renderer.target.kind.as_str(),
+            loaded.renderer.target.name,
+        ),
+        serde_json::json!({"node_count": selected.len(), "num_threads": threads,
+            "target_name": loaded.renderer.target.name}),
+    );
     let results = loaded.execute(
         &selected,
         &compiled,
@@ -214,14 +212,26 @@ pub fn execute(
     // Warnings raised while running (a failed final checkpoint).
     emit_warnings(&loaded.warnings)?;
     for r in results.iter().filter(|r| r.status == Status::Fail) {
-        reporter.info(&format!("Failure in {}: {}", r.unique_id, r.message));
+        crate::output::info(
+            crate::output::Event::new(
+                "RunResultFailure",
+                crate::output::Level::Error,
+                format!("Failure in {}: {}", r.unique_id, r.message),
+            )
+            .with_data(serde_json::json!({"unique_id": r.unique_id, "msg": r.message})),
+        );
     }
-    reporter.info(&format!(
-        "Finished in {:.2}s. PASS={} WARN={warn} ERROR={error} FAIL={fail} SKIP={skip} TOTAL={}",
-        started.elapsed().as_secs_f64(),
-        ok + pass,
-        results.len()
-    ));
+    let seconds = started.elapsed().as_secs_f64();
+    reporter.event(
+        "StatsLine",
+        &format!(
+            "Finished in {seconds:.2}s. PASS={} WARN={warn} ERROR={error} FAIL={fail} SKIP={skip} TOTAL={}",
+            ok + pass,
+            results.len()
+        ),
+        serde_json::json!({"execution_time": seconds, "stats": {"pass": ok + pass, "warn": warn,
+            "error": error, "fail": fail, "skip": skip, "total": results.len()}}),
+    );
     if results.iter().any(|r| r.invalid_input) {
         return Err(Diagnostics(Vec::new()));
     }

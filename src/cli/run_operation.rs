@@ -39,7 +39,7 @@ pub fn run(a: &RunOperationArgs) -> Result<Outcome, Diagnostics> {
     loaded.write_manifest(&HashMap::new())?;
     match outcome.error {
         Some(d) => {
-            let reporter = Reporter::new(a.common.log_format());
+            let reporter = Reporter::new();
             reporter.info(&format!(
                 "Encountered an error while running operation `{}`",
                 a.macro_name

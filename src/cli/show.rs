@@ -52,7 +52,19 @@ pub fn run(args: &ShowArgs) -> Result<Outcome, Diagnostics> {
             args.limit
         ))
         .map_err(|e| Diagnostic::error(format!("{name} failed in the warehouse: {}", e.0)))?;
-    crate::output::print(&crate::execute::report::format_table(&rows));
+    // Integer columns stay as written (ids, years), as dbt's `show` leaves them.
+    let table = crate::output::table::human(&rows, &|_| false);
+    crate::output::result(
+        crate::output::Event::new(
+            "ShowNode",
+            crate::output::Level::Info,
+            table.trim_end().to_owned(),
+        )
+        .with_data(serde_json::json!({
+            "node_name": name, "preview": table, "is_inline": args.inline.is_some(),
+            "output_format": "text", "quiet": crate::output::quiet(),
+        })),
+    );
     Ok(Outcome::Success)
 }
 

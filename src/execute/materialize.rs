@@ -1143,7 +1143,7 @@ fn failure_report(
                     shown.to_string()
                 },
                 if shown == 1 { "" } else { "s" },
-                super::report::format_table(&rows).trim_end()
+                crate::output::table::plain(&rows).trim_end()
             ));
         }
         _ => {}

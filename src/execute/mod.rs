@@ -215,6 +215,7 @@ pub fn run(
     let wake = Condvar::new();
     let total = selected.len();
     let threads = threads.max(1).min(total.max(1));
+    crate::output::progress_start(total as u64);
 
     std::thread::scope(|scope| {
         for worker in 0..threads {
@@ -293,6 +294,7 @@ pub fn run(
             });
         }
     });
+    crate::output::progress_finish();
     let mut results = state
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())

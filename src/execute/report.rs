@@ -1,49 +1,35 @@
-//! Progress output as work proceeds: dbt's `3 of 42 OK created ... [OK in 0.12s]`
-//! lines, colour only on a terminal (anstream strips it when piped), or one JSON
-//! object per event with `--log-format json`.
-
-use std::sync::Mutex;
+//! Progress as work proceeds: dbt's `3 of 42 OK created ... [OK in 0.12s]` lines,
+//! each sent to [`crate::output`] as dbt's event (`LogModelResult`, ...) with its
+//! data, so `--log-format json` and the log file carry the same.
 
 use owo_colors::OwoColorize;
+use serde_json::json;
 
 use super::{NodeResult, Status};
 use crate::graph::Dag;
+use crate::output::{Event, Level};
 use crate::render::parse::ResourceType;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Prints progress; shared by the worker threads.
-pub struct Reporter {
-    pub format: LogFormat,
-    lock: Mutex<()>,
-}
+/// Says what the scheduler does, through [`crate::output`] (which decides text or
+/// JSON, quiet, the log file and the progress bar); shared by the worker threads.
+#[derive(Default)]
+pub struct Reporter;
 
 const LINE_WIDTH: usize = 80;
 
 impl Reporter {
-    pub fn new(format: LogFormat) -> Reporter {
-        Reporter {
-            format,
-            lock: Mutex::new(()),
-        }
+    pub fn new() -> Reporter {
+        Reporter
     }
 
-    /// A free-form line (headers, summaries).
+    /// A free-form line (headers, summaries): dbt's `Note`.
     pub fn info(&self, message: &str) {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        match self.format {
-            LogFormat::Text => {
-                crate::output::progress(message);
-            }
-            LogFormat::Json => {
-                let line = serde_json::json!({"level": "info", "msg": message});
-                crate::output::progress(&line.to_string());
-            }
-        }
+        crate::output::progress(message);
+    }
+
+    /// A line under dbt's event name (`ConcurrencyLine`, `StatsLine`) with its data.
+    pub fn event(&self, name: &'static str, message: &str, data: serde_json::Value) {
+        crate::output::info(Event::new(name, Level::Info, message).with_data(data));
     }
 
     pub fn node_finished(
@@ -55,23 +41,6 @@ impl Reporter {
         result: &NodeResult,
     ) {
         let node = dag.node(idx);
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.format == LogFormat::Json {
-            let line = serde_json::json!({
-                "level": if matches!(result.status, Status::Error | Status::Fail) { "error" } else { "info" },
-                "event": "node_finished",
-                "index": number,
-                "total": total,
-                "unique_id": result.unique_id,
-                "resource_type": node.resource_type.as_str(),
-                "status": result.status.as_str(),
-                "message": result.message,
-                "execution_time": result.execution_time,
-                "failures": result.failures,
-            });
-            crate::output::progress(&line.to_string());
-            return;
-        }
         let what = match (node.resource_type, result.status) {
             (ResourceType::Test, _)
                 if node.generic_test.as_ref().is_some_and(|t| t.is_assertion) =>
@@ -97,38 +66,74 @@ impl Reporter {
                 relation(node)
             ),
         };
-        crate::output::progress(&status_line(number, total, &what, result));
+        let name = match node.resource_type {
+            ResourceType::Test | ResourceType::UnitTest => "LogTestResult",
+            ResourceType::Seed => "LogSeedResult",
+            ResourceType::Snapshot => "LogSnapshotResult",
+            _ => "LogModelResult",
+        };
+        let data = json!({
+            "description": what,
+            "index": number,
+            "total": total,
+            "status": result.status.as_str(),
+            "execution_time": result.execution_time,
+            "failures": result.failures,
+            "message": result.message,
+            "node_info": {
+                "unique_id": result.unique_id,
+                "node_name": node.name,
+                "resource_type": node.resource_type.as_str(),
+                "materialized": node.materialized(),
+                "node_status": result.status.as_str(),
+                "node_relation": node.relation.as_ref().map(ToString::to_string),
+            },
+        });
+        let event = Event::new(
+            name,
+            level(result.status),
+            status_line(number, total, &what, result),
+        )
+        .with_data(data);
+        crate::output::info(event);
+        crate::output::progress_advance(&node.name);
     }
 
     /// `1 of 2 START hook: pkg.on-run-start.0 ..... [RUN]`, as dbt prints it.
     pub fn hook_started(&self, number: usize, total: usize, label: &str) {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.format == LogFormat::Json {
-            let line = serde_json::json!({"level": "info", "event": "hook_started",
-                "index": number, "total": total, "hook": label});
-            crate::output::progress(&line.to_string());
-            return;
-        }
         let head = dotted(&format!("{number} of {total} START hook: {label} "));
-        crate::output::progress(&format!("{head} [RUN]"));
+        self.event(
+            "LogHookStartLine",
+            &format!("{head} [RUN]"),
+            json!({"index": number, "total": total, "statement": label}),
+        );
     }
 
     /// `1 of 2 OK hook: pkg.on-run-start.0 ..... [OK in 0.03s]`.
     pub fn hook_finished(&self, number: usize, total: usize, label: &str, result: &NodeResult) {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.format == LogFormat::Json {
-            let line = serde_json::json!({
-                "level": if result.status == Status::Error { "error" } else { "info" },
-                "event": "hook_finished", "index": number, "total": total,
-                "unique_id": result.unique_id, "hook": label,
-                "status": result.status.as_str(), "message": result.message,
-                "execution_time": result.execution_time,
-            });
-            crate::output::progress(&line.to_string());
-            return;
-        }
         let what = format!("hook: {label}");
-        crate::output::progress(&status_line(number, total, &what, result));
+        let data = json!({
+            "index": number, "total": total, "statement": label,
+            "unique_id": result.unique_id, "status": result.status.as_str(),
+            "message": result.message, "execution_time": result.execution_time,
+        });
+        crate::output::info(
+            Event::new(
+                "LogHookEndLine",
+                level(result.status),
+                status_line(number, total, &what, result),
+            )
+            .with_data(data),
+        );
+    }
+}
+
+/// A result's log level, as dbt's: failures and errors are errors.
+fn level(status: Status) -> Level {
+    match status {
+        Status::Error | Status::Fail => Level::Error,
+        Status::Warn => Level::Warn,
+        _ => Level::Info,
     }
 }
 
@@ -171,36 +176,4 @@ fn relation(node: &crate::render::parse::ParsedNode) -> String {
     node.relation
         .as_ref()
         .map_or_else(|| node.name.clone(), ToString::to_string)
-}
-
-/// Rows as an aligned text table (for `show`).
-pub fn format_table(rows: &crate::adapter::Rows) -> String {
-    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".to_owned());
-    let mut widths: Vec<usize> = rows.columns.iter().map(|c| c.chars().count()).collect();
-    for r in &rows.rows {
-        for (i, v) in r.iter().enumerate() {
-            widths[i] = widths[i].max(cell(v).chars().count());
-        }
-    }
-    let line = |values: Vec<String>| -> String {
-        let cells: Vec<String> = values
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}", w = *w))
-            .collect();
-        format!("| {} |\n", cells.join(" | "))
-    };
-    let mut out = line(rows.columns.clone());
-    out.push_str(&format!(
-        "|{}|\n",
-        widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("|")
-    ));
-    for r in &rows.rows {
-        out.push_str(&line(r.iter().map(cell).collect()));
-    }
-    out
 }

@@ -80,8 +80,13 @@ impl LoadOptions {
 pub fn discover_root() -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     cwd.ancestors()
-        .find(|d| d.join(PROJECT_FILE).is_file() || d.join(DBT_PROJECT_FILE).is_file())
+        .find(|d| has_project_file(d))
         .map_or_else(|| cwd.clone(), Path::to_path_buf)
+}
+
+/// Does `dir` hold project.yml or dbt_project.yml?
+pub fn has_project_file(dir: &Path) -> bool {
+    dir.join(PROJECT_FILE).is_file() || dir.join(DBT_PROJECT_FILE).is_file()
 }
 
 /// A SQL or CSV file of the project: a model, seed, macro file or singular test.

@@ -634,7 +634,11 @@ fn log_fn(state: &State, msg: Value, info: Option<bool>, kwargs: Kwargs) -> Resu
         .map(|s| s.phase == Phase::Compile)
         .unwrap_or(false);
     if compiling && info {
-        crate::output::eprintln(&msg.to_string());
+        crate::output::note(crate::output::Event::new(
+            "JinjaLogInfo",
+            crate::output::Level::Info,
+            msg.to_string(),
+        ));
     }
     Ok(Value::from(""))
 }
@@ -780,9 +784,10 @@ impl Object for Exceptions {
                     WarningFate::Error => Err(Error::new(ErrorKind::InvalidOperation, msg)),
                     WarningFate::Silence => Ok(Value::from("")),
                     WarningFate::Warn => {
-                        crate::output::eprintln(&format!(
-                            "warning[{}]: {msg}",
-                            event::JINJA_LOG_WARNING
+                        crate::output::note(crate::output::Event::new(
+                            event::JINJA_LOG_WARNING,
+                            crate::output::Level::Warn,
+                            format!("warning[{}]: {msg}", event::JINJA_LOG_WARNING),
                         ));
                         Ok(Value::from(""))
                     }

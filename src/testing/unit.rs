@@ -682,7 +682,7 @@ pub fn diff_table(
             );
         }
     }
-    crate::execute::report::format_table(&rows)
+    crate::output::table::plain(&rows)
 }
 
 /// The diagnostic of a failed unit test.

@@ -18,10 +18,20 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(name)
 }
 
-/// The sluice binary, with no colour and no inherited secrets.
+/// The sluice binary, with no colour and no inherited secrets; its log file goes to
+/// a shared temp folder, not into the fixtures of the repository.
 pub fn sluice() -> Command {
     let mut cmd = Command::cargo_bin("sluice").expect("the sluice binary is built with the tests");
-    cmd.env("NO_COLOR", "1").env_remove("SLUICE_TEST_NEVER_SET");
+    cmd.env("NO_COLOR", "1")
+        .env(
+            "DBT_LOG_PATH",
+            std::env::temp_dir().join("sluice-test-logs"),
+        )
+        .env_remove("DBT_QUIET")
+        .env_remove("DBT_LOG_FORMAT")
+        .env_remove("DBT_LOG_FORMAT_FILE")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("SLUICE_TEST_NEVER_SET");
     cmd
 }
 

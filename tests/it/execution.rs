@@ -363,10 +363,12 @@ fn json_logs_have_one_event_per_node() {
         .collect();
     let finished: Vec<&serde_json::Value> = events
         .iter()
-        .filter(|e| e["event"] == "node_finished")
+        .filter(|e| e["info"]["name"] == "LogSeedResult")
         .collect();
     assert_eq!(finished.len(), 2);
-    assert!(finished.iter().all(|e| e["status"] == "success"));
+    assert!(finished
+        .iter()
+        .all(|e| e["data"]["node_info"]["node_status"] == "success"));
 }
 
 #[test]

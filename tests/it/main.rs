@@ -20,6 +20,7 @@ mod incremental;
 mod introspection;
 mod jinja_compat;
 mod operations;
+mod output;
 mod packages;
 mod partial_parse;
 mod scd_snapshots;

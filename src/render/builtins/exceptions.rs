@@ -2,7 +2,6 @@
 //! other raisers of dbt-core's `context/exceptions_jinja.py` packages call.
 
 use std::collections::{HashMap, HashSet};
-use std::io::IsTerminal;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use minijinja::value::{Object, Value};
@@ -53,7 +52,7 @@ impl Exceptions {
         if let Some(file) = self.files.get(&name) {
             d = d.with_label(&warn_span(file, msg), "exceptions.warn called here");
         }
-        eprint!("{}", d.render(std::io::stderr().is_terminal()));
+        crate::output::diagnostics(&[d]);
     }
 }
 

@@ -472,8 +472,8 @@ fn local_md5(value: String) -> String {
 }
 
 fn print_fn(msg: Value) -> Value {
-    // dbt's print() writes to stdout unless --quiet/--no-print.
-    println!("{msg}");
+    // dbt's print() writes to stdout even under --quiet (it is the user's own output).
+    crate::output::println(&msg.to_string());
     Value::from("")
 }
 
