@@ -54,17 +54,27 @@ pub fn run(args: &CleanArgs) -> Result<Outcome, Diagnostics> {
     ]
     .into_iter()
     .flatten()
-    .map(|p| normalize(&project.root.join(p)))
+    .map(|p| crate::confine::resolve(&normalize(&project.root.join(p))))
     .collect();
+    // Compared as they resolve, symlinks followed: a target path that is a
+    // symlink (or lies under one) is where it leads.
+    let resolved_root = crate::confine::resolve(&root);
     let databases = database_files(&project);
     for (path, span) in &targets {
         let label = |d: Diagnostic| match span {
             Some(s) => d.with_label(s, "listed here"),
             None => d,
         };
+        let resolved = crate::confine::resolve(path);
         // dbt clean removes any folder but the project's sources; removing the
         // project itself would take the sources with it.
-        if *path == root || sources.iter().any(|s| s == path || s.starts_with(path)) {
+        if *path == root
+            || resolved == resolved_root
+            || resolved_root.starts_with(&resolved)
+            || sources
+                .iter()
+                .any(|s| *s == resolved || s.starts_with(&resolved))
+        {
             errors.push(label(
                 Diagnostic::error(format!(
                     "sluice will not clean {}: it holds the project's sources",
@@ -83,6 +93,20 @@ pub fn run(args: &CleanArgs) -> Result<Outcome, Diagnostics> {
                     path.display()
                 ))
                 .with_help("pass --no-clean-project-files-only to remove it anyway, as dbt does"),
+            ));
+            continue;
+        }
+        if !resolved.starts_with(&resolved_root) && !args.no_clean_project_files_only {
+            errors.push(label(
+                Diagnostic::error(format!(
+                    "sluice will not clean {}: a symlink leads it out of the project, to {}",
+                    path.display(),
+                    resolved.display()
+                ))
+                .with_help(
+                    "remove the symlink, or pass --no-clean-project-files-only to delete \
+                     what it leads to, as dbt does",
+                ),
             ));
             continue;
         }
@@ -116,7 +140,9 @@ pub fn run(args: &CleanArgs) -> Result<Outcome, Diagnostics> {
     }
     for (path, _) in &targets {
         if path.exists() {
-            std::fs::remove_dir_all(path)
+            // The folder a symlink leads to (checked above), not the link: what
+            // dbt's rmtree would remove, had it not refused symlinks.
+            std::fs::remove_dir_all(crate::confine::resolve(path))
                 .map_err(|e| Diagnostic::error(format!("cannot remove {}: {e}", path.display())))?;
             crate::output::println(&format!("Removed {}", path.display()));
         } else {

@@ -326,6 +326,11 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
 }
 
 pub fn main() -> ExitCode {
+    crate::memory::set_budget();
+    crate::render::limits::with_big_stacks(run_cli)
+}
+
+fn run_cli() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -86,7 +86,7 @@ pub fn write_compiled_file(
     fresh: bool,
 ) -> Result<Arc<SourceFile>, Diagnostic> {
     let (path, file) = compiled_file(project, node, sql);
-    write_compiled(&path, &file, sql, fresh)?;
+    write_compiled(project.target_path(), &path, &file, sql, fresh)?;
     Ok(file)
 }
 
@@ -104,11 +104,21 @@ fn compiled_file(project: &Project, node: &ParsedNode, sql: &str) -> (PathBuf, A
 /// Write a compiled file atomically: a write that fails (a full disk) leaves the
 /// previous file, and no empty or temporary one.
 fn write_compiled(
+    target: &Path,
     path: &Path,
     file: &Arc<SourceFile>,
     sql: &str,
     fresh: bool,
 ) -> Result<(), Diagnostic> {
+    // A node's name is part of the path: it must not lead out of the target path.
+    crate::confine::check(target, path).map_err(|why| {
+        Diagnostic::error(format!(
+            "sluice will not write {}: {why}",
+            file.path.display()
+        ))
+        .with_label(&Span::file_start(file), "this compiled file")
+        .with_help("rename the node: a name holds no `/`, `\\` or `..`; or remove the symlink")
+    })?;
     // An unchanged file is left alone: reading it is cheaper than rewriting
     // it (no dirty pages, no journal), and its modification time stays.
     if !fresh && std::fs::read(path).is_ok_and(|old| old == sql.as_bytes()) {
@@ -193,7 +203,7 @@ impl Compiler<'_> {
         let (path, file) = compiled_file(self.project, node, &sql);
         // The file is written whatever the checks find (the user reads it to fix
         // the SQL); a failed write is reported once, beside the node's own error.
-        let written = write_compiled(&path, &file, &sql, fresh);
+        let written = write_compiled(self.project.target_path(), &path, &file, &sql, fresh);
         if node.resource_type == ResourceType::Model {
             if let Some(d) = statement_error(node, &sql, &file, self.renderer.dialect) {
                 return (Compiled::Failed(d), Vec::new(), written.err());

@@ -67,7 +67,9 @@ pub fn with_session<R>(
         dialect,
     });
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        // The warehouse's statements run here: DuckDB plans a long `union all`
+        // recursively, so this thread gets the big stack too.
+        crate::render::limits::spawn_scoped(scope, move || {
             while let Ok(job) = rx.recv() {
                 job(&mut *session);
             }

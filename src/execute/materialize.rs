@@ -448,11 +448,15 @@ impl DagRunner<'_> {
         } else {
             path
         };
+        // Run files are a record for the user; failing to write one must not fail
+        // the node, and one whose path would leave the target path is not written.
+        if crate::confine::check(&self.run_dir, &path).is_err() {
+            return;
+        }
         if let Some(dir) = path.parent() {
-            // Run files are a record for the user; failing to write one must not fail the node.
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::write(&path, statements.join(";\n\n") + ";\n");
+        let _ = crate::atomic_file::write(&path, (statements.join(";\n\n") + ";\n").as_bytes());
     }
 
     /// A seed between its hooks, each rendered when it runs, as dbt's seed

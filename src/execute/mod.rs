@@ -221,7 +221,8 @@ pub fn run(
         for worker in 0..threads {
             let state = &state;
             let wake = &wake;
-            scope.spawn(move || {
+            // Late nodes render and parse their SQL here: a big stack.
+            crate::render::limits::spawn_scoped(scope, move || {
                 let thread_id = format!("Thread-{} (worker)", worker + 1);
                 let mut session: Option<Box<dyn Session>> = None;
                 loop {

@@ -1024,7 +1024,9 @@ fn metric(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Metric, Diagno
 fn dashboard(entry: &Node, warnings: &mut Vec<Diagnostic>) -> Result<Dashboard, Diagnostic> {
     let entry = entry.expect_map("a dashboard")?;
     DASHBOARD_KEYS.check(entry, warnings)?;
-    let (name, _) = name_of(entry, "dashboard")?;
+    let (name, span) = name_of(entry, "dashboard")?;
+    // `metrics export` writes `<name>.json`.
+    crate::project::properties::check_node_name(&name, &span, "dashboard")?;
     let mut queries = Vec::new();
     for q in required(entry, "queries", "dashboard", "[{name: q, metrics: [mrr]}]")?
         .expect_seq("`queries`")?

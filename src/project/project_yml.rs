@@ -95,6 +95,10 @@ pub fn passed_default(rest: &[minijinja::Value]) -> Option<minijinja::Value> {
     rest.first().cloned()
 }
 
+/// Jinja instructions one YAML value's render may run (docs/limits.md: the
+/// same as a template's in the render stage).
+pub const YML_JINJA_FUEL: u64 = 50_000_000;
+
 /// `env_var(name, default)` and dbt's type filters (`as_number`, `as_bool`,
 /// `as_text`, `as_native`: in a single-field render they are identities).
 pub fn add_env_var(env: &mut minijinja::Environment<'_>) {
@@ -123,6 +127,7 @@ pub fn render_field(node: &Node, what: &str) -> Result<String, Diagnostic> {
         return Ok(text);
     }
     let mut env = minijinja::Environment::new();
+    env.set_fuel(Some(YML_JINJA_FUEL));
     add_env_var(&mut env);
     env.render_str(&text, ()).map_err(|e| {
         Diagnostic::error(e.detail().unwrap_or("cannot render this value").to_owned())

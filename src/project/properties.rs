@@ -546,7 +546,41 @@ pub(super) fn name_of<'a>(entry: &'a Node, what: &str) -> Result<(&'a str, &'a S
             .with_label(&entry.span, format!("this {what}"))
             .with_help("add `name: <name>` to the entry")
     })?;
-    Ok((node.expect_str("`name`")?, &node.span))
+    let name = node.expect_str("`name`")?;
+    // Columns and sources name warehouse objects, which quoting lets hold any
+    // character; the other entries name nodes, whose names become file names.
+    if !matches!(what, "column" | "source" | "source table") {
+        check_node_name(name, &node.span, what)?;
+    }
+    Ok((name, &node.span))
+}
+
+/// A node's name from YAML becomes part of a file name under the target path
+/// (`compiled/.../<name>.sql`): no path separator, no `..`, no NUL, not empty.
+pub fn check_node_name(name: &str, span: &Span, what: &str) -> Result<(), Diagnostic> {
+    let bad = if name.trim().is_empty() {
+        Some("is empty")
+    } else if name.contains(['/', '\\']) {
+        Some("contains a path separator")
+    } else if name.contains("..") {
+        Some("contains `..`")
+    } else if name.contains('\0') {
+        Some("contains a NUL character")
+    } else {
+        None
+    };
+    match bad {
+        None => Ok(()),
+        Some(why) => Err(Diagnostic::error(format!(
+            "the name of this {what}, `{}`, {why}",
+            name.escape_debug()
+        ))
+        .with_label(span, "not a valid name")
+        .with_help(
+            "a name becomes a file name under the target path: use letters, digits and \
+             underscores, e.g. `test_orders_total`",
+        )),
+    }
 }
 
 pub(super) fn config_block(
@@ -641,7 +675,11 @@ fn test_def(node: &Node, warnings: &mut Vec<Diagnostic>) -> Result<TestDef, Diag
                         .insert(ak.to_owned(), (av.to_json(), av.span.clone()));
                 }
             }
-            "name" => def.custom_name = Some(v.expect_str("`name`")?.to_owned()),
+            "name" => {
+                let name = v.expect_str("`name`")?;
+                check_node_name(name, &v.span, "data test")?;
+                def.custom_name = Some(name.to_owned());
+            }
             "description" => {}
             // Before dbt 1.10, config keys sat beside the arguments.
             "severity" | "where" | "limit" | "warn_if" | "error_if" | "tags" | "meta"

@@ -6,6 +6,7 @@
 //! with the `expect_*` helpers, which produce located diagnostics. Scalars follow the
 //! YAML 1.2 core schema (`true`, `null`, `1`, `1.5`; quoted scalars are strings).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -205,13 +206,36 @@ impl KeySet<'_> {
     }
 }
 
+/// The largest YAML file sluice reads (64 MiB): properties files are hand-written,
+/// and a bigger one is a mistake or an attack, not a project (docs/limits.md).
+pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+
+/// The most nodes a document may expand to, aliases counted at their full size
+/// (1,000,000): bounds "billion laughs" alias bombs (docs/limits.md).
+pub const MAX_EXPANDED_NODES: usize = 1_000_000;
+
+/// The deepest nesting of lists and mappings (256): sluice walks YAML trees
+/// recursively, so depth is bounded rather than the stack (docs/limits.md).
+pub const MAX_NESTING: usize = 256;
+
 /// Parse one YAML document. An empty file is an empty mapping.
 pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
+    if file.text.len() > MAX_DOCUMENT_BYTES {
+        return Err(Diagnostic::error(format!(
+            "{} is {} MiB, more than the {} MiB sluice reads from a YAML file",
+            file.path.display(),
+            file.text.len() >> 20,
+            MAX_DOCUMENT_BYTES >> 20
+        ))
+        .with_label(&Span::file_start(file), "in this file")
+        .with_help("split it into several properties files (see docs/limits.md)"));
+    }
     let mut builder = Builder {
         file,
         stack: Vec::new(),
         root: None,
-        anchors: Vec::new(),
+        anchors: HashMap::new(),
+        expanded: 0,
         error: None,
     };
     let mut parser = Parser::new_from_str(&file.text);
@@ -232,16 +256,30 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
     }))
 }
 
+/// A list or mapping being built: its items, where it starts, its anchor id and its
+/// size in nodes so far (itself included), which an alias to it counts again.
 enum Frame {
-    Seq(Vec<Node>, Span, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
+    Seq(Vec<Node>, Span, usize, usize),
+    /// Entries, the key waiting for its value, each key's index (duplicates are
+    /// found by hashing: a 100,000-key mapping loads in linear time).
+    Map(MapFrame, Span, usize, usize),
+}
+
+#[derive(Default)]
+struct MapFrame {
+    entries: Vec<(Node, Node)>,
+    pending_key: Option<Node>,
+    index: HashMap<String, usize>,
 }
 
 struct Builder<'a> {
     file: &'a Arc<SourceFile>,
     stack: Vec<Frame>,
     root: Option<Node>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes by id, with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes built so far, aliases counted at their full size.
+    expanded: usize,
     error: Option<Diagnostic>,
 }
 
@@ -251,38 +289,112 @@ impl Builder<'_> {
         Span::new(self.file, start, start + len)
     }
 
-    fn push_node(&mut self, node: Node, anchor: usize) {
+    /// Add a finished node of `size` nodes to its parent (or make it the root).
+    fn push_node(&mut self, node: Node, anchor: usize, size: usize) {
         if anchor > 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, pending_key, _, _)) => match pending_key.take() {
-                None => {
-                    if !matches!(node.value, Value::Str(_)) && self.error.is_none() {
-                        self.error = Some(
-                            Diagnostic::error("mapping keys must be strings")
-                                .with_label(&node.span, "this key is not a plain string"),
-                        );
-                    }
-                    let key = node.as_str().unwrap_or_default();
-                    if let Some((dup, _)) = entries.iter().find(|(k, _)| k.as_str() == Some(key)) {
-                        if self.error.is_none() {
+            Some(Frame::Seq(items, _, _, parent_size)) => {
+                *parent_size += size;
+                items.push(node);
+            }
+            Some(Frame::Map(map, _, _, parent_size)) => {
+                *parent_size += size;
+                match map.pending_key.take() {
+                    None => {
+                        if !matches!(node.value, Value::Str(_)) && self.error.is_none() {
                             self.error = Some(
-                                Diagnostic::error(format!("duplicate key `{key}`"))
-                                    .with_label(&node.span, "defined again here")
-                                    .with_label(&dup.span, "first defined here")
-                                    .with_help("remove one of the two entries"),
+                                Diagnostic::error("mapping keys must be strings")
+                                    .with_label(&node.span, "this key is not a plain string"),
                             );
                         }
+                        let key = node.as_str().unwrap_or_default().to_owned();
+                        let next = map.entries.len();
+                        if let Some(&first) = map.index.get(&key) {
+                            if self.error.is_none() {
+                                let mut d = Diagnostic::error(format!("duplicate key `{key}`"))
+                                    .with_label(&node.span, "defined again here");
+                                if let Some((dup, _)) = map.entries.get(first) {
+                                    d = d.with_label(&dup.span, "first defined here");
+                                }
+                                self.error = Some(d.with_help("remove one of the two entries"));
+                            }
+                        } else {
+                            map.index.insert(key, next);
+                        }
+                        map.pending_key = Some(node);
                     }
-                    *pending_key = Some(node);
+                    Some(key) => map.entries.push((key, node)),
                 }
-                Some(key) => entries.push((key, node)),
-            },
+            }
         }
     }
+
+    /// Count `size` more nodes; past [`MAX_EXPANDED_NODES`] the document is refused.
+    fn count(&mut self, size: usize, span: &Span) -> bool {
+        self.expanded = self.expanded.saturating_add(size);
+        if self.expanded <= MAX_EXPANDED_NODES {
+            return true;
+        }
+        self.error = Some(
+            Diagnostic::error(format!(
+                "this YAML document expands to more than {MAX_EXPANDED_NODES} nodes"
+            ))
+            .with_label(span, "the limit is passed here")
+            .with_help(
+                "aliases (`*name`) repeat what their anchor holds; nested aliases multiply: \
+                 write the values out, or split the file (see docs/limits.md)",
+            ),
+        );
+        false
+    }
+
+    /// Open a list or mapping; past [`MAX_NESTING`] levels the document is refused.
+    fn open(&mut self, frame: Frame, span: &Span) {
+        if self.stack.len() >= MAX_NESTING {
+            self.error = Some(
+                Diagnostic::error(format!(
+                    "this YAML document nests lists and mappings more than {MAX_NESTING} deep"
+                ))
+                .with_label(span, "the limit is passed here")
+                .with_help("flatten the structure (see docs/limits.md)"),
+            );
+            return;
+        }
+        self.stack.push(frame);
+    }
+}
+
+/// A mapping's entries with merge keys (`<<: *anchor`) resolved, as YAML 1.1
+/// does: the merged entries come first, and the mapping's own keys win.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    if !entries.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return entries;
+    }
+    let mut merged: Vec<Option<(Node, Node)>> = Vec::with_capacity(entries.len());
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (k, v) in entries {
+        if k.as_str() == Some("<<") {
+            if let Value::Map(inner) = v.value {
+                for (ik, iv) in inner {
+                    let key = ik.as_str().unwrap_or_default().to_owned();
+                    if let std::collections::hash_map::Entry::Vacant(e) = index.entry(key) {
+                        e.insert(merged.len());
+                        merged.push(Some((ik, iv)));
+                    }
+                }
+            }
+        } else {
+            let key = k.as_str().unwrap_or_default().to_owned();
+            if let Some(old) = index.insert(key, merged.len()) {
+                merged[old] = None;
+            }
+            merged.push(Some((k, v)));
+        }
+    }
+    merged.into_iter().flatten().collect()
 }
 
 fn plain_scalar(s: &str) -> Value {
@@ -309,6 +421,10 @@ fn plain_scalar(s: &str) -> Value {
 
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        // The first error is the document's: the rest of the events are not built.
+        if self.error.is_some() {
+            return;
+        }
         match event {
             Event::Scalar(text, style, anchor, _tag) => {
                 let (value, len) = match style {
@@ -320,63 +436,53 @@ impl MarkedEventReceiver for Builder<'_> {
                     _ => (Value::Str(text), 1),
                 };
                 let span = self.span_at(mark, len);
-                self.push_node(Node { value, span }, anchor);
+                if self.count(1, &span) {
+                    self.push_node(Node { value, span }, anchor, 1);
+                }
             }
             Event::SequenceStart(anchor, _) => {
                 let span = self.span_at(mark, 1);
-                self.stack.push(Frame::Seq(Vec::new(), span, anchor));
+                if self.count(1, &span) {
+                    self.open(Frame::Seq(Vec::new(), span.clone(), anchor, 1), &span);
+                }
             }
             Event::MappingStart(anchor, _) => {
                 let span = self.span_at(mark, 1);
-                self.stack.push(Frame::Map(Vec::new(), None, span, anchor));
+                if self.count(1, &span) {
+                    let frame = Frame::Map(MapFrame::default(), span.clone(), anchor, 1);
+                    self.open(frame, &span);
+                }
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
+                if let Some(Frame::Seq(items, span, anchor, size)) = self.stack.pop() {
                     let node = Node {
                         value: Value::Seq(items),
                         span,
                     };
-                    self.push_node(node, anchor);
+                    self.push_node(node, anchor, size);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map(entries, _, span, anchor)) = self.stack.pop() {
-                    // Merge keys (`<<: *anchor`) are resolved here, as YAML 1.1 does.
-                    let mut merged: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
-                    for (k, v) in entries {
-                        if k.as_str() == Some("<<") {
-                            if let Value::Map(inner) = v.value {
-                                for (ik, iv) in inner {
-                                    if !merged.iter().any(|(mk, _)| mk.as_str() == ik.as_str()) {
-                                        merged.push((ik, iv));
-                                    }
-                                }
-                            }
-                        } else {
-                            merged.retain(|(mk, _)| mk.as_str() != k.as_str());
-                            merged.push((k, v));
-                        }
-                    }
+                if let Some(Frame::Map(map, span, anchor, size)) = self.stack.pop() {
                     let node = Node {
-                        value: Value::Map(merged),
+                        value: Value::Map(merge_keys(map.entries)),
                         span,
                     };
-                    self.push_node(node, anchor);
+                    self.push_node(node, anchor, size);
                 }
             }
             Event::Alias(id) => {
-                let found = self
-                    .anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone());
                 let span = self.span_at(mark, 1);
-                let node = found.unwrap_or(Node {
-                    value: Value::Null,
-                    span,
-                });
-                self.push_node(node, 0);
+                let (node, size) = self.anchors.get(&id).cloned().unwrap_or((
+                    Node {
+                        value: Value::Null,
+                        span: span.clone(),
+                    },
+                    1,
+                ));
+                if self.count(size, &span) {
+                    self.push_node(node, 0, size);
+                }
             }
             _ => {}
         }

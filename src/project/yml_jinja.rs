@@ -83,6 +83,7 @@ pub(super) fn environment(
     missing: &'static str,
 ) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
+    env.set_fuel(Some(super::project_yml::YML_JINJA_FUEL));
     super::project_yml::add_env_var(&mut env);
     env.add_function(
         "var",

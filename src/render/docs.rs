@@ -108,6 +108,7 @@ fn render(table: &Arc<Table>, text: &str) -> Result<(String, Vec<String>), Resul
     let used: Arc<Mutex<Vec<String>>> = Arc::default();
     let missing: Arc<Mutex<Option<Missing>>> = Arc::default();
     let mut env = Environment::new();
+    env.set_fuel(Some(super::limits::TEMPLATE_FUEL));
     {
         let used = Arc::clone(&used);
         let missing = Arc::clone(&missing);

@@ -69,6 +69,7 @@ fn text_args(what: &str, args: &[Value]) -> Result<Vec<String>, Error> {
 fn calls(text: &str) -> Result<Vec<Call>, String> {
     let found: Arc<Mutex<Vec<Call>>> = Arc::default();
     let mut env = Environment::new();
+    env.set_fuel(Some(super::limits::TEMPLATE_FUEL));
     let sink = Arc::clone(&found);
     env.add_function("ref", move |args: Rest<Value>, kwargs: Kwargs| {
         let version = super::context::ref_version(&kwargs)?;

@@ -516,6 +516,7 @@ fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value
     if matches!(def.origin, Origin::Project) {
         super::context::record_macro(state, &def.name);
     }
+    let _call = super::limits::enter_macro(&def.name)?;
     let template = state.env().get_template(&def.template)?;
     let mut ctx: HashMap<&str, Value> = SHARED_CONTEXT
         .iter()
@@ -539,6 +540,7 @@ fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value
     RETURN_SLOTS.with(|s| s.borrow_mut().push(None));
     let result = callable.call(macro_state, &args);
     let returned = RETURN_SLOTS.with(|s| s.borrow_mut().pop()).flatten();
+    super::limits::charge(macro_state)?;
     match (returned, result) {
         (Some(value), _) => Ok(value),
         (None, Ok(output)) => Ok(output),

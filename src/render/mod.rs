@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod docs;
 pub mod exposures;
 pub mod introspect;
+pub mod limits;
 pub mod macros;
 pub mod parse;
 pub mod python;
@@ -212,6 +213,7 @@ impl Renderer {
         env.set_keep_trailing_newline(true);
         minijinja_contrib::add_to_environment(&mut env);
         builtins::install(&mut env);
+        limits::configure(&mut env);
 
         let mut registry = MacroRegistry {
             project_name: project.name().to_owned(),
@@ -508,10 +510,22 @@ impl Renderer {
         };
         let ctx = self.context(session, node);
         let session_value = ctx["__sluice"].clone();
-        let sql = tmpl.render(&ctx).map_err(|e| match e.name() {
-            Some(name) if name == template && own_file => self.located(&e, file, offsets.as_ref()),
-            _ => self.error(&e),
-        });
+        limits::start_node();
+        let _rendering = crate::memory::rendering(&file.path);
+        let mut out = limits::BoundedOutput::default();
+        let sql = match tmpl.render_captured_to(&ctx, &mut out) {
+            // minijinja writes whole `str`s, so the bytes are UTF-8.
+            Ok(_) => Ok(String::from_utf8(out.text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+            Err(_) if out.overflowed => Err(jinja_diagnostic(file, None, &limits::output_error())
+                .with_label(&Span::file_start(file), "rendering this file")),
+            Err(e) => Err(match e.name() {
+                Some(name) if name == template && own_file => {
+                    self.located(&e, file, offsets.as_ref())
+                }
+                _ => self.error(&e),
+            }),
+        };
         let recorded = session_value
             .downcast_object_ref::<RenderSession>()
             .map(RenderSession::take_recorded)
@@ -839,7 +853,11 @@ pub fn jinja_diagnostic(
                     .to_owned(),
             ),
         ),
-        _ => (detail.clone().unwrap_or_else(|| e.kind().to_string()), None),
+        K::OutOfFuel => (limits::out_of_fuel_message(), limits::help(e)),
+        _ => (
+            detail.clone().unwrap_or_else(|| e.kind().to_string()),
+            limits::help(e),
+        ),
     };
     let mut d = Diagnostic::error(message);
     let span = match (e.range(), e.line()) {

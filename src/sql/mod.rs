@@ -88,12 +88,35 @@ impl ForeignFinder<'_> {
     }
 }
 
+/// How deep SQL may nest (subqueries, parenthesised expressions, function calls)
+/// for the check to parse it (docs/limits.md). A long flat `union all` is not
+/// nesting: sqlparser reads its branches in a loop.
+pub const MAX_SQL_NESTING: usize = 256;
+
 /// Parse `sql` with the dialect's parser; return the problems found.
 pub fn check(sql: &str, dialect: &dyn Dialect) -> Vec<SqlProblem> {
     let parser_dialect = dialect.parser_dialect();
-    let statements: Vec<Statement> = match Parser::parse_sql(parser_dialect.as_ref(), sql) {
-        Ok(s) => s,
-        Err(e) => {
+    let parsed = Parser::new(parser_dialect.as_ref())
+        .with_recursion_limit(MAX_SQL_NESTING)
+        .try_with_sql(sql)
+        .map(|mut parser| (parser.parse_statements(), parser));
+    let statements: Vec<Statement> = match parsed {
+        Ok((Ok(s), _)) => s,
+        Ok((Err(sqlparser::parser::ParserError::RecursionLimitExceeded), parser)) => {
+            // The error has no location: the token the parser stopped at has.
+            let at = parser.peek_token().span.start;
+            return vec![SqlProblem {
+                message: format!("the SQL nests more than {MAX_SQL_NESTING} levels deep"),
+                line: at.line as usize,
+                column: at.column as usize,
+                help: Some(
+                    "this is sluice's limit on SQL nesting (docs/limits.md): flatten the \
+                     subqueries or parentheses, e.g. into CTEs"
+                        .to_owned(),
+                ),
+            }];
+        }
+        Ok((Err(e), _)) | Err(e) => {
             let msg = e.to_string();
             let (line, column) = location_in(&msg);
             let message = msg

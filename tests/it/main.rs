@@ -19,6 +19,7 @@ mod gtm;
 mod incremental;
 mod introspection;
 mod jinja_compat;
+mod limits;
 mod operations;
 mod output;
 mod packages;

@@ -335,6 +335,11 @@ pub fn unknown_method_callback(
     method: &str,
     args: &[Value],
 ) -> Result<Value, Error> {
+    if let (Some(s), "replace", [from, to, ..]) = (value.as_str(), method, args) {
+        if let (Some(from), Some(to)) = (from.as_str(), to.as_str()) {
+            crate::render::limits::check_replace(s, from, to)?;
+        }
+    }
     match minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args) {
         Err(e) if e.kind() == ErrorKind::UnknownMethod => {}
         other => return other,
@@ -381,6 +386,7 @@ pub fn install(env: &mut Environment<'static>) {
     env.add_function(super::rewrite::DICT_FN, dict_fn);
     env.add_function(super::rewrite::MUT_FN, mutable);
     env.set_unknown_method_callback(unknown_method_callback);
+    env.add_filter("replace", crate::render::limits::replace_filter);
 }
 
 /// Python's `repr` of a template value, as dbt prints a list or dict.
