@@ -179,17 +179,31 @@ pub fn spawn_scoped<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, f:
 where
     F: FnOnce() + Send + 'scope,
 {
+    spawn_scoped_named(scope, None, f)
+}
+
+/// [`spawn_scoped`] with a thread name (the logs name the command's thread
+/// `MainThread`, as dbt's do).
+fn spawn_scoped_named<'scope, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: Option<&str>,
+    f: F,
+) where
+    F: FnOnce() + Send + 'scope,
+{
     let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
     let take =
         |slot: &std::sync::Mutex<Option<F>>| slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     let first = std::sync::Arc::clone(&slot);
-    let spawned = std::thread::Builder::new()
-        .stack_size(THREAD_STACK_BYTES)
-        .spawn_scoped(scope, move || {
-            if let Some(f) = take(&first) {
-                f();
-            }
-        });
+    let mut builder = std::thread::Builder::new().stack_size(THREAD_STACK_BYTES);
+    if let Some(name) = name {
+        builder = builder.name(name.to_owned());
+    }
+    let spawned = builder.spawn_scoped(scope, move || {
+        if let Some(f) = take(&first) {
+            f();
+        }
+    });
     if spawned.is_err() {
         scope.spawn(move || {
             if let Some(f) = take(&slot) {
@@ -207,7 +221,8 @@ pub fn with_big_stacks<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         .stack_size(THREAD_STACK_BYTES)
         .build_global();
     let mut result = None;
-    std::thread::scope(|scope| spawn_scoped(scope, || result = Some(f())));
+    // Named as the thread it stands in for: the output names it `MainThread`.
+    std::thread::scope(|scope| spawn_scoped_named(scope, Some("main"), || result = Some(f())));
     match result {
         Some(r) => r,
         // The thread panicked: its message is printed; end as Rust does.

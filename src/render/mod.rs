@@ -383,7 +383,6 @@ impl Renderer {
             value: phase == Phase::Compile,
             session: Arc::clone(&session),
         };
-        // Keep in step with CONTEXT_KEYS.
         BTreeMap::from([
             ("__sluice", Value::from_dyn_object(session)),
             ("this", node.this),
@@ -789,6 +788,7 @@ fn add_macro_files(
     }
 }
 
+/// The vars a node of project `name` sees ([`crate::project::project_yml::merged_vars`]).
 fn project_vars(
     layers: &[&Project],
     name: &str,
