@@ -166,11 +166,7 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
     }
     let mut declared = Vec::new();
     if let Some(types) = node.config.get("column_types") {
-        let span = node
-            .config
-            .span("column_types")
-            .cloned()
-            .unwrap_or_else(|| node.span.clone());
+        let span = node.config_span("column_types");
         let map = types.as_object().ok_or_else(|| {
             Diagnostic::error("`column_types` must map column names to types")
                 .with_label(&span, "expected a mapping")
@@ -505,30 +501,22 @@ impl DagRunner<'_> {
         if statements.is_empty() {
             return Ok(());
         }
-        session.execute_atomic(&statements).map_err(|e| {
-            // A hook may create or drop anything: what this run knows of the
-            // node's schema is stale.
-            if let Some(r) = &node.relation {
-                self.relations.forget_schema(r);
-            }
-            let at = node
-                .config
-                .span(key)
-                .cloned()
-                .unwrap_or_else(|| node.span.clone());
+        let ran = session.execute_atomic(&statements);
+        // A hook may create or drop anything, whether or not it failed: what
+        // this run knows of the node's schema is stale.
+        if let Some(r) = &node.relation {
+            self.relations.forget_schema(r);
+        }
+        ran.map_err(|e| {
             Diagnostic::error(format!(
                 "a {key} of {} `{}` failed in the warehouse: {}",
                 node.resource_type.as_str(),
                 node.name,
                 e.0
             ))
-            .with_label(&at, "this hook")
+            .with_label(&node.config_span(key), "this hook")
             .with_help(format!("fix the {key} and run again"))
-        })?;
-        if let Some(r) = &node.relation {
-            self.relations.forget_schema(r);
-        }
-        Ok(())
+        })
     }
 
     fn run_seed(

@@ -98,17 +98,12 @@ pub fn render_hooks(
                     introspector.clone(),
                 )
                 .map_err(|e| {
-                    let span = node
-                        .config
-                        .span(key)
-                        .cloned()
-                        .unwrap_or_else(|| node.span.clone());
                     Diagnostic::error(format!(
                         "cannot render a {key} of `{}`: {}",
                         node.name,
                         e.detail().unwrap_or("template error")
                     ))
-                    .with_label(&span, "this hook")
+                    .with_label(&node.config_span(key), "this hook")
                 })
         })
         .collect()

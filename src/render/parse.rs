@@ -168,6 +168,14 @@ pub struct UnitTestSpec {
 }
 
 impl ParsedNode {
+    /// Where config `key` is set, else the node itself (for a located error).
+    pub fn config_span(&self, key: &str) -> Span {
+        self.config
+            .span(key)
+            .cloned()
+            .unwrap_or_else(|| self.span.clone())
+    }
+
     /// The package (the root project or an installed package) the node belongs
     /// to: the second part of its unique id (`model.<package>.<name>`).
     pub fn package_name(&self) -> &str {
