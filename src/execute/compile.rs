@@ -145,11 +145,10 @@ fn write_compiled(
 /// A model that compiles to no statement or to several: its located error.
 fn statement_error(
     node: &ParsedNode,
-    sql: &str,
+    tokens: &sql::Tokens,
     compiled: &Arc<SourceFile>,
-    dialect: &dyn crate::adapter::Dialect,
 ) -> Option<Diagnostic> {
-    match sql::statement_count(sql, dialect) {
+    match sql::count_statements(tokens) {
         sql::StatementCount::One => None,
         sql::StatementCount::Empty => Some(
             Diagnostic::error(format!(
@@ -204,16 +203,22 @@ impl Compiler<'_> {
         // The file is written whatever the checks find (the user reads it to fix
         // the SQL); a failed write is reported once, beside the node's own error.
         let written = write_compiled(self.project.target_path(), &path, &file, &sql, fresh);
-        if node.resource_type == ResourceType::Model {
-            if let Some(d) = statement_error(node, &sql, &file, self.renderer.dialect) {
+        let is_model = node.resource_type == ResourceType::Model;
+        let mut warns = Vec::new();
+        if !is_model && node.sql_check == SqlCheck::Off {
+            return self.compiled(node, raw, sql, file, warns, written);
+        }
+        // Tokenized once, for the statement count and the check alike.
+        let tokens = sql::tokenize(&sql, self.renderer.dialect);
+        if is_model {
+            if let Some(d) = statement_error(node, &tokens, &file) {
                 return (Compiled::Failed(d), Vec::new(), written.err());
             }
         }
-        let mut warns = Vec::new();
         if node.sql_check != SqlCheck::Off {
             let warn = node.sql_check == SqlCheck::Warn;
             let mut errs = Vec::new();
-            for p in sql::check(&sql, self.renderer.dialect) {
+            for p in sql::check_tokens(&sql, tokens, self.renderer.dialect) {
                 let d = sql::diagnostic(&p, &node.name, &file, warn).with_note(format!(
                     "compiled from {}",
                     node.original_file_path.display()
@@ -232,6 +237,19 @@ impl Compiler<'_> {
                 return (Compiled::Failed(first), warns, written.err());
             }
         }
+        self.compiled(node, raw, sql, file, warns, written)
+    }
+
+    /// A checked node's compiled form, unless writing its file failed.
+    fn compiled(
+        &self,
+        node: &ParsedNode,
+        raw: RawSql,
+        sql: String,
+        file: Arc<SourceFile>,
+        warns: Vec<Diagnostic>,
+        written: Result<(), Diagnostic>,
+    ) -> (Compiled, Vec<Diagnostic>, Option<Diagnostic>) {
         if let Err(e) = written {
             return (Compiled::Failed(e.clone()), warns, Some(e));
         }

@@ -10,7 +10,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use sqlparser::ast::{CastKind, DataType, Expr, Statement, Visit, Visitor};
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError};
 
 use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, SourceFile, Span};
@@ -93,16 +94,38 @@ impl ForeignFinder<'_> {
 /// nesting: sqlparser reads its branches in a loop.
 pub const MAX_SQL_NESTING: usize = 256;
 
+/// Compiled SQL read into tokens once: the statement count and the check both
+/// need them, and tokenizing is as costly as parsing.
+pub struct Tokens(Result<Vec<TokenWithSpan>, TokenizerError>);
+
+/// Tokenize `sql` with the dialect's tokenizer (as sqlparser's `try_with_sql` does).
+pub fn tokenize(sql: &str, dialect: &dyn Dialect) -> Tokens {
+    let parser_dialect = dialect.parser_dialect();
+    // Room for the tokens of typical SQL (a token per 3 bytes or so, whitespace
+    // included) up front: growing a vector of tokens copies them each time.
+    let mut tokens = Vec::with_capacity(sql.len() / 3 + 16);
+    let tokenized =
+        Tokenizer::new(parser_dialect.as_ref(), sql).tokenize_with_location_into_buf(&mut tokens);
+    Tokens(tokenized.map(|()| tokens))
+}
+
 /// Parse `sql` with the dialect's parser; return the problems found.
 pub fn check(sql: &str, dialect: &dyn Dialect) -> Vec<SqlProblem> {
+    check_tokens(sql, tokenize(sql, dialect), dialect)
+}
+
+/// [`check`] on SQL already tokenized by [`tokenize`].
+pub fn check_tokens(sql: &str, tokens: Tokens, dialect: &dyn Dialect) -> Vec<SqlProblem> {
     let parser_dialect = dialect.parser_dialect();
-    let parsed = Parser::new(parser_dialect.as_ref())
-        .with_recursion_limit(MAX_SQL_NESTING)
-        .try_with_sql(sql)
-        .map(|mut parser| (parser.parse_statements(), parser));
+    let parsed = tokens.0.map_err(ParserError::from).map(|tokens| {
+        let mut parser = Parser::new(parser_dialect.as_ref())
+            .with_recursion_limit(MAX_SQL_NESTING)
+            .with_tokens_with_locations(tokens);
+        (parser.parse_statements(), parser)
+    });
     let statements: Vec<Statement> = match parsed {
         Ok((Ok(s), _)) => s,
-        Ok((Err(sqlparser::parser::ParserError::RecursionLimitExceeded), parser)) => {
+        Ok((Err(ParserError::RecursionLimitExceeded), parser)) => {
             // The error has no location: the token the parser stopped at has.
             let at = parser.peek_token().span.start;
             return vec![SqlProblem {
@@ -172,9 +195,12 @@ pub enum StatementCount {
 }
 
 pub fn statement_count(sql: &str, dialect: &dyn Dialect) -> StatementCount {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let parser_dialect = dialect.parser_dialect();
-    let Ok(tokens) = Tokenizer::new(parser_dialect.as_ref(), sql).tokenize_with_location() else {
+    count_statements(&tokenize(sql, dialect))
+}
+
+/// [`statement_count`] of SQL already tokenized by [`tokenize`].
+pub fn count_statements(tokens: &Tokens) -> StatementCount {
+    let Ok(tokens) = &tokens.0 else {
         return StatementCount::One;
     };
     let mut seen_code = false;
