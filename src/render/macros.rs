@@ -482,6 +482,29 @@ pub const SHARED_CONTEXT: &[&str] = &[
     "database_schemas",
 ];
 
+/// The context a macro's template runs in: the caller's [`SHARED_CONTEXT`] names.
+/// A macro call is hot and the names are few: searched in a list, they need no
+/// map built (and hashed) per call, nor serialised into one.
+#[derive(Debug)]
+struct MacroContext(Vec<(&'static str, Value)>);
+
+impl Object for MacroContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.0.iter().map(|(k, _)| Value::from(*k)).collect())
+    }
+}
+
 /// A callable macro value: resolves its template and runs it with the caller's context.
 #[derive(Debug)]
 pub struct MacroFn {
@@ -518,18 +541,18 @@ fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value
     }
     let _call = super::limits::enter_macro(&def.name)?;
     let template = state.env().get_template(&def.template)?;
-    let mut ctx: HashMap<&str, Value> = SHARED_CONTEXT
+    let mut ctx: Vec<(&'static str, Value)> = SHARED_CONTEXT
         .iter()
         .filter_map(|k| state.lookup(k).map(|v| (*k, v)))
         .collect();
     let mut args = std::borrow::Cow::Borrowed(args);
     if let Some(params) = &def.extra_args {
         let (declared, kwargs, varargs) = extra_args(params, &args)?;
-        ctx.insert("kwargs", kwargs);
-        ctx.insert("varargs", varargs);
+        ctx.push(("kwargs", kwargs));
+        ctx.push(("varargs", varargs));
         args = std::borrow::Cow::Owned(declared);
     }
-    let captured = template.render_captured(ctx)?;
+    let captured = template.render_captured(Value::from_object(MacroContext(ctx)))?;
     let macro_state = captured.state();
     let callable = macro_state.lookup(&def.internal).ok_or_else(|| {
         Error::new(
