@@ -21,7 +21,7 @@ pub mod python;
 pub mod versions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, UndefinedBehavior};
@@ -57,6 +57,20 @@ struct TemplateSource<'a> {
     text: Option<&'a str>,
     file: &'a Arc<SourceFile>,
     offsets: Option<OffsetMap>,
+    /// Where the rewritten `text` is kept between renders (a node is rendered at
+    /// parse and again at compile), if anywhere.
+    rewritten: Option<&'a Rewritten>,
+}
+
+/// A template's text after [`builtins::rewrite::rewrite`] (`None`: unchanged).
+type Rewritten = OnceLock<Option<(String, OffsetMap)>>;
+
+/// A node template's source.
+struct NodeSource {
+    /// The source when it differs from the file's text (a snapshot block's body).
+    text: Option<String>,
+    /// Its rewrite, made at its first render.
+    rewritten: Rewritten,
 }
 
 /// The output of one render.
@@ -89,9 +103,8 @@ pub struct Renderer {
     pub registry: Arc<MacroRegistry>,
     /// Template name → the original file and, for macro files, the offset map.
     files: HashMap<String, (Arc<SourceFile>, Option<OffsetMap>)>,
-    /// Node templates (models, singular tests, snapshots): name → the source when it
-    /// differs from the file's text (a snapshot block's body).
-    node_sources: HashMap<String, Option<String>>,
+    /// Node templates (models, singular tests, snapshots) by name.
+    node_sources: HashMap<String, NodeSource>,
     pub dialect: &'static dyn Dialect,
     pub target: TargetInfo,
     pub project_name: String,
@@ -260,7 +273,11 @@ impl Renderer {
         // slow). A syntax error surfaces at the node's parse render, with its location.
         let mut node_sources = HashMap::with_capacity(templates.len());
         for (name, file, source) in templates {
-            node_sources.insert(name.clone(), source.clone());
+            let source = NodeSource {
+                text: source.clone(),
+                rewritten: OnceLock::new(),
+            };
+            node_sources.insert(name.clone(), source);
             files.insert(name.clone(), (Arc::clone(file), None));
         }
         let registry = Arc::new(registry);
@@ -429,14 +446,13 @@ impl Renderer {
         introspector: Option<Arc<dyn Introspector>>,
     ) -> Result<Rendered, Box<RenderFailure>> {
         let (file, offsets) = self.file(template);
+        let node_source = self.node_sources.get(template);
         let source = TemplateSource {
             name: template,
-            text: self
-                .node_sources
-                .get(template)
-                .map(|s| s.as_deref().unwrap_or(&file.text)),
+            text: node_source.map(|s| s.text.as_deref().unwrap_or(&file.text)),
             file: &file,
             offsets,
+            rewritten: node_source.map(|s| &s.rewritten),
         };
         self.render_source(source, phase, shared, node, introspector)
     }
@@ -455,6 +471,7 @@ impl Renderer {
             text: Some(&file.text),
             file,
             offsets: None,
+            rewritten: None,
         };
         self.render_source(source, Phase::Compile, shared, node, None)
             .map_err(|f| f.diagnostic)
@@ -473,13 +490,20 @@ impl Renderer {
             text,
             file,
             mut offsets,
+            rewritten: kept,
         } = source;
         let env: &Environment<'_> = &self.env;
-        let rewritten;
+        let made;
         let tmpl = match text {
             Some(source) => {
-                rewritten = builtins::rewrite::rewrite(source);
-                match &rewritten {
+                let rewritten = match kept {
+                    Some(kept) => kept.get_or_init(|| builtins::rewrite::rewrite(source)),
+                    None => {
+                        made = builtins::rewrite::rewrite(source);
+                        &made
+                    }
+                };
+                match rewritten {
                     Some((text, map)) => {
                         offsets = Some(map.clone());
                         env.template_from_named_str(template, text)
