@@ -101,9 +101,9 @@ pub struct Tokens(Result<Vec<TokenWithSpan>, TokenizerError>);
 /// Tokenize `sql` with the dialect's tokenizer (as sqlparser's `try_with_sql` does).
 pub fn tokenize(sql: &str, dialect: &dyn Dialect) -> Tokens {
     let parser_dialect = dialect.parser_dialect();
-    // Room for the tokens of typical SQL (a token per 3 bytes or so, whitespace
+    // Room for the tokens of typical SQL (a token per 2 bytes or so, whitespace
     // included) up front: growing a vector of tokens copies them each time.
-    let mut tokens = Vec::with_capacity(sql.len() / 3 + 16);
+    let mut tokens = Vec::with_capacity(sql.len() / 2 + 16);
     let tokenized =
         Tokenizer::new(parser_dialect.as_ref(), sql).tokenize_with_location_into_buf(&mut tokens);
     Tokens(tokenized.map(|()| tokens))
