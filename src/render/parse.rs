@@ -241,8 +241,8 @@ impl ParsedNode {
 }
 
 pub fn checksum(text: &str) -> String {
-    let digest = Sha256::digest(text.trim().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    // The digest's own hex formatting: one string, not one per byte.
+    format!("{:x}", Sha256::digest(text.trim().as_bytes()))
 }
 
 fn placeholder_relation(renderer: &Renderer, name: &str) -> Value {
