@@ -127,14 +127,22 @@ pub fn dependencies(
     for &idx in selected {
         let mut d = effective_parents(dag, idx, selected);
         if tests_gate_children && dag.node(idx).resource_type != ResourceType::Test {
-            let ancestors = dag.ancestors(idx, None);
+            // All of a node's ancestors are walked only for a test with a parent
+            // besides the node's own parents (a relationships test): walking them
+            // for every node made this quadratic in the number of nodes.
+            let mut ancestors = None;
             let parents = d.clone();
-            for p in parents {
+            for &p in &parents {
                 for t in dag.children(p) {
                     let is_test = dag.node(t).resource_type == ResourceType::Test;
                     if is_test
                         && selected.contains(&t)
-                        && dag.parents(t).all(|tp| ancestors.contains(&tp))
+                        && dag.parents(t).all(|tp| {
+                            parents.contains(&tp)
+                                || ancestors
+                                    .get_or_insert_with(|| dag.ancestors(idx, None))
+                                    .contains(&tp)
+                        })
                     {
                         d.push(t);
                     }
