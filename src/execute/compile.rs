@@ -327,13 +327,15 @@ impl Compiler<'_> {
             .exists();
         let mut out = HashMap::new();
         let mut errors = Vec::new();
+        let mut seed_warnings = Vec::new();
         let mut scratch = None;
         let mut sql_nodes = Vec::new();
         for &idx in selected {
             let node = dag.node(idx);
             match node.resource_type {
                 ResourceType::Seed => match materialize::read_seed(node) {
-                    Ok(data) => {
+                    Ok(mut data) => {
+                        seed_warnings.append(&mut data.warnings);
                         out.insert(idx, Compiled::Seed(data));
                     }
                     Err(e) => errors.push(e),
@@ -397,7 +399,7 @@ impl Compiler<'_> {
                 })
                 .collect();
         checked.sort_by_key(|c| c.0);
-        let mut warnings = Vec::new();
+        let mut warnings = seed_warnings;
         // A compiled file that cannot be written (a full disk) stops the command
         // with that file's error, once, and the nodes' own errors beside it: the
         // other files would fail the same way.

@@ -33,6 +33,9 @@ pub struct SeedData {
     pub rows: Vec<Vec<Option<String>>>,
     pub lines: Vec<u64>,
     pub declared: Vec<(String, String)>,
+    /// `column_types` entries naming a column close to one the seed has: dbt
+    /// ignores them, sluice says so.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// What the compile step produced for a node.
@@ -165,6 +168,7 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         lines.push(line);
     }
     let mut declared = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(types) = node.config.get("column_types") {
         let span = node.config_span("column_types");
         let map = types.as_object().ok_or_else(|| {
@@ -182,19 +186,22 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(col)) {
                 // dbt applies `column_types` to the columns a seed has and ignores
                 // the rest: a folder's `+column_types: {_fivetran_synced: timestamp}`
-                // is meant for the seeds that have it. A name close to one of the
-                // seed's columns is a typo, though, and an error.
-                let Some(best) =
+                // is meant for the seeds that have it, and Fivetran's packages set
+                // folder-wide types for columns only some of their seeds have. A name
+                // close to one of the seed's columns may be a typo: a warning.
+                if let Some(best) =
                     crate::diagnostics::did_you_mean(col, columns.iter().map(String::as_str))
-                else {
-                    continue;
-                };
-                return Err(Diagnostic::error(format!(
-                    "`column_types` names column `{col}`, which seed `{}` does not have",
-                    node.name
-                ))
-                .with_label(&span, "unknown column")
-                .with_help(format!("did you mean `{best}`?")));
+                {
+                    warnings.push(
+                        Diagnostic::warning(format!(
+                            "`column_types` names column `{col}`, which seed `{}` does not have; it is ignored, as dbt ignores it",
+                            node.name
+                        ))
+                        .with_label(&span, "unknown column")
+                        .with_help(format!("did you mean `{best}`?")),
+                    );
+                }
+                continue;
             }
             declared.push((col.clone(), t.to_owned()));
         }
@@ -204,6 +211,7 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         rows,
         lines,
         declared,
+        warnings,
     })
 }
 

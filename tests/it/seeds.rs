@@ -37,6 +37,16 @@ fn inferred_types_follow_dbts_rules() {
     assert_eq!(type_of("ts_micro"), "VARCHAR");
     assert_eq!(type_of("ts_z"), "TIMESTAMP");
     assert_eq!(type_of("yes_no"), "VARCHAR");
+    // The folder's `column_types` for a column this seed has applies; the others
+    // are ignored, and the one close to a column's name is a warning.
+    assert_eq!(type_of("int_col"), "BIGINT");
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: `column_types` names column `date_colum`, which seed `inferred` does not have")
+            && err.contains("did you mean `date_col`?"),
+        "{err}"
+    );
+    assert!(!err.contains("`id`"), "{err}");
 }
 
 /// Columns agate types as numbers or booleans but dbt-duckdb's loader then
