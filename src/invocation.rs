@@ -700,6 +700,9 @@ impl Loaded {
         selected: &HashSet<NodeIndex>,
     ) -> Result<(Arc<RenderShared>, Option<Arc<RenderShared>>)> {
         let (mut relations, sources) = execute::compile::relations(&self.dag);
+        if self.renderer.reads_graph {
+            self.renderer.graph.set(|| self.flat_graph());
+        }
         // Unit tests type their inputs from this project's own models, never
         // from the deferred ones.
         let undeferred = (self.defer != Defer::No)
@@ -710,6 +713,25 @@ impl Loaded {
         state.empty = self.empty;
         state.incremental = self.existing_incrementals(selected)?;
         Ok((Arc::new(state), undeferred))
+    }
+
+    /// dbt's flat graph (the `graph` variable): every node's manifest entry in its
+    /// section, keyed by unique id.
+    fn flat_graph(&self) -> Json {
+        use crate::render::flat_graph;
+        let mut graph: serde_json::Map<String, Json> = flat_graph::SECTIONS
+            .iter()
+            .map(|s| ((*s).to_owned(), Json::Object(Default::default())))
+            .collect();
+        for node in &self.dag.nodes {
+            let entry = artifacts::entry_json(&self.dag, node, &self.invocation);
+            if let Some(Json::Object(section)) =
+                graph.get_mut(flat_graph::section(node.resource_type))
+            {
+                section.insert(node.unique_id.clone(), entry);
+            }
+        }
+        Json::Object(graph)
     }
 
     /// Jinja text of a node's properties (a source's `loaded_at_query`), rendered

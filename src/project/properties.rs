@@ -184,6 +184,9 @@ pub struct SourceTable {
     pub tags: Vec<String>,
     /// Its freshness rule, merged over its source's.
     pub freshness: TableFreshness,
+    /// `config: {enabled: ...}` of the table, else of its source (default true):
+    /// a disabled table is no node, and its tests none either, as in dbt.
+    pub enabled: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -801,6 +804,19 @@ fn node_props(
     })
 }
 
+/// A source's or source table's `config: {enabled: ...}` (Fivetran's packages
+/// write `enabled: "{{ var('using_x', True) }}"`, rendered to a boolean at parse).
+fn config_enabled(map: &Node) -> Result<Option<bool>, Diagnostic> {
+    map.get("config")
+        .filter(|n| !n.is_null())
+        .map(|c| c.expect_map("`config`"))
+        .transpose()?
+        .and_then(|c| c.get("enabled"))
+        .filter(|n| !n.is_null())
+        .map(|n| n.expect_bool("`enabled`"))
+        .transpose()
+}
+
 fn source_def(
     entry: &Node,
     file: &Arc<SourceFile>,
@@ -810,6 +826,7 @@ fn source_def(
     SOURCE_KEYS.check(entry, warnings)?;
     let (name, span) = name_of(entry, "source")?;
     let source_freshness = Declared::read(entry, "source")?;
+    let source_enabled = config_enabled(entry)?;
     let mut tables = Vec::new();
     if let Some(ts) = entry.get("tables").filter(|n| !n.is_null()) {
         for t in ts.expect_seq("`tables`")? {
@@ -838,6 +855,7 @@ fn source_def(
                     &Declared::read(t, "table")?,
                     tspan,
                 ),
+                enabled: config_enabled(t)?.or(source_enabled).unwrap_or(true),
             });
         }
     }

@@ -13,6 +13,7 @@ pub mod context;
 pub mod contracts;
 pub mod docs;
 pub mod exposures;
+pub mod flat_graph;
 pub mod introspect;
 pub mod limits;
 pub mod macros;
@@ -117,6 +118,10 @@ pub struct Renderer {
     flags: builtins::Flags,
     /// `--store-failures`: tests whose config is silent keep their failing rows.
     pub store_failures: bool,
+    /// The `graph` global, filled once the graph is known (see [`flat_graph`]).
+    pub graph: Arc<flat_graph::FlatGraph>,
+    /// Whether a macro or node template mentions `graph`: only then is it filled.
+    pub reads_graph: bool,
 }
 
 static REF_CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -282,6 +287,11 @@ impl Renderer {
         }
         let registry = Arc::new(registry);
         context::install(&mut env, &registry, dialect);
+        let graph = Arc::new(flat_graph::FlatGraph::default());
+        env.add_global("graph", Value::from_dyn_object(Arc::clone(&graph)));
+        let reads_graph = files
+            .values()
+            .any(|(f, _)| flat_graph::mentions_graph(&f.text));
         let sources = files.iter().map(|(k, (f, _))| (k.clone(), Arc::clone(f)));
         builtins::install_context(&mut env, &registry, Arc::new(sources.collect()));
         if !errors.is_empty() {
@@ -309,6 +319,8 @@ impl Renderer {
             env_read: Default::default(),
             flags: Default::default(),
             store_failures: false,
+            graph,
+            reads_graph,
         })
     }
 

@@ -1115,7 +1115,7 @@ fn source_nodes(owner: Owner<'_>, acc: &mut Acc) {
     let project = owner.project;
     for source in &project.properties.sources {
         let own_path = project.own_path(&source.file.path);
-        for table in &source.tables {
+        for table in source.tables.iter().filter(|t| t.enabled) {
             let yml_folder = own_path
                 .parent()
                 .map(|p| {
