@@ -543,8 +543,21 @@ impl TableColumn {
     }
 }
 
+/// agate's `Column` is also a sequence of its values: `columns[0][0]` is the first
+/// row's value (Fivetran's `run_query(q).columns[0][0]`), and it iterates them.
 impl Object for TableColumn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.table.rows.len())
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.table.rows.get(i).map(|r| r.values[self.index].clone());
+        }
         match key.as_str()? {
             "name" => Some(Value::from(self.table.names[self.index].clone())),
             "data_type" => Some(Value::from(self.table.types[self.index].clone())),
