@@ -379,7 +379,22 @@ impl Compiler<'_> {
                     }
                 }
                 _ => match plain.remove(&idx) {
-                    Some(Raw::Done(raw)) => sql_nodes.push((idx, raw)),
+                    // A node inlining an ephemeral model that compiles late (it
+                    // introspects) compiles late too, with it.
+                    Some(Raw::Done(raw)) => match late_cte(&raw.ephemerals, &ctes) {
+                        Some(cte) => {
+                            let name = cte.trim_start_matches(compile::EPHEMERAL_PREFIX);
+                            out.insert(
+                                idx,
+                                Compiled::Late {
+                                    reason: format!(
+                                        "it reads ephemeral model `{name}`, which queries the warehouse as it compiles"
+                                    ),
+                                },
+                            );
+                        }
+                        None => sql_nodes.push((idx, raw)),
+                    },
                     Some(Raw::Late(reason)) => {
                         out.insert(idx, Compiled::Late { reason });
                     }
@@ -486,6 +501,23 @@ impl Compiler<'_> {
             compile::render_hooks(self.renderer, shared, node, key, Some(i))
         })
     }
+}
+
+/// The first CTE (of `ephemerals`, or of the ephemeral models they read) that has
+/// no compiled SQL yet: its ephemeral model compiles late.
+fn late_cte<'a>(ephemerals: &'a [String], ctes: &'a Ctes) -> Option<&'a String> {
+    let mut pending: Vec<&String> = ephemerals.iter().collect();
+    let mut seen = HashSet::new();
+    while let Some(cte) = pending.pop() {
+        if !seen.insert(cte) {
+            continue;
+        }
+        match ctes.get(cte) {
+            Some((_, inner)) => pending.extend(inner),
+            None => return Some(cte),
+        }
+    }
+    None
 }
 
 /// What `ref()` and `source()` resolve to for every node of the graph: a
