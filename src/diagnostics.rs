@@ -320,10 +320,20 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    closest_within(name, candidates, 0.8)
+}
+
+/// The candidate most like `name` with a Jaro-Winkler similarity of at least
+/// `min_similarity` (0.8 for suggestions; higher to call something a typo).
+pub fn closest_within<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    min_similarity: f64,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
+        .filter(|(score, _)| *score >= min_similarity)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }
@@ -360,6 +370,12 @@ pub mod event {
     pub const RESOURCE_TYPE_NOT_LISTED: &str = "ResourceTypeNotListed";
     /// YAML properties for a model that has no file (dbt I004).
     pub const NO_NODE_FOR_YAML_KEY: &str = "NoNodeForYamlKey";
+    /// A key repeated in a mapping of a file dbt reads (dbt's name).
+    pub const DUPLICATE_YAML_KEYS: &str = "DuplicateYAMLKeysDeprecation";
+    /// A seed's properties under `models:` in a properties file (dbt's name).
+    pub const WRONG_RESOURCE_SCHEMA_FILE: &str = "WrongResourceSchemaFile";
+    /// A config key dbt does not define, kept in the node's config (dbt's name).
+    pub const CUSTOM_KEY_IN_CONFIG: &str = "CustomKeyInConfigDeprecation";
     /// `{{ exceptions.warn(...) }}` in Jinja (dbt Z046).
     pub const JINJA_LOG_WARNING: &str = "JinjaLogWarning";
     /// A data test with `severity: warn` found rows (dbt Q007).
@@ -414,6 +430,9 @@ pub mod event {
         CONSTRAINT_NOT_ENFORCED,
         CONSTRAINT_NOT_SUPPORTED,
         CONTRACT_NOT_CHECKED,
+        CUSTOM_KEY_IN_CONFIG,
+        WRONG_RESOURCE_SCHEMA_FILE,
+        DUPLICATE_YAML_KEYS,
     ];
 }
 

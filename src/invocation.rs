@@ -414,24 +414,16 @@ impl Loaded {
         let root = &self.project.root;
         let now = cache::now_secs();
         let mut others = Vec::new();
-        for (folders, ext) in [
-            (&pf.seed_paths, "csv"),
-            (&pf.test_paths, "sql"),
-            (&pf.snapshot_paths, "sql"),
-            // A Python model added later makes the fast path give up.
-            (&pf.model_paths, "py"),
-        ] {
-            for (path, _) in project::walk(root, folders, ext) {
-                let Ok(bytes) = std::fs::read(&path) else {
-                    return Ok(());
-                };
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                others.push((
-                    rel.to_string_lossy().into_owned(),
-                    xxhash_rust::xxh3::xxh3_128(&bytes),
-                    cache::Stat::for_cache(&path, now),
-                ));
-            }
+        for (path, _) in project::fast_path_watched_files(root, pf) {
+            let Ok(bytes) = std::fs::read(&path) else {
+                return Ok(());
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            others.push((
+                rel.to_string_lossy().into_owned(),
+                xxhash_rust::xxh3::xxh3_128(&bytes),
+                cache::Stat::for_cache(&path, now),
+            ));
         }
         let mut names = Vec::new();
         let mut sources = Vec::new();
@@ -926,16 +918,6 @@ impl Loaded {
         let started = std::time::Instant::now();
         self.create_schemas(adapter.as_ref(), selected)?;
         let deps = execute::dependencies(&self.dag, selected, tests_gate_children);
-        let compile_unit_test = |session: &mut dyn adapter::Session, node: &ParsedNode| {
-            let dialect = adapter.dialect();
-            let mut types = |t: &parse::DependencyTarget| {
-                crate::testing::unit::warehouse_types(&mut *session, &self.dag, dialect, t)
-            };
-            let test = crate::testing::unit::compile(&self.renderer, &self.dag, node, &mut types)?;
-            let file =
-                execute::compile::write_compiled_file(&self.project, node, &test.sql, false)?;
-            Ok((test, file))
-        };
         let compiler = execute::compile::Compiler {
             renderer: &self.renderer,
             dag: &self.dag,
@@ -946,6 +928,9 @@ impl Loaded {
                 .clone()
                 .unwrap_or_else(|| self.renderer.shared(HashMap::new(), HashMap::new())),
             undeferred: None,
+        };
+        let compile_unit_test = |session: &mut dyn adapter::Session, node: &ParsedNode| {
+            compiler.compile_unit_test_now(session, node)
         };
         let late_warnings = std::sync::Mutex::new(Vec::new());
         let compile_late = |session: &mut dyn adapter::Session, idx: NodeIndex| {
@@ -970,6 +955,8 @@ impl Loaded {
             run_dir: self.target_path().join("run").join(self.project.name()),
             relations: RelationCache::new(),
             store_failures: self.invocation.store_failures,
+            printed_database: self.renderer.printed_database(),
+            project_root: self.project.root.clone(),
         };
         let threads = self.renderer.target.threads;
         let hooks = execute::hooks::HookRunner {
@@ -1084,11 +1071,10 @@ impl Loaded {
         &self,
         compiled: &HashMap<NodeIndex, &Compiled>,
     ) -> BTreeMap<String, CompiledInfo> {
-        let dialect = adapter::dialect(self.target_def.kind);
         artifacts::compiled_info(
             &self.dag,
             &self.project,
-            dialect,
+            &|r| self.renderer.printed_relation_name(r),
             compiled,
             self.invocation.store_failures,
         )

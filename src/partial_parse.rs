@@ -78,15 +78,7 @@ pub fn parse(opts: &Options) -> Option<FastParse> {
         yaml.push(read(&path)?);
     }
     let model_paths = project::walk(&root, &pf.model_paths, "sql");
-    let mut others = Vec::new();
-    for (folders, ext) in [
-        (&pf.seed_paths, "csv"),
-        (&pf.test_paths, "sql"),
-        (&pf.snapshot_paths, "sql"),
-        (&pf.model_paths, "py"),
-    ] {
-        others.extend(project::walk(&root, folders, ext));
-    }
+    let others = project::fast_path_watched_files(&root, &pf);
     let target_path = pf.target_path.clone();
     let project_yml = pf.cache_text();
     let mut project = Project::partial(root.clone(), pf, Vec::new(), macros, Properties::default());

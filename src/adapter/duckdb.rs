@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use duckdb::Connection;
 
 use super::contract::ConstraintSupport;
-use super::duckdb_utc::UtcDatabase;
+use super::duckdb_icu::IcuDatabase;
 use super::seed_types;
 use super::{
     Adapter, BatchWrite, Dialect, GenericType, RelationKind, RelationName, Rows, SeedError,
@@ -163,9 +163,9 @@ impl Dialect for DuckDbDialect {
 pub struct DuckDbAdapter {
     connection: Mutex<Connection>,
     /// Owns the database the connection (and every session cloned from it) uses,
-    /// with ICU's TIMESTAMPTZ functions registered in UTC. Declared after
+    /// with DuckDB's ICU extension loaded. Declared after
     /// `connection` so it is dropped after it.
-    _database: UtcDatabase,
+    _database: IcuDatabase,
 }
 
 fn warehouse_error(e: duckdb::Error) -> WarehouseError {
@@ -266,7 +266,7 @@ impl DuckDbAdapter {
     }
 
     fn open_database(path: Option<&Path>) -> Result<DuckDbAdapter, WarehouseError> {
-        let database = UtcDatabase::open(path).map_err(|e| match path {
+        let database = IcuDatabase::open(path).map_err(|e| match path {
             Some(p) => WarehouseError(format!("cannot open {}: {e}", p.display())),
             None => WarehouseError(format!("cannot open an in-memory DuckDB: {e}")),
         })?;
@@ -276,6 +276,49 @@ impl DuckDbAdapter {
             _database: database,
         })
     }
+}
+
+/// The seed's cells as dbt-duckdb loads them, when that differs from the CSV
+/// as written. dbt-duckdb infers the column types from the file read by Python's
+/// csv module (quote `"`), as sluice does, but fills the table with DuckDB's
+/// `COPY ... (FORMAT CSV, HEADER TRUE, DELIMITER ...)`, whose sniffer may pick
+/// another quote character: in a file without `"` but with `''`, `'` quotes, and
+/// `''` loads as NULL. Only then are the rows read again, by DuckDB itself, with
+/// the same options; `None` keeps the rows as parsed (also when DuckDB reads a
+/// different shape, which dbt-duckdb would fail to load).
+fn rows_as_duckdb_reads_them(
+    conn: &Connection,
+    path: &Path,
+    delimiter: u8,
+    seed: &SeedLoad<'_>,
+) -> Option<Vec<Vec<Option<String>>>> {
+    let file = path.to_str()?.replace('\'', "''");
+    let delimiter = char::from(delimiter).to_string().replace('\'', "''");
+    let options = format!("'{file}', delim = '{delimiter}', header = true");
+    let quote: String = conn
+        .query_row(
+            &format!("select Quote from sniff_csv({options})"),
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    if quote == "\"" {
+        return None;
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "select * from read_csv({options}, all_varchar = true)"
+        ))
+        .ok()?;
+    let width = seed.columns.len();
+    let rows: Vec<Vec<Option<String>>> = stmt
+        .query_map([], |r| {
+            (0..width).map(|i| r.get::<_, Option<String>>(i)).collect()
+        })
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (stmt.column_count() == width && rows.len() == seed.rows.len()).then_some(rows)
 }
 
 impl Adapter for DuckDbAdapter {
@@ -465,6 +508,10 @@ impl Session for DuckDbSession {
             .collect();
         self.in_transaction(|conn| {
             let exec = |sql: &str| conn.execute_batch(sql).map_err(warehouse_error);
+            let sniffed = seed.csv_file.and_then(|(path, delimiter)| {
+                rows_as_duckdb_reads_them(conn, path, delimiter, seed)
+            });
+            let cell_rows = sniffed.as_deref().unwrap_or(seed.rows);
             let mut cols = vec![format!("{} bigint", d.quote("__line"))];
             cols.extend(
                 seed.columns
@@ -480,7 +527,7 @@ impl Session for DuckDbSession {
                 let mut appender = conn
                     .appender_to_catalog_and_db(staging, "temp", "main")
                     .map_err(warehouse_error)?;
-                for (row, line) in seed.rows.iter().zip(seed.lines) {
+                for (row, line) in cell_rows.iter().zip(seed.lines) {
                     let cells: Vec<Option<String>> = row
                         .iter()
                         .zip(&inferred)

@@ -13,7 +13,7 @@ pub mod bigquery;
 pub mod connect;
 pub mod contract;
 pub mod duckdb;
-pub mod duckdb_utc;
+pub mod duckdb_icu;
 pub mod http;
 pub mod relation_cache;
 pub mod remote;
@@ -515,6 +515,9 @@ pub struct SeedLoad<'a> {
     pub lines: &'a [u64],
     /// Declared `column_types` (column name → warehouse type).
     pub declared: &'a [(String, String)],
+    /// The CSV file and its delimiter, for a warehouse that reads the file the
+    /// way dbt's adapter for it does (DuckDB's CSV sniffer: see duckdb.rs).
+    pub csv_file: Option<(&'a std::path::Path, u8)>,
 }
 
 /// Why a seed did not load.

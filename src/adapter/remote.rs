@@ -317,6 +317,7 @@ mod tests {
             rows: &rows,
             lines: &[2, 3],
             declared: &[("id".to_owned(), "number(38,0)".to_owned())],
+            csv_file: None,
         };
         match seed_statements(&SnowflakeDialect, &seed, None) {
             Err(SeedError::BadValue {
@@ -372,6 +373,7 @@ mod tests {
             rows: &rows,
             lines: &lines,
             declared: &[],
+            csv_file: None,
         };
         let s = seed_statements(&SnowflakeDialect, &seed, None)
             .ok()

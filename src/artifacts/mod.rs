@@ -12,7 +12,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::adapter::Dialect;
 use crate::execute::hooks::{CompiledHook, ProjectHook};
 use crate::execute::materialize::{self, Compiled};
 use crate::execute::{NodeResult, Status};
@@ -110,7 +109,7 @@ fn unit_test_json(node: &ParsedNode, inv: &Invocation) -> Json {
     let Some(u) = &node.unit_test else {
         return Json::Null;
     };
-    let rows = |r: &crate::project::properties::RowsDef| json!({"rows": r.raw, "format": r.format});
+    let rows = |r: &crate::project::properties::RowsDef| json!({"rows": r.raw, "format": r.format, "fixture": r.fixture});
     let given: Vec<Json> = u
         .def
         .given
@@ -406,12 +405,34 @@ fn source_json(node: &ParsedNode, inv: &Invocation) -> Json {
         "source_description": node.extra.source_description,
         "loader": "",
         "identifier": relation.map_or(node.name.clone(), |r| r.identifier.clone()),
+        "relation_name": relation.and_then(|r| printed_relation_name(r, inv)),
         "description": node.description,
         "doc_blocks": node.extra.doc_blocks,
         "columns": columns_json(node),
         "tags": node.tags(),
         "config": {"enabled": true},
     })
+}
+
+/// A relation as dbt prints it in `relation_name`: on DuckDB with the file's
+/// catalog, as dbt-duckdb writes it (render::Renderer::printed_relation_name,
+/// for the artifacts written without a renderer at hand).
+fn printed_relation_name(
+    relation: &crate::adapter::RelationName,
+    inv: &Invocation,
+) -> Option<String> {
+    use crate::project::WarehouseKind;
+    let kind = match inv.adapter_type.as_str() {
+        "duckdb" => WarehouseKind::DuckDb,
+        "snowflake" => WarehouseKind::Snowflake,
+        "bigquery" => WarehouseKind::BigQuery,
+        _ => return None,
+    };
+    let printed = match kind {
+        WarehouseKind::DuckDb => crate::render::with_database(relation, inv.database.as_deref()),
+        _ => relation.clone(),
+    };
+    Some(crate::adapter::dialect(kind).render_relation(&printed))
 }
 
 /// An exposure's entry, as dbt-core writes it (`depends_on.nodes`: its sources,
@@ -500,7 +521,7 @@ pub struct CompiledInfo {
 pub fn compiled_info(
     dag: &Dag,
     project: &Project,
-    dialect: &dyn Dialect,
+    relation_name: &dyn Fn(&crate::adapter::RelationName) -> String,
     compiled: &HashMap<NodeIndex, &Compiled>,
     store_failures: bool,
 ) -> BTreeMap<String, CompiledInfo> {
@@ -522,7 +543,7 @@ pub fn compiled_info(
                             store_failures,
                         )
                 })
-                .map(|r| dialect.render_relation(r));
+                .map(relation_name);
             let path = || {
                 materialize::compiled_path(target, project.name(), node)
                     .to_string_lossy()

@@ -22,7 +22,7 @@ use crate::graph::Dag;
 use crate::project::{Materialization, Project, SqlCheck, WarehouseKind};
 use crate::render::compile::{self, inject_ctes, RawSql};
 use crate::render::introspect::{self, Introspector};
-use crate::render::parse::{ParsedNode, ResourceType};
+use crate::render::parse::{DependencyTarget, ParsedNode, ResourceType};
 use crate::render::{RenderShared, Renderer, Resolved};
 use crate::sql;
 
@@ -343,7 +343,10 @@ impl Compiler<'_> {
                 // On Snowflake and BigQuery a unit test's inputs are typed from the
                 // warehouse's own relations when it runs (its model's parents run
                 // first), as dbt does; it is compiled then.
-                ResourceType::UnitTest if renderer.target.kind != WarehouseKind::DuckDb => {
+                ResourceType::UnitTest
+                    if renderer.target.kind != WarehouseKind::DuckDb
+                        || crate::testing::unit::model_introspects(dag, node) =>
+                {
                     out.insert(idx, Compiled::UnitTestPending);
                 }
                 ResourceType::UnitTest => {
@@ -358,16 +361,22 @@ impl Compiler<'_> {
                     // model reading one) is typed from the warehouse's relation, as
                     // dbt does: the test is compiled when it runs, after its parents.
                     let mut untyped = false;
-                    let mut types = |t: &crate::render::parse::DependencyTarget| {
+                    let mut types = |t: &DependencyTarget| {
                         let found = scratch.as_mut().map_or_else(Vec::new, |s| s.types(t));
                         untyped |= found.is_empty();
                         found
                     };
-                    let compiled = crate::testing::unit::compile(renderer, dag, node, &mut types);
-                    if untyped {
+                    let compiled =
+                        crate::testing::unit::compile(renderer, dag, node, &mut types, None);
+                    // A render that reached an introspective call the parse render
+                    // did not also waits for the warehouse.
+                    let needs_warehouse = introspect::take_needs_warehouse().is_some();
+                    if untyped || needs_warehouse {
                         out.insert(idx, Compiled::UnitTestPending);
                         continue;
                     }
+                    // A unit test that does not compile is that test's error, as in
+                    // dbt; the other nodes still run.
                     match compiled.and_then(|test| {
                         write_compiled_file(self.project, node, &test.sql, fresh)
                             .map(|file| (test, file))
@@ -375,7 +384,9 @@ impl Compiler<'_> {
                         Ok((test, file)) => {
                             out.insert(idx, Compiled::UnitTest { test, file });
                         }
-                        Err(e) => errors.push(e),
+                        Err(e) => {
+                            out.insert(idx, Compiled::Failed(e));
+                        }
                     }
                 }
                 _ => match plain.remove(&idx) {
@@ -483,6 +494,40 @@ impl Compiler<'_> {
             Compiled::Failed(d) => Err(d),
             c => Ok((c, warnings)),
         }
+    }
+
+    /// Compile unit test `node` on `session`, when it runs: its inputs typed from
+    /// the warehouse's relations, and its model's introspective calls answered
+    /// by the warehouse (as dbt compiles every unit test).
+    pub fn compile_unit_test_now(
+        &self,
+        session: &mut dyn Session,
+        node: &ParsedNode,
+    ) -> Result<(crate::testing::unit::CompiledUnitTest, Arc<SourceFile>), Diagnostic> {
+        let dialect = self.renderer.dialect;
+        // The inputs' types first: the render below lends the session to the
+        // model's introspective calls.
+        let types: Vec<(DependencyTarget, Vec<(String, String)>)> =
+            crate::testing::unit::input_targets(node)
+                .into_iter()
+                .map(|t| {
+                    let found =
+                        crate::testing::unit::warehouse_types(&mut *session, self.dag, dialect, &t);
+                    (t, found)
+                })
+                .collect();
+        let mut types = |t: &DependencyTarget| {
+            types
+                .iter()
+                .find(|(input, _)| input == t)
+                .map(|(_, found)| found.clone())
+                .unwrap_or_default()
+        };
+        let test = super::introspect::with_session(session, dialect, |i| {
+            crate::testing::unit::compile(self.renderer, self.dag, node, &mut types, Some(i))
+        })?;
+        let file = write_compiled_file(self.project, node, &test.sql, false)?;
+        Ok((test, file))
     }
 
     /// Render a node's hooks of one kind (`pre-hook`/`post-hook`) on `session`,

@@ -391,7 +391,7 @@ impl HookRunner<'_> {
             "schema": rel.map(|r| r.schema.clone()),
             "alias": rel.map(|r| r.identifier.clone()),
             "identifier": rel.map(|r| r.identifier.clone()),
-            "relation_name": rel.map(|r| self.renderer.dialect.render_relation(r)),
+            "relation_name": rel.map(|r| self.renderer.printed_relation_name(r)),
             "fqn": n.fqn,
             "tags": n.tags(),
             "config": config,

@@ -36,6 +36,7 @@ pub struct SeedData {
     /// `column_types` entries naming a column close to one the seed has: dbt
     /// ignores them, sluice says so.
     pub warnings: Vec<Diagnostic>,
+    pub delimiter: u8,
 }
 
 /// What the compile step produced for a node.
@@ -212,6 +213,7 @@ pub fn read_seed(node: &ParsedNode) -> Result<SeedData, Diagnostic> {
         lines,
         declared,
         warnings,
+        delimiter,
     })
 }
 
@@ -344,6 +346,11 @@ pub struct DagRunner<'a> {
     pub relations: RelationCache,
     /// `--store-failures`: tests whose config is silent keep their failing rows.
     pub store_failures: bool,
+    /// The catalog printed in relation names shown to people (DuckDB's file
+    /// catalog, as dbt-duckdb prints it), if any.
+    pub printed_database: Option<String>,
+    /// The project's folder: seed files' paths are relative to it.
+    pub project_root: PathBuf,
 }
 
 fn result(
@@ -543,12 +550,14 @@ impl DagRunner<'_> {
                 clock,
             );
         };
+        let csv_path = self.project_root.join(&node.file.path);
         let load = SeedLoad {
             relation,
             columns: &data.columns,
             rows: &data.rows,
             lines: &data.lines,
             declared: &data.declared,
+            csv_file: Some((&csv_path, data.delimiter)),
         };
         let loaded = session.load_seed(&load);
         match &loaded {
@@ -933,7 +942,10 @@ impl DagRunner<'_> {
                     if let (Some(_), Some(relation)) = (&stored, &node.relation) {
                         d = d.with_note(format!(
                             "See test failures:\n  select * from {}",
-                            self.dialect.render_relation(relation)
+                            self.dialect.render_relation(&crate::render::with_database(
+                                relation,
+                                self.printed_database.as_deref()
+                            ))
                         ));
                     }
                     r.diagnostic = Some(d);
@@ -1036,16 +1048,31 @@ impl DagRunner<'_> {
             Ok(c) => c,
             Err(d) => return error(d.message.clone(), d),
         };
-        let expected_sql = match unit::rows_sql(
-            &test.expect,
-            &unit::expected_types(&columns, &types),
-            false,
-            self.dialect,
-        ) {
-            Ok(sql) => sql,
-            Err(d) => return error(d.message.clone(), d),
+        // `rows: []` names no column: the model must return no rows, whatever its
+        // columns (dbt compares it with the model's own columns).
+        let expects_nothing = columns.is_empty()
+            && matches!(&test.expect.rows, crate::project::properties::Rows::Dict(r) if r.is_empty());
+        let expected_sql = if expects_nothing {
+            None
+        } else {
+            match unit::rows_sql(
+                &test.expect,
+                &unit::expected_types(&columns, &types),
+                false,
+                self.dialect,
+            ) {
+                Ok(sql) => Some(sql),
+                Err(d) => return error(d.message.clone(), d),
+            }
         };
-        let expected = match session.query(&expected_sql) {
+        let queried = match &expected_sql {
+            Some(sql) => session.query(sql),
+            None => Ok(crate::adapter::Rows {
+                columns: actual_types.iter().map(|(c, _)| c.clone()).collect(),
+                rows: Vec::new(),
+            }),
+        };
+        let expected = match queried {
             Ok(rows) => rows,
             Err(e) => {
                 let d = Diagnostic::error(format!(

@@ -222,6 +222,12 @@ fn string_list(v: Option<&Json>) -> Vec<String> {
 }
 
 /// Validate one config key (from any source) and warn about ignored dbt keys.
+///
+/// A key sluice does not know is an error only when it is a near miss of one it
+/// knows (`+materialised`: dbt would silently keep the model a view). Any other
+/// key is a custom or another adapter's config (`+bind` for Redshift, a key a
+/// package's macro reads with `config.get`): dbt-core keeps it in the node's
+/// config, and so does sluice, with a warning saying it has no effect of its own.
 pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
     let key = canonical_key(key);
     if IMPLEMENTED_KEYS.contains(&key) {
@@ -238,12 +244,23 @@ pub fn check_key(key: &str, span: &Span, warnings: &mut Vec<Diagnostic>) -> Resu
         return Ok(());
     }
     let candidates = IMPLEMENTED_KEYS.iter().chain(IGNORED_KEYS).copied();
-    let help = suggestion_help(key, candidates, || {
-        "custom settings belong under `meta:`; see the config keys dbt documents".to_owned()
-    });
-    Err(Diagnostic::error(format!("unknown config `{key}`"))
-        .with_label(span, "unknown config key")
-        .with_help(help))
+    // Closer than a suggestion, so short custom keys (`bind`, `sort`, `dist`)
+    // are not taken for typos.
+    if let Some(near) = crate::diagnostics::closest_within(key, candidates, 0.9) {
+        return Err(Diagnostic::error(format!("unknown config `{key}`"))
+            .with_label(span, "unknown config key")
+            .with_help(format!("did you mean `{near}`?")));
+    }
+    warnings.push(
+        Diagnostic::warning(format!(
+            "config `{key}` is not a dbt config sluice knows; it is kept in the node's config \
+             (`config.get('{key}')` reads it) and has no other effect"
+        ))
+        .with_event(crate::diagnostics::event::CUSTOM_KEY_IN_CONFIG)
+        .with_label(span, "custom config key")
+        .with_help("custom settings belong under `meta:`, as dbt recommends"),
+    );
+    Ok(())
 }
 
 /// The JSON type a config key takes, as dbt-core 1.11's config schema has it.
@@ -477,6 +494,57 @@ impl SqlCheck {
                 config.span("sql_check").unwrap_or(fallback),
                 "invalid value",
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    fn check(key: &str) -> (Result<(), Diagnostic>, Vec<Diagnostic>) {
+        let mut warnings = Vec::new();
+        let file = crate::diagnostics::SourceFile::new("dbt_project.yml", key);
+        let r = check_key(key, &Span::new(&file, 0, key.len()), &mut warnings);
+        (r, warnings)
+    }
+
+    #[test]
+    fn other_adapters_and_custom_keys_are_kept_with_a_warning() {
+        for key in [
+            "bind",
+            "dist",
+            "sort",
+            "sort_type",
+            "backup",
+            "unlogged",
+            "secure",
+            "options",
+            "tblproperties",
+            "require_partition_filter",
+            "kms_key_name",
+            "automatic_clustering",
+            "table_format",
+            "target_lag",
+            "my_custom_key",
+        ] {
+            let (r, warnings) = check(key);
+            assert!(r.is_ok(), "`{key}` was refused");
+            assert_eq!(warnings.len(), 1, "`{key}` gave no warning");
+            assert!(warnings[0].message.contains("kept in the node's config"));
+        }
+    }
+
+    #[test]
+    fn near_misses_of_known_keys_stay_errors() {
+        for (key, near) in [
+            ("materialised", "materialized"),
+            ("enable", "enabled"),
+            ("uniqe_key", "unique_key"),
+        ] {
+            let (r, _) = check(key);
+            let err = r.expect_err(key);
+            assert!(format!("{err:?}").contains(near), "{key}: {err:?}");
         }
     }
 }

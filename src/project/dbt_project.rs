@@ -152,7 +152,7 @@ pub fn parse(
     file: Arc<SourceFile>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectFile, Diagnostic> {
-    let doc = yaml::parse(&file)?;
+    let doc = yaml::parse_dbt_file(&file, warnings)?;
     parse_document(root, file, &doc, Door::DbtProjectYml, warnings)
 }
 
@@ -165,7 +165,7 @@ pub fn parse_rendered(
     ctx: &super::YmlContext,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<ProjectFile, Diagnostic> {
-    let mut doc = yaml::parse(&file)?;
+    let mut doc = yaml::parse_dbt_file(&file, warnings)?;
     let mut ctx = ctx.clone();
     ctx.project_name = doc
         .get("name")

@@ -21,6 +21,7 @@ pub mod project_yml;
 pub mod properties;
 pub mod properties_jinja;
 pub mod snapshot;
+pub mod unit_fixtures;
 pub mod versions;
 pub mod yaml;
 pub mod yml_jinja;
@@ -249,6 +250,60 @@ pub fn walk_macros(root: &Path, pf: &ProjectFile) -> Vec<(PathBuf, PathBuf)> {
     files
 }
 
+/// The files besides models, macros and YAML whose change the parse command's
+/// fast path cannot patch in (it gives up): seeds, test-paths' SQL and unit-test
+/// fixtures, snapshots, Python models.
+pub fn fast_path_watched_files(root: &Path, pf: &ProjectFile) -> Vec<(PathBuf, PathBuf)> {
+    let mut files = Vec::new();
+    for (folders, ext) in [
+        (&pf.seed_paths, "csv"),
+        (&pf.test_paths, "sql"),
+        (&pf.test_paths, "csv"),
+        (&pf.snapshot_paths, "sql"),
+        (&pf.model_paths, "py"),
+    ] {
+        files.extend(walk(root, folders, ext));
+    }
+    files
+}
+
+/// A seed described under `models:` in a properties file: dbt warns
+/// (`WrongResourceSchemaFile`) and applies the properties, tests included, to the
+/// seed; so does sluice, when no model has that name and the seed has no other
+/// entry.
+fn move_misfiled_properties(
+    properties: &mut Properties,
+    models: &[ProjectFileEntry],
+    seeds: &[ProjectFileEntry],
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let misfiled: Vec<String> = properties
+        .models
+        .keys()
+        .filter(|name| {
+            !models.iter().any(|m| &m.name == *name)
+                && seeds.iter().any(|s| &s.name == *name)
+                && !properties.seeds.contains_key(*name)
+        })
+        .cloned()
+        .collect();
+    for name in misfiled {
+        let Some(props) = properties.models.remove(&name) else {
+            continue;
+        };
+        warnings.push(
+            Diagnostic::warning(format!(
+                "`{name}` is a seed, but {} describes it under `models:`; its properties apply to the seed",
+                props.file.path.display()
+            ))
+            .with_event(crate::diagnostics::event::WRONG_RESOURCE_SCHEMA_FILE)
+            .with_label(&props.span, "a seed")
+            .with_help(format!("move the `{name}` entry under `seeds:`")),
+        );
+        properties.seeds.insert(name, props);
+    }
+}
+
 /// The singular tests of a project: its test-paths' `.sql` files except those in
 /// their `generic/` (generic tests, read as macros) and `fixtures/` (unit test
 /// fixtures) folders, as dbt skips them.
@@ -423,7 +478,10 @@ pub fn load_project_file(
                 .with_note(format!("{DBT_PROJECT_FILE} and profiles.yml are not read; remove {PROJECT_FILE} to use them")),
         );
     }
-    let mut doc = yaml::parse(&file)?;
+    let mut doc = match door {
+        dbt_project::Door::ProjectYml => yaml::parse(&file)?,
+        dbt_project::Door::DbtProjectYml => yaml::parse_dbt_file(&file, warnings)?,
+    };
     let (targets, default_target, unusable, extra_files) = match door {
         dbt_project::Door::ProjectYml => {
             let (t, d) = project_yml::targets_of(doc.expect_map(PROJECT_FILE)?)?;
@@ -557,22 +615,27 @@ pub fn load_files(
         }
     }
 
-    let mut properties = Properties::default();
+    let mut properties = Properties {
+        fixtures: unit_fixtures::FixtureFiles::load(display_root, dir, &pf, &mut errors),
+        ..Properties::default()
+    };
     let yaml_files = yaml_paths(&root, &pf);
     // Parse in parallel; add in file order, so "defined twice" errors are stable.
     let parsed: Vec<_> = yaml_files
         .into_par_iter()
         .map(|(path, _)| {
             let f = read_source(display_root, &path)?;
-            let mut doc = yaml::parse(&f)?;
+            let mut found = Vec::new();
+            let mut doc = yaml::parse_dbt_file(&f, &mut found)?;
             let mut rendered = String::new();
             properties_jinja::render_document(&mut doc, &pf.yml_context, vars, &mut rendered)?;
-            Ok((f, doc, rendered))
+            Ok((f, doc, rendered, found))
         })
         .collect();
     let mut yaml_sources = Vec::with_capacity(parsed.len());
     for result in parsed {
-        let result = result.map(|(f, doc, rendered)| {
+        let result = result.map(|(f, doc, rendered, found)| {
+            warnings.extend(found);
             yaml_sources.push(Arc::clone(&f));
             // Rendered values may read environment variables: the parse cache
             // keys on them.
@@ -584,6 +647,7 @@ pub fn load_files(
             Err(e) => errors.push(e),
         }
     }
+    move_misfiled_properties(&mut properties, &all_models, &seeds, &mut warnings);
     properties.versioned_files = versions::files_of(&properties.models, &all_models, &mut warnings);
     for (name, props) in &properties.snapshots {
         let Some((relation, span)) = &props.relation else {

@@ -250,6 +250,8 @@ pub struct RowsDef {
     /// As written, for manifest.json.
     pub raw: Json,
     pub format: &'static str,
+    /// The fixture file the rows were read from (`fixture:`), if any.
+    pub fixture: Option<String>,
 }
 
 /// One `given:` input: `ref('x')` or `source('s', 't')`.
@@ -283,6 +285,7 @@ fn rows_def(
     node: &Node,
     what: &str,
     extra_keys: &[&str],
+    fixtures: &super::unit_fixtures::FixtureFiles,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<RowsDef, Diagnostic> {
     let map = node.expect_map(what)?;
@@ -308,12 +311,38 @@ fn rows_def(
                     )),
             },
         };
-    if map.get("fixture").is_some() {
-        return Err(
-            Diagnostic::error("fixture files are not supported: write the rows inline")
-                .with_label(map.key_span("fixture").unwrap_or(&node.span), "here")
-                .with_help("move the fixture's rows under `rows:`"),
-        );
+    if let Some(fixture) = map.get("fixture") {
+        let name = fixture.expect_str("`fixture`")?;
+        if let Some(rows) = map.get("rows") {
+            return Err(
+                Diagnostic::error(format!("{what} has both `rows` and `fixture`"))
+                    .with_label(&rows.span, "rows here")
+                    .with_label(&fixture.span, "and a fixture file here")
+                    .with_help("keep one of them"),
+            );
+        }
+        if format == "dict" {
+            return Err(
+                Diagnostic::error("a fixture file needs `format: csv` or `format: sql`")
+                    .with_label(&fixture.span, "this fixture")
+                    .with_help(
+                        "add `format: csv` (a .csv fixture) or `format: sql` (a .sql fixture)",
+                    ),
+            );
+        }
+        let file = fixtures.get(name, format, &fixture.span)?;
+        let text = file.text.clone();
+        return Ok(RowsDef {
+            rows: if format == "csv" {
+                Rows::Csv(text)
+            } else {
+                Rows::Sql(text)
+            },
+            span: Span::new(file, 0, file.text.len()),
+            raw: Json::Null,
+            format,
+            fixture: Some(name.to_owned()),
+        });
     }
     let rows_node = map.get("rows").ok_or_else(|| {
         Diagnostic::error(format!("{what} has no `rows`"))
@@ -341,12 +370,14 @@ fn rows_def(
         span: rows_node.span.clone(),
         raw: rows_node.to_json(),
         format,
+        fixture: None,
     })
 }
 
 fn unit_test_def(
     entry: &Node,
     file: &Arc<SourceFile>,
+    fixtures: &super::unit_fixtures::FixtureFiles,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<UnitTestDef, Diagnostic> {
     let entry = entry.expect_map("a unit test")?;
@@ -368,7 +399,7 @@ fn unit_test_def(
             given.push(GivenDef {
                 input: input_node.expect_str("`input`")?.trim().to_owned(),
                 input_span: input_node.span.clone(),
-                rows: rows_def(g, "a given input", &["input"], warnings)?,
+                rows: rows_def(g, "a given input", &["input"], fixtures, warnings)?,
             });
         }
     }
@@ -377,7 +408,7 @@ fn unit_test_def(
             .with_label(span, "this unit test")
             .with_help("add `expect: {rows: [...]}` with the rows the model must return")
     })?;
-    let expect = rows_def(expect_node, "`expect`", &["ordered"], warnings)?;
+    let expect = rows_def(expect_node, "`expect`", &["ordered"], fixtures, warnings)?;
     let ordered = expect_node
         .get("ordered")
         .map(|o| o.expect_bool("`ordered`"))
@@ -453,6 +484,8 @@ pub struct Properties {
     pub exposures: Vec<super::exposures::ExposureDef>,
     /// `groups:` entries, in file order.
     pub groups: Vec<super::exposures::GroupDef>,
+    /// The project's unit-test fixture files, which `fixture:` names.
+    pub fixtures: super::unit_fixtures::FixtureFiles,
 }
 
 impl Properties {
@@ -932,7 +965,7 @@ impl Properties {
         }
         if let Some(list) = doc.get("unit_tests").filter(|n| !n.is_null()) {
             for entry in list.expect_seq("`unit_tests`")? {
-                let def = unit_test_def(entry, file, warnings)?;
+                let def = unit_test_def(entry, file, &self.fixtures, warnings)?;
                 if let Some(prev) = self
                     .unit_tests
                     .iter()

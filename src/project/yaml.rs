@@ -220,6 +220,34 @@ pub const MAX_NESTING: usize = 256;
 
 /// Parse one YAML document. An empty file is an empty mapping.
 pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
+    parse_document(file, Duplicates::Refuse).map(|(node, _)| node)
+}
+
+/// What a mapping's repeated key is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Duplicates {
+    /// An error (sluice's own files).
+    Refuse,
+    /// A warning, the last value winning, as dbt-core 1.10+ reads its files
+    /// (`DuplicateYAMLKeysDeprecation`; PyYAML keeps the last value).
+    WarnLastWins,
+}
+
+/// [`parse`] for a file dbt reads (dbt_project.yml, properties files): a repeated
+/// key is a warning and its last value wins, as in dbt-core.
+pub fn parse_dbt_file(
+    file: &Arc<SourceFile>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Node, Diagnostic> {
+    let (node, found) = parse_document(file, Duplicates::WarnLastWins)?;
+    warnings.extend(found);
+    Ok(node)
+}
+
+fn parse_document(
+    file: &Arc<SourceFile>,
+    duplicates: Duplicates,
+) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     if file.text.len() > MAX_DOCUMENT_BYTES {
         return Err(Diagnostic::error(format!(
             "{} is {} MiB, more than the {} MiB sluice reads from a YAML file",
@@ -237,6 +265,8 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
         anchors: HashMap::new(),
         expanded: 0,
         error: None,
+        duplicates,
+        warnings: Vec::new(),
     };
     let mut parser = Parser::new_from_str(&file.text);
     if let Err(e) = parser.load(&mut builder, false) {
@@ -250,10 +280,11 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
     if let Some(err) = builder.error {
         return Err(err);
     }
-    Ok(builder.root.unwrap_or_else(|| Node {
+    let root = builder.root.unwrap_or_else(|| Node {
         value: Value::Map(Vec::new()),
         span: Span::file_start(file),
-    }))
+    });
+    Ok((root, builder.warnings))
 }
 
 /// A list or mapping being built: its items, where it starts, its anchor id and its
@@ -269,6 +300,8 @@ enum Frame {
 struct MapFrame {
     entries: Vec<(Node, Node)>,
     pending_key: Option<Node>,
+    /// The index of the entry a repeated pending key replaces the value of.
+    pending_repeat: Option<usize>,
     index: HashMap<String, usize>,
 }
 
@@ -281,6 +314,8 @@ struct Builder<'a> {
     /// Nodes built so far, aliases counted at their full size.
     expanded: usize,
     error: Option<Diagnostic>,
+    duplicates: Duplicates,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Builder<'_> {
@@ -313,20 +348,45 @@ impl Builder<'_> {
                         let key = node.as_str().unwrap_or_default().to_owned();
                         let next = map.entries.len();
                         if let Some(&first) = map.index.get(&key) {
-                            if self.error.is_none() {
-                                let mut d = Diagnostic::error(format!("duplicate key `{key}`"))
-                                    .with_label(&node.span, "defined again here");
-                                if let Some((dup, _)) = map.entries.get(first) {
-                                    d = d.with_label(&dup.span, "first defined here");
+                            let first_span = map.entries.get(first).map(|(k, _)| k.span.clone());
+                            match self.duplicates {
+                                Duplicates::Refuse if self.error.is_none() => {
+                                    let mut d = Diagnostic::error(format!("duplicate key `{key}`"))
+                                        .with_label(&node.span, "defined again here");
+                                    if let Some(span) = &first_span {
+                                        d = d.with_label(span, "first defined here");
+                                    }
+                                    self.error = Some(d.with_help("remove one of the two entries"));
                                 }
-                                self.error = Some(d.with_help("remove one of the two entries"));
+                                Duplicates::Refuse => {}
+                                Duplicates::WarnLastWins => {
+                                    let mut d = Diagnostic::warning(format!(
+                                        "duplicate key `{key}`: the last one is used, as dbt does"
+                                    ))
+                                    .with_event(crate::diagnostics::event::DUPLICATE_YAML_KEYS)
+                                    .with_label(&node.span, "this value is used");
+                                    if let Some(span) = &first_span {
+                                        d = d.with_label(span, "this one is ignored");
+                                    }
+                                    self.warnings
+                                        .push(d.with_help("remove one of the two entries"));
+                                    map.pending_repeat = Some(first);
+                                }
                             }
                         } else {
                             map.index.insert(key, next);
                         }
                         map.pending_key = Some(node);
                     }
-                    Some(key) => map.entries.push((key, node)),
+                    Some(key) => match map.pending_repeat.take() {
+                        // PyYAML keeps the first key's place and the last value.
+                        Some(first) => {
+                            if let Some(entry) = map.entries.get_mut(first) {
+                                entry.1 = node;
+                            }
+                        }
+                        None => map.entries.push((key, node)),
+                    },
                 }
             }
         }

@@ -682,12 +682,23 @@ pub fn record_macro(state: &State, name: &str) {
     }
 }
 
-/// A unit test's override for macro `name`, if the render in progress has one.
-pub fn macro_override(state: &State, name: &str) -> Option<Value> {
+/// A unit test's override for macro `name`, or for its `namespace.name`
+/// (`audit_helper._get_comparison_bounds`, `dbt.current_timestamp`), if the render
+/// in progress has one. The qualified name is built only when there are overrides:
+/// this runs on every macro call.
+pub fn macro_override(
+    state: &State,
+    name: &str,
+    qualified: impl FnOnce() -> Option<String>,
+) -> Option<Value> {
     let s = session(state).ok()?;
-    s.shared
-        .macro_overrides
+    let overrides = &s.shared.macro_overrides;
+    if overrides.is_empty() {
+        return None;
+    }
+    overrides
         .get(name)
+        .or_else(|| qualified().and_then(|q| overrides.get(&q)))
         .map(Value::from_serialize)
 }
 

@@ -533,7 +533,12 @@ impl Object for MacroFn {
 
 /// Run macro `def` with the caller's context.
 fn invoke(def: &MacroDef, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-    if let Some(value) = super::context::macro_override(state, &def.name) {
+    let overridden = super::context::macro_override(state, &def.name, || match &def.origin {
+        Origin::Package(p) => Some(format!("{p}.{}", def.name)),
+        Origin::Builtin(_) => Some(format!("dbt.{}", def.name)),
+        Origin::Project => None,
+    });
+    if let Some(value) = overridden {
         return Ok(value);
     }
     if matches!(def.origin, Origin::Project) {

@@ -351,11 +351,18 @@ impl Renderer {
     /// file's catalog, as dbt-duckdb prints `"catalog"."schema"."table"` (the
     /// relation string lands in rows: dbt_utils' `_dbt_source_relation`). The
     /// relations themselves stay written without it.
-    fn printed_database(&self) -> Option<String> {
+    pub fn printed_database(&self) -> Option<String> {
         match self.target.kind {
             WarehouseKind::DuckDb => self.target.template_database.clone(),
             _ => None,
         }
+    }
+
+    /// A relation as dbt prints it in `relation_name` (manifest.json, hooks'
+    /// `results`): with the DuckDB file's catalog, as dbt-duckdb writes it.
+    pub fn printed_relation_name(&self, relation: &RelationName) -> String {
+        self.dialect
+            .render_relation(&with_database(relation, self.printed_database().as_deref()))
     }
 
     /// A node's relation as templates see it (`this`, a tested model).
@@ -558,7 +565,12 @@ impl Renderer {
                 Some(name) if name == template && own_file => {
                     self.located(&e, file, offsets.as_ref())
                 }
-                _ => self.error(&e),
+                Some(name) if name == template => self.error(&e),
+                // The error is in a macro's file: say which node's render
+                // reached it, since the call to fix may be in the node.
+                _ => self
+                    .error(&e)
+                    .with_note(format!("reached while rendering {}", file.path.display())),
             }),
         };
         let recorded = session_value
@@ -705,6 +717,14 @@ impl Renderer {
         offsets: Option<&OffsetMap>,
     ) -> Diagnostic {
         let mut d = jinja_diagnostic(file, offsets, e);
+        if e.kind() == minijinja::ErrorKind::TooManyArguments && d.help.is_none() {
+            d.help = Some(
+                "the macro or function called here takes fewer arguments: check the call \
+                 against its signature (a package macro's signature can change between \
+                 package versions)"
+                    .to_owned(),
+            );
+        }
         if e.kind() == minijinja::ErrorKind::UnknownFunction {
             // minijinja says "name is unknown": suggest the closest macro.
             let name = e

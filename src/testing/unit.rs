@@ -479,6 +479,7 @@ impl<'a> Scratch<'a> {
                     rows: &data.rows,
                     lines: &data.lines,
                     declared: &data.declared,
+                    csv_file: None,
                 };
                 self.session.create_schema(&relation.schema).is_ok()
                     && self.session.load_seed(&load).is_ok()
@@ -510,13 +511,39 @@ impl<'a> Scratch<'a> {
     }
 }
 
+/// The relations a unit test's `given` inputs stand in for.
+pub fn input_targets(node: &ParsedNode) -> Vec<DependencyTarget> {
+    node.unit_test
+        .as_ref()
+        .map(|spec| {
+            spec.def
+                .given
+                .iter()
+                .filter_map(|g| parse_input(&g.input))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the unit test's model reads the warehouse while it renders
+/// (`run_query`, `adapter.get_columns_in_relation`, ...): then, as in dbt, the
+/// test is compiled when it runs, with the warehouse at hand.
+pub fn model_introspects(dag: &Dag, node: &ParsedNode) -> bool {
+    node.unit_test
+        .as_ref()
+        .and_then(|spec| dag.get(&spec.model_id))
+        .is_some_and(|model| model.reads.introspects.is_some())
+}
+
 /// Compile a unit test: the model rendered with its inputs replaced by given rows.
-/// `upstream_types` finds an input's column types when its YAML declares none.
+/// `upstream_types` finds an input's column types when its YAML declares none;
+/// `introspector` answers the model's introspective calls (at run time).
 pub fn compile(
     renderer: &Renderer,
     dag: &Dag,
     node: &ParsedNode,
     upstream_types: &mut dyn FnMut(&DependencyTarget) -> Vec<(String, String)>,
+    introspector: Option<Arc<dyn crate::render::introspect::Introspector>>,
 ) -> Result<CompiledUnitTest, Diagnostic> {
     let spec = node
         .unit_test
@@ -578,7 +605,7 @@ pub fn compile(
         config: model.config.to_json(),
     };
     let rendered = renderer
-        .render(template, Phase::Compile, &shared, ctx)
+        .render_with(template, Phase::Compile, &shared, ctx, introspector)
         .map_err(|d| {
             d.with_note(format!(
                 "while compiling unit test `{}` declared at {}",

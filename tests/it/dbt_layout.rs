@@ -276,6 +276,52 @@ fn deprecated_paths_and_unsupported_keys_warn() {
     insta::assert_snapshot!("dbt_layout__warnings", shown(&out, p.path()));
 }
 
+/// dbt-core 1.10+ reads a repeated YAML key with a deprecation warning and keeps
+/// the last value (PyYAML's rule): a properties file with two `description:`
+/// keys, and a seed's properties written under `models:`, still build.
+#[test]
+fn a_repeated_key_warns_and_the_last_value_wins() {
+    let p = dbt_copy();
+    let path = p.path().join("models/schema.yml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let text = text.replacen(
+        "    description: Orders of at least min_amount.\n",
+        "    description: the first, ignored\n    description: Orders of at least min_amount.\n",
+        1,
+    ) + "  - name: raw_customers\n    description: a seed under models\n    columns:\n      - name: customer_id\n        data_tests: [not_null]\n";
+    std::fs::write(&path, text).expect("write");
+    let out = run(p.path(), &["parse"]);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("duplicate key `description`: the last one is used, as dbt does"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "`raw_customers` is a seed, but models/schema.yml describes it under `models:`"
+        ),
+        "{err}"
+    );
+    let manifest = read_json(&p.path().join("target/manifest.json"));
+    let node = |name: &str| {
+        manifest["nodes"]
+            .as_object()
+            .and_then(|nodes| nodes.values().find(|n| n["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        node("stg_orders")["description"],
+        "Orders of at least min_amount."
+    );
+    assert_eq!(node("raw_customers")["description"], "a seed under models");
+    assert_eq!(
+        node("not_null_raw_customers_customer_id")["depends_on"]["nodes"][0],
+        "seed.dbt_layout.raw_customers"
+    );
+}
+
 /// Rewrite the fixture, run `args`, and snapshot the error (exit 2).
 fn error_case(name: &str, edit: impl FnOnce(&Path), args: &[&str]) {
     let p = dbt_copy();

@@ -285,9 +285,10 @@ fn sources_and_custom_generic_tests_run() {
         manifest["nodes"]["model.exec.src_customers"]["depends_on"]["nodes"],
         serde_json::json!(["source.exec.crm.customers"])
     );
+    // As dbt-duckdb writes it: with the file's catalog.
     assert_eq!(
         manifest["sources"]["source.exec.crm.customers"]["relation_name"],
-        serde_json::Value::Null
+        "\"exec\".\"main_raw\".\"raw_customers\""
     );
 }
 

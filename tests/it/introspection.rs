@@ -184,6 +184,53 @@ fn the_manifest_says_which_nodes_compiled_late_and_why() {
 }
 
 #[test]
+fn unit_tests_of_an_introspective_model_compile_when_they_run() {
+    built();
+    let st = statuses(&built().join("target"));
+    for test in ["answers_for_each_customer", "no_customers_no_answers"] {
+        assert_eq!(
+            st[&format!("unit_test.introspection.answer_per_customer.{test}")],
+            "pass",
+            "{test}"
+        );
+    }
+    // The model itself read the warehouse too.
+    assert_eq!(
+        rows("answer_per_customer")
+            .iter()
+            .map(|r| r[..2].to_vec())
+            .collect::<Vec<_>>(),
+        [["1", "42"], ["2", "42"], ["3", "42"]]
+    );
+}
+
+#[test]
+fn a_failing_unit_test_of_an_introspective_model_fails_alone() {
+    let dir = project_copy("introspection");
+    let yml = dir.path().join("models/schema.yml");
+    let text = std::fs::read_to_string(&yml).expect("schema.yml");
+    std::fs::write(
+        &yml,
+        text.replace("- {id: 8, answer: 42", "- {id: 8, answer: 41"),
+    )
+    .expect("edit");
+    let out = run_in(dir.path(), &["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let st = statuses(&dir.path().join("target"));
+    assert_eq!(
+        st["unit_test.introspection.answer_per_customer.answers_for_each_customer"],
+        "fail"
+    );
+    assert_eq!(
+        st["unit_test.introspection.answer_per_customer.no_customers_no_answers"],
+        "pass"
+    );
+    // As in dbt, a model whose unit test fails is skipped; the rest builds.
+    assert_eq!(st["model.introspection.answer_per_customer"], "skipped");
+    assert_eq!(st["model.introspection.star_customers"], "success");
+}
+
+#[test]
 fn at_parse_time_introspection_returns_nothing_and_execute_is_false() {
     // `sluice parse` never connects: run_query is none, the guards hold.
     let dir = project_copy("introspection");

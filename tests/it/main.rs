@@ -10,7 +10,7 @@ mod dbt_compare;
 mod dbt_layout;
 mod deps;
 mod docs_exposures;
-mod duckdb_utc;
+mod duckdb_icu;
 mod e2e;
 mod execution;
 mod faults;

@@ -27,16 +27,6 @@ fn copy() -> tempfile::TempDir {
     dir
 }
 
-/// On DuckDB sluice writes a relation without its catalog (`"main"."orders"`, for
-/// models as for tests), dbt-duckdb with it (`"dev"."main"."orders"`): the one
-/// difference in how the two name a relation, taken out before comparing.
-fn without_catalog(v: &Value) -> Value {
-    match v.as_str() {
-        Some(s) => Value::from(s.strip_prefix("\"dev\".").unwrap_or(s)),
-        None => v.clone(),
-    }
-}
-
 /// Per test node: where its failures would be kept and what its config says.
 fn test_nodes(dir: &Path) -> BTreeMap<String, Value> {
     let manifest = read_json(&dir.join("target/manifest.json"));
@@ -51,7 +41,7 @@ fn test_nodes(dir: &Path) -> BTreeMap<String, Value> {
                 "database": n["database"],
                 "schema": n["schema"],
                 "alias": n["alias"],
-                "relation_name": without_catalog(&n["relation_name"]),
+                "relation_name": n["relation_name"],
                 "config.store_failures": c["store_failures"],
                 "config.store_failures_as": c["store_failures_as"],
                 "config.schema": c["schema"],
@@ -79,7 +69,7 @@ fn results(dir: &Path) -> BTreeMap<String, Value> {
             let summary = serde_json::json!({
                 "status": r["status"],
                 "failures": r["failures"],
-                "relation_name": without_catalog(&r["relation_name"]),
+                "relation_name": r["relation_name"],
             });
             (
                 r["unique_id"].as_str().unwrap_or_default().to_owned(),
@@ -311,7 +301,9 @@ fn failing_rows_are_kept_where_dbt_keeps_them() {
     );
     assert!(
         err.contains("See test failures:\n")
-            && err.contains("select * from \"main_dbt_test__audit\".\"unique_order_facts_id\""),
+            && err.contains(
+                "select * from \"dev\".\"main_dbt_test__audit\".\"unique_order_facts_id\""
+            ),
         "{err}"
     );
     let rr = read_json(&p.join("target/run_results.json"));
@@ -323,7 +315,9 @@ fn failing_rows_are_kept_where_dbt_keeps_them() {
     };
     assert_eq!(
         rel("test.storefail.negative_amounts"),
-        Some(Value::from("\"main_dbt_test__audit\".\"negative_amounts\""))
+        Some(Value::from(
+            "\"dev\".\"main_dbt_test__audit\".\"negative_amounts\""
+        ))
     );
     assert_eq!(rel("test.storefail.no_lost_orders"), Some(Value::Null));
     assert!(

@@ -16,6 +16,7 @@ fn unit_tests_run_on_a_fresh_project_without_building_anything() {
             "unit_test.proofs.fct_mrr.previous_mrr_comes_from_the_prior_month",
             "unit_test.proofs.fct_mrr_bridge.expansion_then_churn",
             "unit_test.proofs.fct_mrr_quarterly.months_roll_up_to_their_quarter",
+            "unit_test.proofs.fct_mrr_share.fixture_files_give_the_rows",
             "unit_test.proofs.fct_mrr_share.shares_split_the_month",
         ]
     );
@@ -50,6 +51,33 @@ fn a_failing_unit_test_shows_the_row_diff() {
         "{err}"
     );
     insta::assert_snapshot!("unit_test_failure_diff", err);
+}
+
+#[test]
+fn fixture_files_fail_when_their_rows_are_wrong() {
+    // The fixture-file test passes above; here its expected rows are edited so
+    // that it must fail: the rows really come from the file.
+    let p = project_copy("assertions");
+    let expected = p
+        .path()
+        .join("tests/fixtures/shares/shares_of_three_accounts.sql");
+    let sql = std::fs::read_to_string(&expected).expect("fixture exists");
+    std::fs::write(&expected, sql.replace("0.25", "0.5")).expect("edit fixture");
+    let out = run_in(p.path(), &["test", "-s", "fct_mrr_share,test_type:unit"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let st = statuses(&p.path().join("target"));
+    assert_eq!(
+        st["unit_test.proofs.fct_mrr_share.fixture_files_give_the_rows"],
+        "fail"
+    );
+    assert_eq!(
+        st["unit_test.proofs.fct_mrr_share.shares_split_the_month"],
+        "pass"
+    );
+    let manifest = read_json(&p.path().join("target/manifest.json"));
+    let ut = &manifest["unit_tests"]["unit_test.proofs.fct_mrr_share.fixture_files_give_the_rows"];
+    assert_eq!(ut["given"][0]["fixture"], "mrr_of_three_accounts");
+    assert_eq!(ut["expect"]["fixture"], "shares_of_three_accounts");
 }
 
 #[test]

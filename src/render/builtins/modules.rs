@@ -76,8 +76,96 @@ pub struct Pattern {
     re: Regex,
 }
 
+/// A Python `re` pattern in the regex crate's syntax, where the two differ on
+/// what packages write: Python reads a `{` that does not start a quantifier
+/// (`{{ ref(` in codegen's patterns) as a literal, and `{,n}` as `{0,n}`; `\Z`
+/// is the regex crate's `\z`.
+fn rust_pattern(python: &str) -> String {
+    let chars: Vec<char> = python.chars().collect();
+    let mut out = String::with_capacity(python.len() + 8);
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                let next = chars[i + 1];
+                if next == 'Z' && !in_class {
+                    out.push_str("\\z");
+                } else {
+                    out.push(c);
+                    out.push(next);
+                }
+                i += 2;
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // `[]...]` and `[^]...]`: a leading `]` is a literal in both.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '{' if !in_class => match quantifier_end(&chars, i) {
+                Some((end, lo, hi)) => {
+                    out.push('{');
+                    out.push_str(if lo.is_empty() { "0" } else { &lo });
+                    if let Some(hi) = hi {
+                        out.push(',');
+                        out.push_str(&hi);
+                    }
+                    out.push('}');
+                    i = end + 1;
+                    continue;
+                }
+                None => out.push_str("\\{"),
+            },
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The quantifier `{lo}`, `{lo,}`, `{lo,hi}` or `{,hi}` starting at `chars[at]`,
+/// as Python's parser reads one: (index of its `}`, lo, hi if a comma came).
+fn quantifier_end(chars: &[char], at: usize) -> Option<(usize, String, Option<String>)> {
+    let mut i = at + 1;
+    let digits = |i: &mut usize| {
+        let mut d = String::new();
+        while let Some(c) = chars.get(*i).filter(|c| c.is_ascii_digit()) {
+            d.push(*c);
+            *i += 1;
+        }
+        d
+    };
+    let lo = digits(&mut i);
+    let hi = if chars.get(i) == Some(&',') {
+        i += 1;
+        Some(digits(&mut i))
+    } else {
+        None
+    };
+    // `{}` is a literal in Python; `{,}` is `{0,}`.
+    if chars.get(i) != Some(&'}') || (lo.is_empty() && hi.is_none()) {
+        return None;
+    }
+    Some((i, lo, hi))
+}
+
 fn compile(pattern: &str, flags: i64) -> Result<Pattern, Error> {
-    let re = RegexBuilder::new(pattern)
+    let re = RegexBuilder::new(&rust_pattern(pattern))
         .case_insensitive(flags & IGNORECASE != 0)
         .multi_line(flags & MULTILINE != 0)
         .dot_matches_new_line(flags & DOTALL != 0)

@@ -1,7 +1,7 @@
-//! TIMESTAMPTZ functions on the bundled DuckDB (no ICU): the `utc_time` fixture
-//! built with sluice, then its compiled SQL run again in Python duckdb, which has
-//! ICU, with `TimeZone = 'UTC'` (what dbt-duckdb gives on a UTC machine); every
-//! value and every column type must agree. Both sides are computed.
+//! TIMESTAMPTZ functions and time zones on the bundled DuckDB with the vendored
+//! ICU extension: the `icu_time` fixture built with sluice, then its compiled SQL
+//! run again in Python duckdb (dbt-duckdb's ICU), both with `TimeZone = 'UTC'`;
+//! every value and every column type must agree. Both sides are computed.
 //!
 //! Without `.venv/bin/python` (or its `duckdb` module) the comparison is skipped
 //! with a message, unless `SLUICE_REQUIRE_DBT=1`, where it fails.
@@ -56,7 +56,7 @@ for model in sys.argv[3:]:
 print(json.dumps(out))
 "#;
 
-const MODELS: &[&str] = &["samples", "utc_functions"];
+const MODELS: &[&str] = &["samples", "utc_functions", "time_zones"];
 
 /// sluice in a copy of the fixture, which keeps profiles.yml beside dbt_project.yml.
 fn run_in(dir: &Path, args: &[&str]) -> Output {
@@ -94,18 +94,18 @@ fn timestamptz_functions_match_duckdb_with_icu() {
     let Some(python) = python_duckdb() else {
         return;
     };
-    let ours = project_copy("utc_time");
+    let ours = project_copy("icu_time");
     let out = run_in(ours.path(), &["build"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let db = ours.path().join("utc.duckdb");
+    let db = ours.path().join("icu.duckdb");
 
     let theirs = tempfile::tempdir().expect("temp dir");
-    let compiled = ours.path().join("target/compiled/utc_time/models");
+    let compiled = ours.path().join("target/compiled/icu_time/models");
     let out = std::process::Command::new(&python)
         .arg("-c")
         .arg(ORACLE)
         .arg(&compiled)
-        .arg(theirs.path().join("utc.duckdb"))
+        .arg(theirs.path().join("icu.duckdb"))
         .args(MODELS)
         .output()
         .expect("python runs");
@@ -157,12 +157,12 @@ fn timestamptz_functions_match_duckdb_with_icu() {
 
 #[test]
 fn current_date_is_todays_utc_date() {
-    let tmp = project_copy("utc_time");
+    let tmp = project_copy("icu_time");
     let before = chrono::Utc::now().date_naive().to_string();
     let out = run_in(tmp.path(), &["build", "-s", "today"]);
     let after = chrono::Utc::now().date_naive().to_string();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let rows = query(&tmp.path().join("utc.duckdb"), "select * from main.today");
+    let rows = query(&tmp.path().join("icu.duckdb"), "select * from main.today");
     let row = &rows[0];
     for (i, name) in [
         "current_date",
@@ -188,28 +188,27 @@ fn current_date_is_todays_utc_date() {
 }
 
 #[test]
-fn a_date_part_icu_types_as_double_is_an_error_that_says_what_to_write() {
-    let tmp = project_copy("utc_time");
+fn epoch_parts_and_time_zone_names_work_as_in_dbt_duckdb() {
+    let tmp = project_copy("icu_time");
     let models = tmp.path().join("models");
     std::fs::write(
         models.join("epoch_part.sql"),
-        "select extract(epoch from now()) as e\n",
+        "select extract(epoch from timestamptz '1970-01-02 00:00:01.5+00') as e, \
+         cast(timestamptz '2024-07-01 12:00:00+00' at time zone 'America/New_York' as varchar) as ny\n",
     )
     .expect("write model");
-    std::fs::write(
-        models.join("epoch_fn.sql"),
-        "select epoch(timestamptz '1970-01-02 00:00:01.5+00') as e\n",
-    )
-    .expect("write model");
-    let out = run_in(tmp.path(), &["run", "-s", "epoch_part", "epoch_fn"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let log = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(log.contains("epoch_part"), "{log}");
-    assert!(log.contains("write epoch(x) instead"), "{log}");
-    // The supported spelling works and gives seconds since 1970.
+    let out = run_in(tmp.path(), &["run", "-s", "epoch_part"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let rows = query(
-        &tmp.path().join("utc.duckdb"),
-        "select * from main.epoch_fn",
+        &tmp.path().join("icu.duckdb"),
+        "select * from main.epoch_part",
     );
-    assert_eq!(rows, vec![vec!["86401.5".to_string()]]);
+    // Seconds since 1970 as a double; 12:00 UTC is 08:00 in New York in July (EDT).
+    assert_eq!(
+        rows,
+        vec![vec![
+            "86401.5".to_string(),
+            "2024-07-01 08:00:00".to_string()
+        ]]
+    );
 }
