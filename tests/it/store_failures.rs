@@ -79,11 +79,16 @@ fn results(dir: &Path) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Every relation in a schema whose name holds `audit`: its kind, columns (with
-/// types) and sorted rows.
 /// A relation's kind, columns with their types, and sorted rows.
 type Kept = (String, Vec<Vec<String>>, Vec<Vec<String>>);
 
+/// Kept under `limit: 1` from two failing values (`returned`, `lost`): which one
+/// is kept follows the warehouse's unordered group-by, for dbt as for sluice, so
+/// only how many rows are kept is compared.
+const KEPT_UNDER_LIMIT: &str = "accepted_values_order_facts_03d3663e326ab53cd11a36643a56f6fe";
+
+/// Every relation in a schema whose name holds `audit`: its kind, columns (with
+/// types) and sorted rows.
 fn audit_relations(dir: &Path) -> BTreeMap<String, Kept> {
     let db = dir.join("dev.duckdb");
     let listed = query(
@@ -104,6 +109,9 @@ fn audit_relations(dir: &Path) -> BTreeMap<String, Kept> {
             );
             let mut rows = query(&db, &format!("select * from \"{schema}\".\"{name}\""));
             rows.sort();
+            if name == KEPT_UNDER_LIMIT {
+                rows = vec![vec![format!("{} rows", rows.len())]];
+            }
             (format!("{schema}.{name}"), (kind.clone(), columns, rows))
         })
         .collect()
