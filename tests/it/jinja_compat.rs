@@ -11,6 +11,7 @@ const MODELS: &[&str] = &[
     "list_append",
     "list_methods",
     "dict_methods",
+    "conditional_do",
     "macro_lists",
     "functions",
     "modules_re",

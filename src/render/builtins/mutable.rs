@@ -385,6 +385,9 @@ pub fn install(env: &mut Environment<'static>) {
     env.add_function(super::rewrite::LIST_FN, list_fn);
     env.add_function(super::rewrite::DICT_FN, dict_fn);
     env.add_function(super::rewrite::MUT_FN, mutable);
+    // `{% do CALL if COND %}`, rewritten: the value was computed (or not); nothing
+    // is printed.
+    env.add_function(super::rewrite::DO_FN, |_: minijinja::value::Value| ());
     env.set_unknown_method_callback(unknown_method_callback);
     env.add_filter("replace", crate::render::limits::replace_filter);
 }

@@ -9,7 +9,10 @@
 //!   into `__sluice_dict({...})` — both build a [`super::mutable`] value;
 //! * the value of `{% set x = EXPR %}` into `__sluice_mut((EXPR))`, so a list or
 //!   dict bound by `set` (from a filter, `+`, `split()`, a macro) is mutable too;
-//!   a value that is already mutable is kept as is, so aliasing is Python's.
+//!   a value that is already mutable is kept as is, so aliasing is Python's;
+//! * `{% do CALL if COND %}` (Jinja2's `do` takes any expression; minijinja's only
+//!   a call) into `{% do __sluice_do((CALL if COND)) %}`: the call runs only when
+//!   the condition holds, as in dbt (Fivetran's salesforce macros).
 //!
 //! Only text inside `{{ }}`/`{% %}` changes and no newline is added: lines stay
 //! right, and the returned [`OffsetMap`] maps error columns back to the original.
@@ -24,12 +27,13 @@ use crate::render::macros::OffsetMap;
 pub const LIST_FN: &str = "__sluice_list";
 pub const DICT_FN: &str = "__sluice_dict";
 pub const MUT_FN: &str = "__sluice_mut";
+pub const DO_FN: &str = "__sluice_do";
 
 /// Whether `source` may hold a literal or a `set` at all: most templates can be
 /// passed through without running the lexer.
 fn may_need_rewrite(source: &str) -> bool {
     let b = source.as_bytes();
-    if memchr(b'[', b) || source.contains("set") {
+    if memchr(b'[', b) || source.contains("set") || source.contains("do ") {
         return true;
     }
     // A `{` that is not the start of `{{`, `{%`, `{#` nor their second brace.
@@ -98,6 +102,9 @@ pub fn rewrite(source: &str) -> Option<(String, OffsetMap)> {
     let mut prev: Option<Token<'_>> = None;
     let mut block_first = false;
     let mut set = SetState::None;
+    // After a block's leading `do`: where its expression starts, and whether a
+    // conditional `if` stands at its top level.
+    let mut do_expr: Option<(usize, bool)> = None;
     let mut last_end = 0usize;
     for item in tokenize(
         source,
@@ -114,6 +121,7 @@ pub fn rewrite(source: &str) -> Option<(String, OffsetMap)> {
                 block_first = true;
                 stack.clear();
                 set = SetState::None;
+                do_expr = None;
             }
             Token::VariableStart => {
                 stack.clear();
@@ -123,10 +131,20 @@ pub fn rewrite(source: &str) -> Option<(String, OffsetMap)> {
                 if set == SetState::Value {
                     inserts.push((last_end, "))"));
                 }
+                if let Some((at, true)) = do_expr.take() {
+                    inserts.push((at, " __sluice_do(("));
+                    inserts.push((last_end, "))"));
+                }
                 set = SetState::None;
                 stack.clear();
             }
             Token::Ident("set") if first_in_block => set = SetState::Target,
+            Token::Ident("do") if first_in_block => do_expr = Some((end, false)),
+            Token::Ident("if") if stack.is_empty() => {
+                if let Some((_, conditional)) = do_expr.as_mut() {
+                    *conditional = true;
+                }
+            }
             Token::Assign if set == SetState::Target && stack.is_empty() => {
                 inserts.push((end, "__sluice_mut(("));
                 set = SetState::Value;
@@ -211,6 +229,20 @@ mod tests {
         assert_eq!(
             rw("{% set x %}[1]{% endset %}"),
             "{% set x %}[1]{% endset %}"
+        );
+    }
+
+    #[test]
+    fn a_conditional_do_becomes_a_call() {
+        assert_eq!(
+            rw("{%- do d.update(x) if not y -%}"),
+            "{%- do __sluice_do(( d.update(x) if not y)) -%}"
+        );
+        // A plain `do`, and an `if` inside the call's arguments, stay as they are.
+        assert_eq!(rw("{% do l.append(x) %}"), "{% do l.append(x) %}");
+        assert_eq!(
+            rw("{% do l.append(a if b else c) %}"),
+            "{% do l.append(a if b else c) %}"
         );
     }
 
