@@ -474,7 +474,16 @@ fn kept_on(output: &str, label: &str) {
             .map(|r| r.join("|"))
             .collect::<Vec<_>>();
         expected.sort();
-        assert_eq!(got, expected, "{label}: rows kept in {relation}");
+        if relation.contains(KEPT_UNDER_LIMIT) {
+            // Either failing value may be the one kept (see KEPT_UNDER_LIMIT).
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "{label}: rows kept in {relation}"
+            );
+        } else {
+            assert_eq!(got, expected, "{label}: rows kept in {relation}");
+        }
         checked += 1;
     }
     assert!(
